@@ -1,0 +1,185 @@
+"""Frozen value types shared by every layer: cached rows, change sets and states (stdlib only).
+
+The UI sees only these; the cache builds them from its rows and the services carry them in
+signals. Times are epoch milliseconds (ints), as on the wire.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+RECALL_WINDOW_MS = 3_600_000
+"""LinkedIn lets a sender recall a message for 60 minutes after ``sentAt`` (server clock)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    account_id: str
+    name: str
+    public_id: str = ""
+    mailbox: str = ""
+    """The account's ``urn:li:fsd_profile:…`` URN, the prefix of its conversation URNs."""
+    status: str = "UNKNOWN"
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    profile_id: str
+    name: str
+    headline: str = ""
+    profile_url: str = ""
+    picture: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    emoji: str
+    count: int
+    reacted_by_owner: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LatestMessage:
+    message_urn: str
+    text: str
+    sent_at: int
+    sender_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    account_id: str
+    conversation_id: str
+    """Normalized thread token (spec §4)."""
+    conversation_urn: str
+    last_activity_at: int
+    unread_count: int = 0
+    starred: bool = False
+    participants: tuple[Participant, ...] = ()
+    latest: LatestMessage | None = None
+    """The newest *visible* message: never a tombstoned one."""
+
+    @property
+    def title(self) -> str:
+        return ", ".join(p.name for p in self.participants) or "(no participants)"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    account_id: str
+    conversation_id: str
+    message_id: str
+    """Normalized message token: the key of tombstones, shared by every mailbox's copy."""
+    message_urn: str
+    conversation_urn: str
+    text: str
+    sent_at: int
+    sender_profile_id: str = ""
+    sender_name: str = ""
+    is_sent_by_owner: bool = False
+    has_attachment: bool = False
+    reactions: tuple[Reaction, ...] = ()
+
+    def recall_window_left_ms(self, server_now_ms: int) -> int:
+        """Milliseconds left to recall this message (0 when closed), by the server's clock."""
+        return max(0, self.sent_at + RECALL_WINDOW_MS - server_now_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class RowKey:
+    """Names one cached message copy: (account, conversation id, message id)."""
+
+    account_id: str
+    conversation_id: str
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSet:
+    """What one writer transaction did. Every write returns one; empty when nothing changed."""
+
+    messages_inserted: frozenset[RowKey] = frozenset()
+    messages_updated: frozenset[RowKey] = frozenset()
+    messages_hidden: frozenset[RowKey] = frozenset()
+    conversations_changed: frozenset[tuple[str, str]] = frozenset()
+    """(account id, conversation id) whose row (latest message, unread, star, activity) changed."""
+    accounts_changed: frozenset[str] = frozenset()
+    tombstones_added: frozenset[str] = frozenset()
+    """Normalized message ids newly tombstoned (even when no copy was cached yet)."""
+    skipped: int = 0
+    """Malformed items skipped (logged) by this write."""
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.messages_inserted
+            or self.messages_updated
+            or self.messages_hidden
+            or self.conversations_changed
+            or self.accounts_changed
+            or self.tombstones_added
+        )
+
+    def merged(self, other: ChangeSet) -> ChangeSet:
+        """Coalesce two change sets (the UI merges bursts before it updates models)."""
+        return ChangeSet(
+            self.messages_inserted | other.messages_inserted,
+            self.messages_updated | other.messages_updated,
+            self.messages_hidden | other.messages_hidden,
+            self.conversations_changed | other.conversations_changed,
+            self.accounts_changed | other.accounts_changed,
+            self.tombstones_added | other.tombstones_added,
+            self.skipped + other.skipped,
+        )
+
+
+class TombstoneReason(enum.StrEnum):
+    RECALLED_HERE = "recalled_here"
+    RECALLED_ELSEWHERE = "recalled_elsewhere"
+    """Learnt from the event stream."""
+    GONE_UPSTREAM = "gone_upstream"
+    """Inferred by reconciliation inside the recall-window horizon."""
+
+
+class RecallOutcome(enum.StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class RecallAttempt:
+    """One row of the recall log."""
+
+    attempt_id: int
+    account_id: str
+    conversation_urn: str
+    message_urn: str
+    message_id: str
+    started_at: int
+    outcome: RecallOutcome
+    latency_ms: int | None = None
+    error_kind: str = ""
+    error_message: str = ""
+    window_id: str = ""
+
+
+class StreamState(enum.StrEnum):
+    LIVE = "live"
+    POLLING = "polling"
+    RECONNECTING = "reconnecting"
+    OFFLINE = "offline"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncProgress:
+    done: int
+    total: int
+    phase: str = ""
+    errors: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def finished(self) -> bool:
+        return self.total > 0 and self.done >= self.total
