@@ -1,14 +1,384 @@
 """The ``connectsafely-desktop`` entry point: the GUI by default, headless commands by name.
 
-Headless commands never import PySide6: Qt is imported only inside the GUI command.
+Headless commands (``sync``, ``conversations``, ``messages``, ``send``, ``recall``, ``sandbox``) never
+import PySide6: Qt is imported only inside the GUI command. Exit codes: 0 success; 1 a bug; 2 bad input
+or local configuration; 3 refused by the API (400, 401, 403, 404); 4 unavailable (429, 5xx, timeout,
+connection lost); 130 interrupted. Errors are one clear line on stderr, never a traceback.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
 
-HEADLESS_COMMANDS = ("sandbox",)
+from desktop import backend as backends
+from desktop.paths import data_dir
+
+log = logging.getLogger("connectsafely")
+
+EXIT_OK: Final = 0
+EXIT_BUG: Final = 1
+EXIT_BAD_INPUT: Final = 2
+EXIT_REFUSED: Final = 3
+EXIT_UNAVAILABLE: Final = 4
+EXIT_INTERRUPTED: Final = 130
+
+HEADLESS_COMMANDS: Final = ("sync", "conversations", "messages", "send", "recall", "sandbox")
+
+
+class BadInput(Exception):
+    """The command line itself is wrong (exit 2)."""
+
+
+# --- argument parsing ------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--base-url", help="API base URL (env CONNECTSAFELY_BASE_URL)")
+    common.add_argument("--ws-url", help="event stream URL (default: {base}/ws)")
+    common.add_argument("--data-dir", help="data dir (env CONNECTSAFELY_DATA_DIR)")
+    common.add_argument("-v", "--verbose", action="count", default=0, help="more log output on stderr")
+
+    parser = argparse.ArgumentParser(
+        prog="connectsafely-desktop",
+        description="A desktop inbox for LinkedIn messages through ConnectSafely. No command: the GUI.",
+    )
+    sub = parser.add_subparsers(dest="command")
+    gui = sub.add_parser("gui", parents=[common], help="open the app (the default)")
+    gui.add_argument(
+        "--sandbox", action="store_true", help="use the data dir's local sandbox even with a key"
+    )
+
+    sync = sub.add_parser("sync", parents=[common], help="sync the cache with the server")
+    mode = sync.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true", help="one pass, then exit (the default)")
+    mode.add_argument(
+        "--watch", action="store_true", help="keep syncing and apply the event stream (or poll)"
+    )
+
+    conversations = sub.add_parser("conversations", parents=[common], help="list cached conversations")
+    conversations.add_argument("--account", help="only this account id")
+    conversations.add_argument("--json", action="store_true", help="one JSON array")
+
+    messages = sub.add_parser("messages", parents=[common], help="a conversation's cached messages")
+    messages.add_argument("conversation_urn")
+    messages.add_argument("--account")
+    messages.add_argument("--json", action="store_true")
+
+    send = sub.add_parser("send", parents=[common], help="send a message into a conversation")
+    send.add_argument("conversation_urn")
+    send.add_argument("text")
+    send.add_argument("--account")
+
+    recall = sub.add_parser("recall", parents=[common], help="recall a message you sent, for everyone")
+    recall.add_argument("conversation_urn")
+    recall.add_argument("message_urn")
+    recall.add_argument("--account")
+
+    sub.add_parser("sandbox", help="run the local sandbox server (see: sandbox --help)", add_help=False)
+    return parser
+
+
+# --- shared plumbing -------------------------------------------------------------------------------
+
+
+def _exit_code_for(exc: BaseException) -> int:
+    from sync.cache import CacheError
+    from sync.errors import (
+        BadServerUrl,
+        KnownError,
+        NotFound,
+        Refused,
+        SignedOut,
+    )
+    from sync.urns import UrnError
+
+    if isinstance(exc, (BadInput, backends.ConfigError, UrnError, CacheError, BadServerUrl)):
+        return EXIT_BAD_INPUT
+    if isinstance(exc, (Refused, SignedOut, NotFound)):
+        return EXIT_REFUSED
+    if isinstance(exc, KnownError):
+        return EXIT_UNAVAILABLE
+    return EXIT_BUG
+
+
+def _one_line(exc: BaseException) -> str:
+    from sync.errors import KnownError
+
+    if isinstance(exc, KnownError):
+        return f"{exc.user_message} ({exc})"
+    return str(exc) or type(exc).__name__
+
+
+@dataclass
+class Session:
+    """One headless run's API client, cache and backend."""
+
+    backend: backends.Backend
+    api: Any
+    cache: Any
+    data: Path
+
+    async def account_for(self, conversation_urn: str, explicit: str | None) -> str:
+        """The account a URN belongs to: its mailbox prefix decides; ``--account`` may only agree."""
+        from sync import urns
+        from sync.engine import SyncEngine
+
+        mailbox = urns.mailbox_of(urns.parse_conversation(conversation_urn))
+        accounts = self.cache.reader.accounts()
+        if not accounts or (mailbox and not any(a.mailbox == mailbox for a in accounts)):
+            accounts = await SyncEngine(self.api, self.cache).discover_accounts()
+        if mailbox is None:
+            if explicit:
+                return explicit
+            if len(accounts) == 1:
+                return str(accounts[0].account_id)
+            raise BadInput("this URN names no mailbox: say which account with --account")
+        owner = next((a.account_id for a in accounts if a.mailbox == mailbox), None)
+        if owner is None:
+            raise BadInput(f"no account of this key has the mailbox {mailbox}")
+        if explicit and explicit != owner:
+            raise BadInput(f"--account {explicit} contradicts the URN's mailbox, which is account {owner}")
+        return str(owner)
+
+
+@contextlib.asynccontextmanager
+async def open_session(args: argparse.Namespace) -> AsyncIterator[Session]:
+    from sync.api import ApiClient
+    from sync.cache import Cache
+
+    data = data_dir(args.data_dir)
+    backend = backends.resolve(data, base_url=args.base_url, ws_url=args.ws_url)
+    cache = Cache.open(data, backend.base_url)
+    try:
+        async with ApiClient(backend.base_url, backend.api_key) as api:
+            yield Session(backend, api, cache, data)
+    finally:
+        cache.close()
+
+
+def message_json(message: Any) -> dict[str, Any]:
+    return {
+        "messageUrn": message.message_urn,
+        "messageId": message.message_id,
+        "conversationUrn": message.conversation_urn,
+        "conversationId": message.conversation_id,
+        "accountId": message.account_id,
+        "text": message.text,
+        "sentAt": message.sent_at,
+        "isSentByOwner": message.is_sent_by_owner,
+        "senderName": message.sender_name,
+        "senderProfileId": message.sender_profile_id,
+        "reactions": [{"emoji": r.emoji, "count": r.count} for r in message.reactions],
+    }
+
+
+def conversation_json(conversation: Any) -> dict[str, Any]:
+    latest = conversation.latest
+    return {
+        "conversationUrn": conversation.conversation_urn,
+        "conversationId": conversation.conversation_id,
+        "accountId": conversation.account_id,
+        "lastActivityAt": conversation.last_activity_at,
+        "unreadCount": conversation.unread_count,
+        "starred": conversation.starred,
+        "participants": [p.name for p in conversation.participants],
+        "latestMessage": None
+        if latest is None
+        else {"messageUrn": latest.message_urn, "text": latest.text, "sentAt": latest.sent_at},
+    }
+
+
+def _print_json(value: object) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
+
+
+def _stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# --- commands --------------------------------------------------------------------------------------
+
+
+async def cmd_sync(args: argparse.Namespace) -> int:
+    from sync.engine import SyncEngine
+
+    async with open_session(args) as session:
+        engine = SyncEngine(session.api, session.cache)
+        if not args.watch:
+            report = await engine.sync_once()
+            _stderr(
+                f"synced {report.accounts} account(s), {report.conversations_seen} conversation(s), "
+                f"{report.message_pages} message page(s); {report.tombstoned_by_reconciliation} recalled "
+                f"elsewhere; {report.skipped} malformed item(s) skipped"
+            )
+            return EXIT_OK
+        from sync.lock import DataDirLock
+        from sync.watcher import Watcher
+
+        lock = DataDirLock(session.data)
+        if not lock.try_acquire():
+            holder = lock.holder_pid()
+            _stderr(f"waiting for the data dir's lock (held by pid {holder or '?'})…")
+            await lock.acquire()
+        try:
+            watcher = Watcher(
+                session.api,
+                session.cache,
+                engine,
+                session.backend.api_key,
+                ws_url=session.backend.ws_url,
+                on_state=lambda state: _stderr(f"mode: {state.value}"),
+            )
+            await watcher.run()
+        finally:
+            lock.release()
+        return EXIT_OK
+
+
+async def cmd_conversations(args: argparse.Namespace) -> int:
+    async with open_session(args) as session:
+        rows: list[Any] = []
+        after = None
+        while True:
+            page = session.cache.reader.conversations(args.account, limit=500, after=after)
+            rows.extend(page)
+            if len(page) < 500:
+                break
+            after = page[-1]
+        if args.json:
+            _print_json([conversation_json(c) for c in rows])
+        else:
+            for c in rows:
+                preview = "" if c.latest is None else c.latest.text.replace("\n", " ")[:60]
+                unread = f" ({c.unread_count} unread)" if c.unread_count else ""
+                print(f"{c.account_id}  {c.title}{unread}: {preview}\n    {c.conversation_urn}")
+        return EXIT_OK
+
+
+async def cmd_messages(args: argparse.Namespace) -> int:
+    from sync import urns
+
+    urns.parse_conversation(args.conversation_urn)
+    async with open_session(args) as session:
+        account = await session.account_for(args.conversation_urn, args.account)
+        rows: list[Any] = []
+        before = None
+        while True:
+            page = session.cache.reader.messages(account, args.conversation_urn, limit=500, before=before)
+            rows.extend(page)
+            if len(page) < 500:
+                break
+            before = page[-1]
+        if args.json:
+            _print_json([message_json(m) for m in rows])
+        else:
+            for m in rows:
+                who = "me" if m.is_sent_by_owner else (m.sender_name or m.sender_profile_id)
+                print(f"[{m.sent_at}] {who}: {m.text}\n    {m.message_urn}")
+        return EXIT_OK
+
+
+async def cmd_send(args: argparse.Namespace) -> int:
+    from sync import urns
+    from sync.engine import message_in
+
+    urns.parse_conversation(args.conversation_urn)
+    if not args.text.strip():
+        raise BadInput("the message is empty")
+    async with open_session(args) as session:
+        account = await session.account_for(args.conversation_urn, args.account)
+        result = await session.api.send(account, args.text, conversation_urn=args.conversation_urn)
+        if result.sent_message is None:
+            raise BadInput("the server accepted the message but did not return it")
+        await asyncio.wrap_future(session.cache.writer.upsert_messages([message_in(result.sent_message)]))
+        _print_json(message_json(result.sent_message))
+        return EXIT_OK
+
+
+async def cmd_recall(args: argparse.Namespace) -> int:
+    from sync import urns
+    from sync.engine import SyncEngine
+    from sync.model import Message
+    from sync.recall import RecallPhase, RecallService
+
+    conversation = urns.parse_conversation(args.conversation_urn)
+    message_urn = urns.parse_message(args.message_urn)
+    async with open_session(args) as session:
+        account = await session.account_for(args.conversation_urn, args.account)
+        cached = session.cache.reader.message(account, args.message_urn)
+        if cached is None:
+            # Not in the cache yet: read the conversation so eligibility is judged on the server's data.
+            engine = SyncEngine(session.api, session.cache)
+            row = session.cache.reader.conversation(account, args.conversation_urn)
+            if row is not None:
+                await engine.sync_new_messages(row)
+            cached = session.cache.reader.message(account, args.message_urn)
+        check = cached is not None
+        message = cached or Message(
+            account_id=account,
+            conversation_id=conversation.token,
+            message_id=message_urn.token,
+            message_urn=args.message_urn,
+            conversation_urn=args.conversation_urn,
+            text="",
+            sent_at=0,
+            is_sent_by_owner=True,
+        )
+        service = RecallService(session.api, session.cache)
+        status = await service.recall(message, check_eligibility=check, window_id="cli")
+        if status.phase is RecallPhase.SUCCEEDED:
+            print(args.message_urn)
+            return EXIT_OK
+        assert status.error is not None
+        raise status.error
+
+
+async def _run_async(command: Callable[[argparse.Namespace], Any], args: argparse.Namespace) -> int:
+    result: int = await command(args)
+    return result
+
+
+ASYNC_COMMANDS: Final[dict[str, Callable[[argparse.Namespace], Any]]] = {
+    "sync": cmd_sync,
+    "conversations": cmd_conversations,
+    "messages": cmd_messages,
+    "send": cmd_send,
+    "recall": cmd_recall,
+}
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    # httpx logs every request URL at INFO; URLs hold no secret, but they are noise on a terminal.
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+
+
+def run_headless(args: argparse.Namespace) -> int:
+    _configure_logging(args.verbose)
+    command = ASYNC_COMMANDS[args.command]
+    try:
+        with asyncio.Runner() as runner:
+            return runner.run(_run_async(command, args))
+    except KeyboardInterrupt:
+        _stderr("interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # every failure becomes one line and an exit code; bugs are logged in full
+        code = _exit_code_for(exc)
+        if code == EXIT_BUG:
+            log.exception("unexpected error")
+        _stderr(f"error: {_one_line(exc)}")
+        return code
 
 
 def _run_sandbox(argv: Sequence[str]) -> int:
@@ -17,23 +387,25 @@ def _run_sandbox(argv: Sequence[str]) -> int:
     return int(sandbox_main(list(argv)))
 
 
-def _run_gui(argv: Sequence[str]) -> int:
-    print("The GUI is not built yet; see the README.", file=sys.stderr)
-    return 2
+def _run_gui(args: argparse.Namespace) -> int:
+    from desktop.app import run_gui
 
-
-COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
-    "sandbox": _run_sandbox,
-}
+    return run_gui(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] in COMMANDS:
-        return COMMANDS[args[0]](args[1:])
-    if args and args[0] in ("-h", "--help"):
-        print("usage: connectsafely-desktop [" + " | ".join(COMMANDS) + "] ...")
-        return 0
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if raw and raw[0] == "sandbox":
+        return _run_sandbox(raw[1:])
+    parser = build_parser()
+    try:
+        args = parser.parse_args(raw)
+    except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
+        return int(exc.code or 0)
+    if args.command in ASYNC_COMMANDS:
+        return run_headless(args)
+    if args.command is None:
+        args = parser.parse_args(["gui", *raw])
     return _run_gui(args)
 
 

@@ -1,0 +1,139 @@
+"""Which server this run talks to: the configured service, or the data dir's local sandbox.
+
+DESIGN "The embedded default": with no key configured, the app uses the data dir's sandbox. The GUI
+reuses a running one or starts it as a child process (stopped when it quits); a headless command only
+reuses a running one and otherwise says how to start it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from desktop import credentials
+from desktop.paths import sandbox_dir
+
+BASE_URL_ENV: Final = "CONNECTSAFELY_BASE_URL"
+WS_URL_ENV: Final = "CONNECTSAFELY_WS_URL"
+DEFAULT_BASE_URL: Final = "https://api.connectsafely.ai/linkedin"
+
+
+class ConfigError(Exception):
+    """Local configuration is missing or wrong (exit code 2 on the command line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    base_url: str
+    ws_url: str | None
+    api_key: str = field(repr=False)
+    sandbox: bool
+    key_source: str
+    """"environment", "keyring" or "sandbox"."""
+    keyring_available: bool = True
+
+
+@dataclass
+class SandboxProcess:
+    """A sandbox this process started; ``stop()`` ends it."""
+
+    process: subprocess.Popen[bytes]
+    endpoint: dict[str, str]
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout_s)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def running_sandbox(data: Path) -> Backend | None:
+    """The data dir's sandbox when one is running (its ``endpoint.json`` names a live pid)."""
+    folder = sandbox_dir(data)
+    try:
+        endpoint = json.loads((folder / "endpoint.json").read_text(encoding="utf-8"))
+        key = (folder / "key").read_text(encoding="utf-8").strip()
+    except (OSError, ValueError):
+        return None
+    pid = endpoint.get("pid")
+    if not isinstance(pid, int) or not _pid_alive(pid) or not key:
+        return None
+    return Backend(
+        base_url=str(endpoint["baseUrl"]),
+        ws_url=str(endpoint.get("wsUrl") or "") or None,
+        api_key=key,
+        sandbox=True,
+        key_source="sandbox",
+    )
+
+
+def start_sandbox(data: Path, *, live: bool = True, timeout_s: float = 30.0) -> SandboxProcess:
+    """Start the data dir's sandbox as a child process (seeded, persistent state) and wait for it."""
+    folder = sandbox_dir(data)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.chmod(0o700)
+    args = [sys.executable, "-m", "sync.sandbox", "--port", "0", "--state-dir", str(folder)]
+    if live:
+        args.append("--live")
+    env = {k: v for k, v in os.environ.items() if k != "CONNECTSAFELY_SANDBOX_KEY"}
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
+        args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, start_new_session=True
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout_s
+    line = b""
+    while time.monotonic() < deadline and not line:
+        line = process.stdout.readline()
+        if process.poll() is not None and not line:
+            break
+    if not line:
+        process.kill()
+        raise ConfigError("the local sandbox did not start")
+    endpoint = json.loads(line)
+    return SandboxProcess(process, endpoint)
+
+
+def resolve(
+    data: Path,
+    *,
+    base_url: str | None = None,
+    ws_url: str | None = None,
+) -> Backend:
+    """The backend for a headless command: an explicit or stored key, else the running sandbox."""
+    explicit_base = base_url or os.environ.get(BASE_URL_ENV) or None
+    explicit_ws = ws_url or os.environ.get(WS_URL_ENV) or None
+    target = explicit_base or DEFAULT_BASE_URL
+    found = credentials.lookup_key(target)
+    if found.key:
+        return Backend(target, explicit_ws, found.key, False, found.source, found.keyring_available)
+    sandbox = running_sandbox(data)
+    if sandbox is not None and (explicit_base is None or explicit_base == sandbox.base_url):
+        return (
+            sandbox
+            if explicit_ws is None
+            else Backend(sandbox.base_url, explicit_ws, sandbox.api_key, True, "sandbox")
+        )
+    hint = (
+        f"no API key: set {credentials.KEY_ENV}, store a key from the app's settings, or start the local "
+        f"sandbox with: connectsafely-desktop sandbox --state-dir {sandbox_dir(data)}"
+    )
+    raise ConfigError(hint)

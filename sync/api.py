@@ -1,0 +1,675 @@
+"""The ConnectSafely HTTP client: every endpoint of spec §2 over one ``httpx.AsyncClient``.
+
+What this layer guarantees, so the layers above need not:
+
+- Every error it raises is a :class:`sync.errors.KnownError` (typed by code, else by status class), with
+  the API key redacted; anything else escaping it is a bug.
+- URNs travel as exactly one percent-encoded path segment; ``accountId`` is always sent (except C8–C10,
+  which take none); ``Authorization`` and ``X-Client-Session`` go on every request; the key is never in a
+  URL, a log line, an exception or a ``repr``.
+- A local request budget (token buckets just under spec §1's limits) paces calls instead of letting the
+  server answer 429; a 429 that still comes back is retried after ``Retry-After`` for reads (GET) only.
+  Writes are never retried here: a write whose answer is lost may have been done. The one exception is
+  the idempotent recall (C6), which the caller may repeat explicitly with :meth:`ApiClient.retry_recall`.
+- Server time is estimated from the ``Date`` header of every response (:meth:`ApiClient.server_now_ms`),
+  for the recall window.
+- Decoding is :mod:`sync.wire`'s pure functions; bodies of at least ``decode_in_thread_bytes`` are decoded
+  in a worker thread (``asyncio.to_thread``) so a big page never stalls the GUI loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Final, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import msgspec
+
+from sync import model, wire
+from sync.errors import (
+    BadServerUrl,
+    KnownError,
+    ProtocolError,
+    RateLimited,
+    ServerError,
+    SignedOut,
+    TimedOut,
+    Unreachable,
+)
+from sync.urns import encode_path_segment, parse_conversation
+
+__all__ = [
+    "DEFAULT_BUDGET",
+    "ApiClient",
+    "RateBudget",
+    "ServerClock",
+    "TokenBucket",
+    "check_transport_url",
+    "is_loopback_host",
+    "process_session_id",
+    "ws_url",
+]
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+Params = Mapping[str, str | int | None]
+
+USER_AGENT: Final = "connectsafely-desktop/0.1"
+_SECURE_SCHEMES: Final = frozenset({"https", "wss"})
+_PLAIN_SCHEMES: Final = frozenset({"http", "ws"})
+
+
+# --- transport URLs ---------------------------------------------------------------------------------
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost``, 127.0.0.0/8 and ``::1`` (spec §1: plain transport is for loopback only)."""
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport_url(url: str) -> str:
+    """Return ``url`` without a trailing ``/`` if it may carry the API key; else raise :class:`BadServerUrl`.
+
+    ``https``/``wss`` anywhere; ``http``/``ws`` only to a loopback host. Credentials inside the URL are
+    refused too: a URL ends up in logs and error messages, a secret must not.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError on a bad port
+    except ValueError as exc:
+        raise BadServerUrl(f"not a URL: {exc}") from None
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if scheme not in _SECURE_SCHEMES | _PLAIN_SCHEMES:
+        raise BadServerUrl(f"unsupported scheme {scheme or '(none)'!r}")
+    if not host:
+        raise BadServerUrl("the URL has no host")
+    if parts.username is not None or parts.password is not None:
+        raise BadServerUrl("credentials inside the URL are not allowed")
+    if scheme in _PLAIN_SCHEMES and not is_loopback_host(host):
+        raise BadServerUrl(f"plain {scheme}:// is allowed only to this computer, not to {host}")
+    del port
+    return url[:-1] if url.endswith("/") else url
+
+
+def ws_url(base_url: str) -> str:
+    """The event-stream URL of spec §6: ``{base}/ws`` with ``https``→``wss`` and ``http``→``ws``."""
+    base = check_transport_url(base_url)
+    parts = urlsplit(base)
+    scheme = {"https": "wss", "http": "ws"}.get(parts.scheme.lower())
+    if scheme is None:
+        raise BadServerUrl(f"not an http(s) base URL: scheme {parts.scheme!r}")
+    return check_transport_url(urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/ws", "", "")))
+
+
+# --- session id -------------------------------------------------------------------------------------
+
+_process_session_id: str | None = None
+
+
+def process_session_id() -> str:
+    """This process's client session id (spec §6), made once and sent on every call and handshake."""
+    global _process_session_id
+    if _process_session_id is None:
+        _process_session_id = uuid.uuid4().hex
+    return _process_session_id
+
+
+# --- local request budget ---------------------------------------------------------------------------
+
+
+class TokenBucket:
+    """A token bucket that lends: :meth:`reserve` always takes a token and says how long to wait first.
+
+    Going into debt instead of polling keeps waiters in arrival order without a queue. A waiter that is
+    cancelled keeps its token spent, which errs on the side of fewer requests.
+    """
+
+    def __init__(self, capacity: float, refill_per_s: float, clock: Callable[[], float] = time.monotonic):
+        if capacity < 1 or refill_per_s <= 0:
+            raise ValueError("a bucket needs capacity >= 1 and a positive refill rate")
+        self.capacity = capacity
+        self.refill_per_s = refill_per_s
+        self._clock = clock
+        self._tokens = float(capacity)
+        self._stamp = clock()
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.refill_per_s)
+        self._stamp = now
+
+    @property
+    def tokens(self) -> float:
+        """Tokens available now (negative: owed by waiters)."""
+        self._refill()
+        return self._tokens
+
+    def reserve(self, count: float = 1.0) -> float:
+        """Take ``count`` tokens; return the seconds to wait before using them (0 when available now)."""
+        self._refill()
+        self._tokens -= count
+        return 0.0 if self._tokens >= 0 else -self._tokens / self.refill_per_s
+
+
+@dataclass(frozen=True, slots=True)
+class RateBudget:
+    """The local budget: spec §1's limits (100 per key, refilled 1/s; 15 writes per account, 1 per 4 s)
+    with some headroom, because other processes may share the key."""
+
+    key_capacity: float = 90
+    key_refill_per_s: float = 0.9
+    write_capacity: float = 13
+    write_refill_per_s: float = 0.22
+
+
+DEFAULT_BUDGET: Final = RateBudget()
+
+
+class _Pacer:
+    def __init__(self, budget: RateBudget, clock: Callable[[], float]) -> None:
+        self._budget = budget
+        self._clock = clock
+        self._key = TokenBucket(budget.key_capacity, budget.key_refill_per_s, clock)
+        self._writes: dict[str, TokenBucket] = {}
+
+    def reserve(self, write_account: str | None) -> float:
+        wait = self._key.reserve()
+        if write_account is not None:
+            bucket = self._writes.get(write_account)
+            if bucket is None:
+                bucket = self._writes[write_account] = TokenBucket(
+                    self._budget.write_capacity, self._budget.write_refill_per_s, self._clock
+                )
+            wait = max(wait, bucket.reserve())
+        return wait
+
+
+# --- server time ------------------------------------------------------------------------------------
+
+
+class ServerClock:
+    """The server's clock, estimated from ``Date`` headers and carried forward on the monotonic clock.
+
+    A ``Date`` header has 1 s resolution and was stamped somewhere between sending and receiving, so each
+    sample bounds the offset (server ms − monotonic ms) to an interval; the estimate is the middle of the
+    intersection of all intervals. When a new sample does not fit (the server's clock jumped, e.g. the
+    sandbox's ``clock/advance``), the old ones are dropped.
+    """
+
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time
+    ) -> None:
+        self._clock = clock
+        self._wall = wall
+        self._low: float | None = None
+        self._high: float | None = None
+
+    @property
+    def known(self) -> bool:
+        """False until a response with a readable ``Date`` has arrived (``now_ms`` is local time then)."""
+        return self._low is not None
+
+    def observe(self, date_header: str | None, sent_at: float, received_at: float) -> None:
+        """Take one response's ``Date`` header; ``sent_at``/``received_at`` are this clock's seconds."""
+        if not date_header:
+            return
+        try:
+            moment = parsedate_to_datetime(date_header)
+        except (TypeError, ValueError, IndexError):
+            return
+        date_ms = moment.timestamp() * 1000
+        low = date_ms - received_at * 1000
+        high = date_ms + 1000 - sent_at * 1000
+        if self._low is None or self._high is None or low > self._high or high < self._low:
+            self._low, self._high = low, high
+        else:
+            self._low, self._high = max(self._low, low), min(self._high, high)
+
+    def now_ms(self) -> int:
+        if self._low is None or self._high is None:
+            return int(self._wall() * 1000)
+        return int(self._clock() * 1000 + (self._low + self._high) / 2)
+
+
+# --- the client -------------------------------------------------------------------------------------
+
+
+class _Secret:
+    """Holds the key so that no ``repr``, ``vars`` dump or traceback local shows it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+
+def _check_key(api_key: str) -> _Secret:
+    # A header value with control characters or spaces makes httpx raise an error that quotes the value.
+    if not api_key or not api_key.isprintable() or not api_key.isascii() or any(c.isspace() for c in api_key):
+        raise SignedOut("the API key is empty or contains characters an HTTP header cannot carry")
+    return _Secret(api_key)
+
+
+class ApiClient:
+    """One per process: all HTTP calls of spec §2. Use as ``async with ApiClient(...) as api`` or call
+    :meth:`aclose`.
+
+    ``budget=None`` disables local pacing (tests, benchmarks). ``read_retries`` bounds the retries of a GET
+    answered 429 (each after ``Retry-After``, skipped when that exceeds ``max_retry_wait_s``).
+    ``decode_in_thread_bytes=None`` decodes every body on the calling thread. ``transport``, ``clock`` and
+    ``sleep`` exist for tests.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        session_id: str | None = None,
+        timeout_s: float = 20.0,
+        connect_timeout_s: float = 5.0,
+        budget: RateBudget | None = DEFAULT_BUDGET,
+        read_retries: int = 2,
+        max_retry_wait_s: float = 30.0,
+        decode_in_thread_bytes: int | None = 256 * 1024,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.base_url = check_transport_url(base_url)
+        if urlsplit(self.base_url).query or urlsplit(self.base_url).fragment:
+            # Paths are appended to the base: a query or fragment there would swallow them.
+            raise BadServerUrl("the base URL must not carry a query or a fragment")
+        self._key = _check_key(api_key)
+        self.session_id = session_id or process_session_id()
+        self._pacer = None if budget is None else _Pacer(budget, clock)
+        self._read_retries = read_retries
+        self._max_retry_wait_s = max_retry_wait_s
+        self._decode_in_thread_bytes = decode_in_thread_bytes
+        self._clock = clock
+        self._sleep = sleep
+        self.server_clock = ServerClock(clock)
+        self._http = httpx.AsyncClient(
+            headers={
+                "Authorization": f"Bearer {self._key.reveal()}",
+                "X-Client-Session": self.session_id,
+                "Accept": "application/json",
+                "User-Agent": USER_AGENT,
+            },
+            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
+            # A redirect is not part of the contract, and following one could carry the key elsewhere.
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"ApiClient(base_url={self.base_url!r}, session_id={self.session_id!r})"
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    @property
+    def ws_url(self) -> str:
+        """The event-stream URL derived from the base URL (spec §6)."""
+        return ws_url(self.base_url)
+
+    def server_now_ms(self) -> int:
+        """The server's clock now, in epoch ms, estimated from the ``Date`` of every response so far."""
+        return self.server_clock.now_ms()
+
+    # --- plumbing ------------------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        decode: Callable[[bytes], _T],
+        *,
+        params: Params | None = None,
+        body: Mapping[str, Any] | None = None,
+        write_account: str | None = None,
+    ) -> _T:
+        """One call: pace, send, map transport failures, type error answers, decode.
+
+        ``write_account`` is set for the writes that count against spec §1's per-account write limit.
+        """
+        url = f"{self.base_url}/{path}"
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        content = (
+            None if body is None else msgspec.json.encode({k: v for k, v in body.items() if v is not None})
+        )
+        headers = None if content is None else {"Content-Type": "application/json"}
+        secrets = (self._key.reveal(),)
+        retries = 0
+        while True:
+            if self._pacer is not None:
+                wait = self._pacer.reserve(write_account)
+                if wait > 0:
+                    await self._sleep(wait)
+            sent_at = self._clock()
+            # Each ``from None`` below: the library's exception text is copied in redacted form; chaining
+            # the original would print it unredacted in every traceback.
+            try:
+                response = await self._http.request(
+                    method, url, params=query, content=content, headers=headers
+                )
+            except httpx.TimeoutException as exc:
+                detail = f"{method} {path}: {type(exc).__name__}"
+                raise TimedOut(detail, endpoint=endpoint).scrub(secrets) from None
+            except httpx.TransportError as exc:
+                # Refused, reset or dropped mid-answer: for a write, whether it was done is unknown.
+                detail = f"{method} {path}: {type(exc).__name__}: {exc}"
+                raise Unreachable(detail, endpoint=endpoint).scrub(secrets) from None
+            except httpx.RequestError as exc:
+                # An answer came but could not be read (e.g. a broken content encoding).
+                detail = f"{method} {path}: {type(exc).__name__}: {exc}"
+                raise ProtocolError(detail, endpoint=endpoint).scrub(secrets) from None
+            received_at = self._clock()
+            self.server_clock.observe(response.headers.get("date"), sent_at, received_at)
+            status = response.status_code
+            log.debug("%s %s -> %d in %.1f ms", method, path, status, (received_at - sent_at) * 1000)
+            if 200 <= status < 300:
+                return await self._decode(decode, response.content, secrets)
+            error = wire.error_from_response(
+                status,
+                response.content,
+                reason_phrase=response.reason_phrase,
+                retry_after=response.headers.get("retry-after"),
+                endpoint=endpoint,
+                secrets=secrets,
+            )
+            if method == "GET" and isinstance(error, RateLimited) and retries < self._read_retries:
+                delay = 1.0 if error.retry_after_s is None else error.retry_after_s
+                if delay <= self._max_retry_wait_s:
+                    retries += 1
+                    log.info("%s rate limited; retry %d in %.1f s", endpoint, retries, delay)
+                    await self._sleep(delay)
+                    continue
+            log.info("%s %s failed: %s", method, endpoint, error)
+            raise error.scrub(secrets)
+
+    async def _decode(self, decode: Callable[[bytes], _T], body: bytes, secrets: tuple[str]) -> _T:
+        try:
+            if self._decode_in_thread_bytes is not None and len(body) >= self._decode_in_thread_bytes:
+                return await asyncio.to_thread(decode, body)
+            return decode(body)
+        except KnownError as exc:
+            raise exc.scrub(secrets) from None
+
+    def _conversation_path(self, conversation_urn: str) -> str:
+        return f"conversations/{encode_path_segment(conversation_urn)}"
+
+    def _message_path(self, conversation_urn: str, message_urn: str) -> str:
+        return f"{self._conversation_path(conversation_urn)}/messages/{encode_path_segment(message_urn)}"
+
+    # --- accounts ------------------------------------------------------------------------------------
+
+    async def accounts(self, query: str | None = None) -> wire.AccountList:
+        """A1: the caller's LinkedIn accounts (malformed items skipped and counted)."""
+        return await self._request("GET", "accounts", "A1", wire.decode_accounts, params={"q": query})
+
+    async def account_status(self, account_id: str | None) -> model.Account:
+        """A2: one account with its mailbox prefix (``mailbox`` is ``""`` when the server gives none).
+
+        ``account_id=None`` asks for the default account: only for discovering it, never for acting.
+        """
+        return await self._request(
+            "GET", "account/status", "A2", wire.decode_account_status, params={"accountId": account_id}
+        )
+
+    # --- reading -------------------------------------------------------------------------------------
+
+    async def conversations(
+        self,
+        account_id: str,
+        *,
+        count: int = 20,
+        cursor: str | None = None,
+        unread_only: bool | None = None,
+        label_id: str | None = None,
+        labeled_only: bool | None = None,
+    ) -> wire.ConversationPage:
+        """C1: one page of ``account_id``'s conversations; pass the previous page's ``next_cursor``."""
+        params: dict[str, str | int | None] = {
+            "accountId": account_id,
+            "count": count,
+            "nextCursor": cursor,
+            "labelId": label_id,
+            "unreadOnly": _flag(unread_only),
+            "labeledOnly": _flag(labeled_only),
+        }
+        return await self._request(
+            "GET", "conversations", "C1", lambda b: wire.decode_conversations(b, account_id), params=params
+        )
+
+    async def messages(
+        self,
+        account_id: str,
+        conversation_urn: str,
+        *,
+        count: int = 50,
+        cursor: str | None = None,
+        since: int | None = None,
+        sync: bool | None = None,
+    ) -> wire.MessagePage:
+        """C2: one page of a conversation's messages, newest first; ``since`` is exclusive (epoch ms).
+
+        ``conversation_urn`` must parse (``UrnError`` otherwise, before any request): the messages are
+        keyed by its normalized id.
+        """
+        parse_conversation(conversation_urn)
+        params: dict[str, str | int | None] = {
+            "accountId": account_id,
+            "count": count,
+            "cursor": cursor,
+            "since": since,
+            "sync": _flag(sync),
+        }
+        return await self._request(
+            "GET",
+            f"{self._conversation_path(conversation_urn)}/messages",
+            "C2",
+            lambda b: wire.decode_messages(b, account_id, conversation_urn),
+            params=params,
+        )
+
+    async def conversation_exists(self, account_id: str, public_id: str) -> wire.ExistsResult:
+        """C14: is there a thread with the person whose vanity slug is ``public_id``?"""
+        return await self._request(
+            "GET",
+            f"conversations/exists/{encode_path_segment(public_id)}",
+            "C14",
+            wire.decode_exists,
+            params={"accountId": account_id},
+        )
+
+    async def server_sync_status(self, account_id: str) -> wire.SyncStatusList:
+        """C12: the server-side sync state."""
+        return await self._request(
+            "GET",
+            "conversations/sync/status",
+            "C12",
+            wire.decode_sync_status,
+            params={"accountId": account_id},
+        )
+
+    # --- writes (never retried here) -----------------------------------------------------------------
+
+    async def send(
+        self,
+        account_id: str,
+        text: str,
+        *,
+        conversation_urn: str | None = None,
+        recipient_profile_id: str | None = None,
+        recipient_profile_urn: str | None = None,
+        subject: str | None = None,
+    ) -> wire.SendResult:
+        """C3: send ``text`` into ``conversation_urn``, or start a thread with a recipient.
+
+        Not retried: on :class:`Unreachable`/:class:`TimedOut`/:class:`ServerError` the message may or may
+        not have been sent; the next sync tells.
+        """
+        body = {
+            "accountId": account_id,
+            "conversationUrn": conversation_urn,
+            "recipientProfileId": recipient_profile_id,
+            "recipientProfileUrn": recipient_profile_urn,
+            "message": text,
+            "subject": subject,
+        }
+        return await self._request(
+            "POST",
+            "conversations/send",
+            "C3",
+            lambda b: wire.decode_send(b, account_id, conversation_urn),
+            body=body,
+            write_account=account_id,
+        )
+
+    async def recall(self, account_id: str, conversation_urn: str, message_urn: str) -> wire.RecallResult:
+        """C6: recall a message the account sent. One attempt; see :meth:`retry_recall` for a lost answer.
+
+        Refusals are :class:`sync.errors.Refused` subclasses by code (a 400 with an unknown code is a
+        plain ``Refused`` quoting the server's message).
+        """
+        return await self._request(
+            "DELETE",
+            self._message_path(conversation_urn, message_urn),
+            "C6",
+            lambda b: wire.decode_recall(b, message_urn),
+            params={"accountId": account_id},
+            write_account=account_id,
+        )
+
+    async def retry_recall(
+        self,
+        account_id: str,
+        conversation_urn: str,
+        message_urn: str,
+        *,
+        attempts: int = 3,
+        backoff_s: float = 1.0,
+    ) -> wire.RecallResult:
+        """C6, repeated while the failure is retryable (no answer, timeout, 5xx, 429).
+
+        Safe only because a recall is idempotent (spec §2 C6: a repeat of a done recall answers 200 even
+        after the window closed). Refusals are final and raised at once. Waits ``Retry-After`` on a 429,
+        else ``backoff_s`` doubling.
+        """
+        delay = backoff_s
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self.recall(account_id, conversation_urn, message_urn)
+            except (Unreachable, TimedOut, ServerError, RateLimited) as exc:
+                if attempt == attempts:
+                    raise
+                wait = exc.retry_after_s if isinstance(exc, RateLimited) and exc.retry_after_s else delay
+                log.info("recall attempt %d failed (%s); again in %.1f s", attempt, exc.kind, wait)
+                await self._sleep(wait)
+                delay *= 2
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    async def react(
+        self, account_id: str, conversation_urn: str, message_urn: str, emoji: str, *, react: bool = True
+    ) -> wire.ReactResult:
+        """C7: add (``react=True``) or remove an emoji reaction."""
+        return await self._request(
+            "POST",
+            f"{self._message_path(conversation_urn, message_urn)}/react",
+            "C7",
+            wire.decode_react,
+            params={"accountId": account_id},
+            body={"emoji": emoji, "react": react},
+            write_account=account_id,
+        )
+
+    async def mark_unread(
+        self, conversation_urn: str, *, account_id: str | None = None
+    ) -> wire.ConversationAck:
+        """C8. The server derives the account from the URN; ``account_id`` only paces the local budget."""
+        return await self._conversation_patch(conversation_urn, "mark-unread", "C8", account_id)
+
+    async def star(self, conversation_urn: str, *, account_id: str | None = None) -> wire.ConversationAck:
+        """C9 (``account_id`` only paces the local budget)."""
+        return await self._conversation_patch(conversation_urn, "star", "C9", account_id)
+
+    async def unstar(self, conversation_urn: str, *, account_id: str | None = None) -> wire.ConversationAck:
+        """C10 (``account_id`` only paces the local budget)."""
+        return await self._conversation_patch(conversation_urn, "unstar", "C10", account_id)
+
+    async def _conversation_patch(
+        self, conversation_urn: str, action: str, endpoint: str, account_id: str | None
+    ) -> wire.ConversationAck:
+        return await self._request(
+            "PATCH",
+            f"{self._conversation_path(conversation_urn)}/{action}",
+            endpoint,
+            lambda b: wire.decode_ack(b, endpoint),
+            # Unknown account: one shared bucket, which can only make the pacing stricter.
+            write_account=account_id or "",
+        )
+
+    async def mark_seen(self, account_id: str, conversation_urn: str) -> wire.ConversationAck:
+        """M1: mark a conversation read."""
+        return await self._request(
+            "POST",
+            "messaging/mark-seen",
+            "M1",
+            lambda b: wire.decode_ack(b, "M1"),
+            body={"accountId": account_id, "conversationUrn": conversation_urn},
+            write_account=account_id,
+        )
+
+    async def server_sync(self, account_id: str, *, force: bool = False) -> wire.ServerSyncResult:
+        """C11: ask the server to sync from LinkedIn (slow on the real service)."""
+        return await self._request(
+            "POST",
+            "conversations/sync",
+            "C11",
+            wire.decode_server_sync,
+            body={"accountId": account_id, "force": force},
+        )
+
+    async def refresh(self, account_id: str, conversation_urn: str) -> wire.RefreshResult:
+        """C13: refresh one conversation; the messages arrive on the event stream."""
+        return await self._request(
+            "POST",
+            "conversations/refresh",
+            "C13",
+            wire.decode_refresh,
+            body={"accountId": account_id, "conversationUrn": conversation_urn},
+        )
+
+
+def _flag(value: bool | None) -> str | None:
+    return None if value is None else ("true" if value else "false")

@@ -1,0 +1,339 @@
+"""Known errors: the environment's fault (offline, signed out, refused, rate limited), shown as state.
+
+Everything raised from here is a :class:`KnownError`. The UI shows ``user_message`` (plain words, DESIGN
+"Recall, as the user sees it" item 6) and the log records ``str(exc)``; neither is a traceback. Any other
+exception escaping ``sync/`` is a bug and goes to the crash dialog.
+
+Each class has a stable ``kind`` (stored in the recall log, matched by the UI) and ``retryable`` (whether
+repeating the same request later may succeed). No text built here may contain the API key: callers that
+put server- or library-provided text into an error pass it through :func:`redact` first, and
+:mod:`sync.api` does so for every error it raises.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import ClassVar, Final
+
+__all__ = [
+    "AccountNotFound",
+    "BadServerUrl",
+    "ConversationNotFound",
+    "DailyQuotaExceeded",
+    "InvalidAccountId",
+    "InvalidCursor",
+    "InvalidUrn",
+    "KnownError",
+    "MessageNotFound",
+    "NotFound",
+    "ProtocolError",
+    "RateLimited",
+    "RecallNotMember",
+    "RecallNotOwn",
+    "RecallWindowExpired",
+    "Refused",
+    "ServerError",
+    "SignedOut",
+    "TimedOut",
+    "Unreachable",
+    "ValidationFailed",
+    "error_for_code",
+    "redact",
+]
+
+REDACTED: Final = "[redacted]"
+_MAX_TEXT: Final = 500
+"""Server-provided text is cut here: an HTML error page must not flood the log or the status bar."""
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every occurrence of each secret replaced, and cut to a sane length.
+
+    Secrets shorter than 4 characters are ignored: replacing them would mangle ordinary words and they
+    are not real keys anyway.
+    """
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, REDACTED)
+    # A "Bearer <token>" echoed back by a proxy is a secret even if it is not our key (e.g. an old one).
+    text = re.sub(r"(?i)(bearer\s+)\S+", r"\1" + REDACTED, text)
+    if len(text) > _MAX_TEXT:
+        text = text[:_MAX_TEXT] + "…"
+    return text
+
+
+class KnownError(Exception):
+    """An error that is the environment's fault, shown to the user as state.
+
+    ``detail`` is for the log; ``server_message`` is the server's own words (already redacted), which
+    some user messages quote; ``status`` and ``code`` are the HTTP status and the error body's ``code``.
+    """
+
+    kind: ClassVar[str] = "error"
+    retryable: ClassVar[bool] = False
+    _plain: ClassVar[str] = "Something went wrong."
+
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        server_message: str | None = None,
+        endpoint: str | None = None,
+    ) -> None:
+        self.detail = detail
+        self.status = status
+        self.code = code
+        self.server_message = server_message
+        self.endpoint = endpoint
+        super().__init__(self._log_text())
+
+    def _log_text(self) -> str:
+        parts = [self.kind]
+        if self.endpoint:
+            parts.append(self.endpoint)
+        if self.status is not None:
+            parts.append(str(self.status))
+        if self.code:
+            parts.append(self.code)
+        head = " ".join(parts)
+        text = self.detail or self.server_message or ""
+        return f"{head}: {text}" if text else head
+
+    @property
+    def user_message(self) -> str:
+        """One sentence in plain words for the status bar or the message's inline state."""
+        return self._plain
+
+    def scrub(self, secrets: Iterable[str]) -> KnownError:
+        """Redact ``secrets`` from every text of this error, in place; returns ``self``.
+
+        The API client passes every error it raises through here, so no code path that builds one from
+        outside text (a server message, a library's exception) can leak the key.
+        """
+        secrets = tuple(secrets)
+        self.detail = redact(self.detail, secrets)
+        if self.server_message is not None:
+            self.server_message = redact(self.server_message, secrets)
+        self.args = (self._log_text(),)
+        return self
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._log_text()!r})"
+
+
+# --- 400: the server (LinkedIn) refused the request -------------------------------------------------
+
+
+class Refused(KnownError):
+    """The server (LinkedIn) refused the request: 400, or another 4xx it did not explain. Final for this
+    request. Subclasses with a fixed sentence set ``_plain``; the others quote the server's message."""
+
+    kind = "refused"
+    _plain = ""
+
+    @property
+    def user_message(self) -> str:
+        if self._plain:
+            return self._plain
+        if self.server_message:
+            return f"Refused by LinkedIn: {self.server_message}"
+        return "Refused by LinkedIn."
+
+
+class RecallNotOwn(Refused):
+    kind = "recall_not_own"
+    _plain = "Refused by LinkedIn: only messages you sent can be recalled."
+
+
+class RecallWindowExpired(Refused):
+    """The server's clock says the 60-minute window has closed: final, whatever the local estimate says."""
+
+    kind = "recall_window_expired"
+    _plain = "The recall window has closed: a message can only be recalled within 60 minutes of sending."
+
+
+class RecallNotMember(Refused):
+    kind = "recall_not_member"
+    _plain = "Refused by LinkedIn: this account is not in that conversation."
+
+
+class MessageNotFound(Refused):
+    kind = "message_not_found"
+    _plain = "Refused by LinkedIn: LinkedIn does not know this message."
+
+
+class InvalidUrn(Refused):
+    kind = "invalid_urn"
+    _plain = "Refused by LinkedIn: the conversation or message id is not valid for this account."
+
+
+class ValidationFailed(Refused):
+    """Any other bad field (empty message, bad ``count``…): the server's message says which."""
+
+    kind = "validation"
+
+
+class InvalidCursor(Refused):
+    """The paging cursor expired or is foreign: the caller starts again from the newest page."""
+
+    kind = "invalid_cursor"
+    _plain = "The list changed on the server; reading it again from the start."
+
+
+class InvalidAccountId(Refused):
+    kind = "invalid_account_id"
+    _plain = "Refused by LinkedIn: the account id is not valid."
+
+
+# --- 401 / 404 -------------------------------------------------------------------------------------
+
+
+class SignedOut(KnownError):
+    """401: the API key is missing, wrong or revoked. Nothing works until the user fixes it."""
+
+    kind = "signed_out"
+    _plain = "Signed out: the API key was refused. Check it in Settings."
+
+
+class NotFound(KnownError):
+    """404 with no code this client knows."""
+
+    kind = "not_found"
+    _plain = "Not found on the server."
+
+
+class AccountNotFound(NotFound):
+    kind = "account_not_found"
+    _plain = "This LinkedIn account is no longer connected."
+
+
+class ConversationNotFound(NotFound):
+    kind = "conversation_not_found"
+    _plain = "This conversation no longer exists on LinkedIn."
+
+
+# --- 429 -------------------------------------------------------------------------------------------
+
+
+class RateLimited(KnownError):
+    """429: over a rate limit. ``retry_after_s`` is the server's ``Retry-After`` when it sent one."""
+
+    kind = "rate_limited"
+    retryable = True
+
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        retry_after_s: float | None = None,
+        status: int | None = 429,
+        code: str | None = None,
+        server_message: str | None = None,
+        endpoint: str | None = None,
+    ) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(detail, status=status, code=code, server_message=server_message, endpoint=endpoint)
+
+    @property
+    def user_message(self) -> str:
+        if self.retry_after_s is not None:
+            return f"Rate limited: too many requests; try again in {max(1, round(self.retry_after_s))} s."
+        return "Rate limited: too many requests; try again shortly."
+
+
+class DailyQuotaExceeded(KnownError):
+    """429 DAILY_QUOTA_EXCEEDED: today's new conversations are spent (replies still work). Not a pacing
+    problem, so it is not a :class:`RateLimited` and nothing retries it."""
+
+    kind = "daily_quota"
+    _plain = "Rate limited: today's limit of new conversations is used up; replies still work."
+
+
+# --- server and network ----------------------------------------------------------------------------
+
+
+class ServerError(KnownError):
+    """5xx: the server failed. For a write, the work may or may not have been done."""
+
+    kind = "server_error"
+    retryable = True
+
+    @property
+    def user_message(self) -> str:
+        if self.status:
+            return f"Server error ({self.status}); try again later."
+        return "Server error; try again later."
+
+
+class Unreachable(KnownError):
+    """No answer: connection refused, reset or dropped. For a write, the work may or may not be done."""
+
+    kind = "unreachable"
+    retryable = True
+    _plain = "Offline: the server cannot be reached."
+
+
+class TimedOut(KnownError):
+    """The server did not answer within the client's timeout. For a write, the work may have been done."""
+
+    kind = "timed_out"
+    retryable = True
+    _plain = "Offline: the server did not answer in time."
+
+
+class ProtocolError(KnownError):
+    """A response this client cannot read: not JSON, or a malformed envelope.
+
+    The environment's fault (a server that differs from the contract), so it is a known error shown as
+    state, not a crash; single malformed *items* inside a good envelope are skipped instead (sync.wire).
+    """
+
+    kind = "protocol"
+    _plain = "Server error: the server sent an answer this app cannot read."
+
+
+class BadServerUrl(KnownError):
+    """A configured server URL this client refuses (plain http off loopback, or not a URL at all)."""
+
+    kind = "bad_url"
+    _plain = "The server address is not allowed: use https:// (plain http:// only to this computer)."
+
+
+_BY_CODE: Final[dict[str, type[KnownError]]] = {
+    "INVALID_ACCOUNT_ID": InvalidAccountId,
+    "INVALID_URN": InvalidUrn,
+    "INVALID_CURSOR": InvalidCursor,
+    "VALIDATION_ERROR": ValidationFailed,
+    "RECALL_NOT_OWN": RecallNotOwn,
+    "RECALL_WINDOW_EXPIRED": RecallWindowExpired,
+    "RECALL_NOT_MEMBER": RecallNotMember,
+    "MESSAGE_NOT_FOUND": MessageNotFound,
+    "UNAUTHORIZED": SignedOut,
+    "ACCOUNT_NOT_FOUND": AccountNotFound,
+    "CONVERSATION_NOT_FOUND": ConversationNotFound,
+    "RATE_LIMITED": RateLimited,
+    "DAILY_QUOTA_EXCEEDED": DailyQuotaExceeded,
+    "INTERNAL": ServerError,
+}
+
+
+def error_for_code(code: str | None, status: int) -> type[KnownError]:
+    """The class for an error answer: by ``code`` when this client knows it, else by status class."""
+    if code is not None and code in _BY_CODE:
+        return _BY_CODE[code]
+    if status == 401:
+        return SignedOut
+    if status == 404:
+        return NotFound
+    if status == 408:
+        return TimedOut
+    if status == 429:
+        return RateLimited
+    if 400 <= status < 500:
+        return Refused
+    if 500 <= status < 600:
+        return ServerError
+    return ProtocolError

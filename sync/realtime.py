@@ -1,0 +1,332 @@
+"""The event-stream listener (spec §6, DESIGN "Realtime"): applies other sessions' changes as they happen.
+
+One connection per data dir (the lock holder runs it). ``last_applied_seq`` advances in the same
+writer transaction as the event it applies, so a crash never skips or repeats an event; an event at or
+below it is a replay and is skipped; a gap means reconnecting with ``since``; ``resumed: false`` means
+the stream cannot fill the gap and a catch-up (sync + reconciliation) runs. Malformed, oversized or
+inconsistent frames are logged and skipped: input from the network never crashes the listener and
+never reaches the cache unchecked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Final
+
+import msgspec
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from sync import urns, wire
+from sync.api import check_transport_url
+from sync.cache import Cache
+from sync.engine import message_in
+from sync.errors import SignedOut
+from sync.model import ChangeSet, Reaction, StreamState, TombstoneReason
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES: Final = 1 << 20
+HELLO_TIMEOUT_S: Final = 10.0
+WATCHDOG_S: Final = 75.0
+BACKOFF_MIN_S: Final = 0.5
+BACKOFF_MAX_S: Final = 30.0
+ABSENT_STATUSES: Final = frozenset({400, 403, 404, 405, 410, 426, 501})
+"""Handshake answers that mean "no event stream here" rather than "try again later"."""
+
+
+class StreamAbsent(Exception):
+    """The server offers no event stream (or no valid ``hello``): the caller falls back to polling."""
+
+
+class _Reconnect(Exception):
+    """Leave this connection and open another one resuming from ``last_applied_seq``."""
+
+
+class _Frame(msgspec.Struct, rename="camel", kw_only=True):
+    """Every field any frame type carries; each type checks the ones it needs."""
+
+    type: str
+    seq: int | None = None
+    at: int | None = None
+    account_id: str | None = None
+    session_id: str | None = None
+    resumed: bool | None = None
+    conversation_urn: str | None = None
+    message_urn: str | None = None
+    message_id: str | None = None
+    recalled_at: int | None = None
+    origin_session_id: str | None = None
+    message: msgspec.Raw | None = None
+    messages: list[msgspec.Raw] | None = None
+    reactions: list[wire.WireReaction] | None = None
+    emoji: str | None = None
+    react: bool | None = None
+    unread_count: int | None = None
+    starred: bool | None = None
+    last_activity_at: int | None = None
+
+
+_decode_frame = msgspec.json.Decoder(_Frame).decode
+
+
+class BadFrame(ValueError):
+    """A frame that is not a valid event; it is logged and skipped."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedEvent:
+    """One event that reached the cache, for notifications and the UI."""
+
+    type: str
+    seq: int
+    account_id: str
+    conversation_urn: str
+    message_id: str
+    origin_session_id: str
+    changes: ChangeSet
+    inbound: bool = False
+    """``message.created`` of a message the account did not send."""
+
+
+StateCallback = Callable[[StreamState], None]
+EventCallback = Callable[[AppliedEvent], None]
+CatchUp = Callable[[], Awaitable[object]]
+
+
+class EventStream:
+    """Keeps one event-stream connection alive and applies its events through the cache writer."""
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        session_id: str,
+        cache: Cache,
+        *,
+        catch_up: CatchUp,
+        on_state: StateCallback | None = None,
+        on_event: EventCallback | None = None,
+        hello_timeout_s: float = HELLO_TIMEOUT_S,
+        watchdog_s: float = WATCHDOG_S,
+        backoff_min_s: float = BACKOFF_MIN_S,
+        backoff_max_s: float = BACKOFF_MAX_S,
+    ) -> None:
+        self.url = check_transport_url(url)
+        self._key = api_key
+        self.session_id = session_id
+        self.cache = cache
+        self._catch_up = catch_up
+        self._on_state = on_state
+        self._on_event = on_event
+        self._hello_timeout_s = hello_timeout_s
+        self._watchdog_s = watchdog_s
+        self._backoff_min_s = backoff_min_s
+        self._backoff_max_s = backoff_max_s
+        self.state = StreamState.OFFLINE
+        self.last_seq: int | None = None
+        self.connections = 0
+        self.skipped_frames = 0
+        self.hello: _Frame | None = None
+
+    def __repr__(self) -> str:
+        return f"EventStream(url={self.url!r}, session_id={self.session_id!r})"
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect, apply, reconnect with jittered backoff, forever (until cancelled).
+
+        Raises :class:`StreamAbsent` when the server has no stream, and :class:`SignedOut` on 401.
+        """
+        delay = self._backoff_min_s
+        while True:
+            try:
+                await self.run_once()
+                delay = self._backoff_min_s  # a connection that ended after a hello was healthy
+            except (StreamAbsent, SignedOut):
+                self._set_state(StreamState.OFFLINE)
+                raise
+            except _Reconnect as exc:
+                log.info("event stream: reconnecting (%s)", exc)
+                self._set_state(StreamState.RECONNECTING)
+                continue
+            except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError) as exc:
+                log.info("event stream unavailable: %s: %s", type(exc).__name__, exc)
+                self._set_state(StreamState.RECONNECTING)
+            await asyncio.sleep(delay * (0.5 + random.random()))  # jitter: sessions don't stampede
+            delay = min(self._backoff_max_s, delay * 2)
+
+    async def run_once(self) -> None:
+        """One connection: handshake, hello, catch-up when needed, then events until it ends."""
+        self.last_seq = self.cache.reader.last_applied_seq()
+        target = self.url if self.last_seq is None else f"{self.url}?since={self.last_seq}"
+        headers = {"Authorization": f"Bearer {self._key}", "X-Client-Session": self.session_id}
+        try:
+            connection = await connect(
+                target,
+                additional_headers=headers,
+                max_size=MAX_FRAME_BYTES,
+                open_timeout=self._hello_timeout_s,
+                compression=None,
+                proxy=None,
+            )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status == 401:
+                raise SignedOut("the event stream refused the API key", status=401) from None
+            if status in ABSENT_STATUSES:
+                raise StreamAbsent(f"handshake answered {status}") from None
+            raise
+        self.connections += 1
+        async with connection:
+            await self._serve(connection)
+
+    async def _serve(self, connection: ClientConnection) -> None:
+        try:
+            first = await asyncio.wait_for(connection.recv(), self._hello_timeout_s)
+        except TimeoutError:
+            raise StreamAbsent(f"no hello within {self._hello_timeout_s:g} s") from None
+        hello = self._parse(first)
+        if hello is None or hello.type != "hello" or hello.seq is None or hello.seq < 0:
+            raise StreamAbsent("the first frame is not a valid hello")
+        self.hello = hello
+        if not hello.resumed or self.last_seq is None:
+            # Events before `hello.seq` cannot be replayed: re-read the server (DESIGN "Realtime").
+            self._set_state(StreamState.RECONNECTING)
+            await self._catch_up()
+            await asyncio.wrap_future(self.cache.writer.set_last_applied_seq(hello.seq))
+            self.last_seq = hello.seq
+        self._set_state(StreamState.LIVE)
+        while True:
+            try:
+                raw = await asyncio.wait_for(connection.recv(), self._watchdog_s)
+            except TimeoutError:
+                raise _Reconnect(f"nothing heard for {self._watchdog_s:g} s") from None
+            frame = self._parse(raw)
+            if frame is not None:
+                await self.handle(frame)
+
+    def _parse(self, raw: str | bytes) -> _Frame | None:
+        try:
+            return _decode_frame(raw)
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            self.skipped_frames += 1
+            log.warning("event stream: skipped a malformed frame: %s", exc)
+            return None
+
+    # --- events ---------------------------------------------------------------------------------------
+
+    async def handle(self, frame: _Frame) -> None:
+        """Apply one frame in order; replays are skipped, gaps reconnect."""
+        if frame.type == "hello":
+            raise _Reconnect("an unexpected second hello")
+        if frame.seq is None:
+            self.skipped_frames += 1
+            log.warning("event stream: skipped a %r frame without seq", frame.type)
+            return
+        last = self.last_seq or 0
+        if frame.type == "heartbeat":
+            if frame.seq > last:
+                raise _Reconnect(f"heartbeat at seq {frame.seq} but only {last} applied")
+            return
+        if frame.seq <= last:
+            return  # a replay of what is applied already
+        if frame.seq != last + 1:
+            raise _Reconnect(f"gap: seq {frame.seq} after {last}")
+        try:
+            applied = await self._apply(frame)
+        except (BadFrame, urns.UrnError, ValueError, msgspec.DecodeError) as exc:
+            # Inconsistent content: skip it but keep the sequence, or the stream would stall on it.
+            self.skipped_frames += 1
+            log.warning("event stream: skipped %s seq %d: %s", frame.type, frame.seq, exc)
+            await asyncio.wrap_future(self.cache.writer.set_last_applied_seq(frame.seq))
+            applied = None
+        self.last_seq = frame.seq
+        if applied is not None and self._on_event is not None:
+            self._on_event(applied)
+
+    async def _apply(self, frame: _Frame) -> AppliedEvent | None:
+        seq = frame.seq
+        assert seq is not None
+        writer = self.cache.writer
+        account_id = frame.account_id or ""
+        future: Future[ChangeSet]
+        message_id = ""
+        inbound = False
+        known_account = bool(account_id) and self.cache.reader.account(account_id) is not None
+        if frame.type == "message.recalled":
+            if not frame.message_urn or not frame.message_id:
+                raise BadFrame("message.recalled without messageUrn/messageId")
+            message_id = urns.message_id(frame.message_urn)
+            if message_id != frame.message_id:
+                raise BadFrame("messageId does not match the token of messageUrn")
+            # Every client applies a recall whatever accounts it shows: tombstones are keyed by id.
+            future = writer.tombstone(
+                [message_id], TombstoneReason.RECALLED_ELSEWHERE, at=frame.recalled_at, advance_seq_to=seq
+            )
+        elif not known_account:
+            # Events of accounts this client does not show may be ignored (spec §6).
+            await asyncio.wrap_future(writer.set_last_applied_seq(seq))
+            return None
+        elif frame.type == "message.created":
+            if frame.message is None or not frame.conversation_urn:
+                raise BadFrame("message.created without message/conversationUrn")
+            message = wire.decode_message_item(frame.message, account_id, frame.conversation_urn)
+            message_id = message.message_id
+            inbound = not message.is_sent_by_owner
+            future = writer.upsert_messages([message_in(message)], advance_seq_to=seq)
+        elif frame.type == "conversation.refreshed":
+            if frame.messages is None or not frame.conversation_urn:
+                raise BadFrame("conversation.refreshed without messages/conversationUrn")
+            items = [wire.decode_message_item(m, account_id, frame.conversation_urn) for m in frame.messages]
+            future = writer.upsert_messages([message_in(m) for m in items], advance_seq_to=seq)
+        elif frame.type == "message.reacted":
+            if not frame.message_urn or frame.reactions is None:
+                raise BadFrame("message.reacted without messageUrn/reactions")
+            reactions = tuple(Reaction(r.emoji, max(0, r.count), r.reacted_by_owner) for r in frame.reactions)
+            message_id = urns.message_id(frame.message_urn)
+            future = writer.set_reactions(account_id, frame.message_urn, reactions, advance_seq_to=seq)
+        elif frame.type == "conversation.updated":
+            if not frame.conversation_urn:
+                raise BadFrame("conversation.updated without conversationUrn")
+            urns.parse_conversation(frame.conversation_urn)
+            if frame.unread_count is not None and frame.unread_count < 0:
+                raise BadFrame("negative unreadCount")
+            future = writer.update_conversation(
+                account_id,
+                frame.conversation_urn,
+                unread_count=frame.unread_count,
+                starred=frame.starred,
+                last_activity_at=frame.last_activity_at,
+                advance_seq_to=seq,
+            )
+        else:
+            log.info("event stream: ignoring unknown event type %r (seq %d)", frame.type, seq)
+            await asyncio.wrap_future(writer.set_last_applied_seq(seq))
+            return None
+        changes = await asyncio.wrap_future(future)
+        return AppliedEvent(
+            type=frame.type,
+            seq=seq,
+            account_id=account_id,
+            conversation_urn=frame.conversation_urn or "",
+            message_id=message_id,
+            origin_session_id=frame.origin_session_id or "",
+            changes=changes,
+            inbound=inbound,
+        )
+
+    def _set_state(self, state: StreamState) -> None:
+        if state != self.state:
+            self.state = state
+            if self._on_state is not None:
+                try:
+                    self._on_state(state)
+                except Exception:  # a listener's bug must not take the stream down
+                    log.exception("event stream state listener failed")

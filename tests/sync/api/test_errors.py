@@ -1,0 +1,250 @@
+"""Error answers typed by code, else by status class, read tolerantly from both documented shapes."""
+
+from __future__ import annotations
+
+import traceback
+
+import pytest
+
+from sync import errors
+from sync.wire import error_from_response, parse_error_body, parse_retry_after
+from tests.sync.api.helpers import FAKE_KEY, fixture_bytes
+
+ALL_ERRORS = [
+    errors.Refused,
+    errors.RecallNotOwn,
+    errors.RecallWindowExpired,
+    errors.RecallNotMember,
+    errors.MessageNotFound,
+    errors.InvalidUrn,
+    errors.ValidationFailed,
+    errors.InvalidCursor,
+    errors.InvalidAccountId,
+    errors.SignedOut,
+    errors.NotFound,
+    errors.AccountNotFound,
+    errors.ConversationNotFound,
+    errors.RateLimited,
+    errors.DailyQuotaExceeded,
+    errors.ServerError,
+    errors.Unreachable,
+    errors.TimedOut,
+    errors.ProtocolError,
+    errors.BadServerUrl,
+]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "status", "expected", "message"),
+    [
+        ("error_only_error.json", 404, errors.NotFound, "Conversation not found"),
+        (
+            "error_success_code_message.json",
+            400,
+            errors.RecallWindowExpired,
+            "Messages can only be recalled within 60 minutes",
+        ),
+        ("error_sandbox_both.json", 400, errors.RecallNotOwn, "You can only recall messages you sent"),
+        ("error_unknown_code.json", 400, errors.Refused, "LinkedIn declined the request"),
+        ("error_no_code.json", 400, errors.Refused, "LinkedIn declined the request"),
+        ("error_nested.json", 404, errors.ConversationNotFound, "No such thread"),
+        ("error_wrong_types.json", 500, errors.ServerError, "500 Internal Server Error"),
+        ("error_empty_object.json", 401, errors.SignedOut, "401 Unauthorized"),
+        ("error_rate_limited.json", 429, errors.RateLimited, "Too many requests, retry later"),
+        ("error_daily_quota.json", 429, errors.DailyQuotaExceeded, "150 new conversations a day"),
+    ],
+)
+def test_error_fixtures_are_typed_and_read_message_then_error_then_status_line(
+    fixture: str, status: int, expected: type[errors.KnownError], message: str
+) -> None:
+    reason = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests"}.get(
+        status, "Internal Server Error"
+    )
+    error = error_from_response(status, fixture_bytes(fixture), reason_phrase=reason, endpoint="C6")
+    assert type(error) is expected
+    assert error.server_message == message
+    assert error.status == status
+
+
+def test_message_wins_over_error_when_both_are_present() -> None:
+    code, message = parse_error_body(fixture_bytes("error_sandbox_both.json"))
+    assert code == "RECALL_NOT_OWN"
+    assert message == "You can only recall messages you sent"
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("INVALID_ACCOUNT_ID", errors.InvalidAccountId),
+        ("INVALID_URN", errors.InvalidUrn),
+        ("INVALID_CURSOR", errors.InvalidCursor),
+        ("VALIDATION_ERROR", errors.ValidationFailed),
+        ("RECALL_NOT_OWN", errors.RecallNotOwn),
+        ("RECALL_WINDOW_EXPIRED", errors.RecallWindowExpired),
+        ("RECALL_NOT_MEMBER", errors.RecallNotMember),
+        ("MESSAGE_NOT_FOUND", errors.MessageNotFound),
+        ("UNAUTHORIZED", errors.SignedOut),
+        ("ACCOUNT_NOT_FOUND", errors.AccountNotFound),
+        ("CONVERSATION_NOT_FOUND", errors.ConversationNotFound),
+        ("RATE_LIMITED", errors.RateLimited),
+        ("DAILY_QUOTA_EXCEEDED", errors.DailyQuotaExceeded),
+        ("INTERNAL", errors.ServerError),
+    ],
+)
+def test_every_documented_code_has_its_type(code: str, expected: type[errors.KnownError]) -> None:
+    status = {"UNAUTHORIZED": 401, "RATE_LIMITED": 429, "DAILY_QUOTA_EXCEEDED": 429, "INTERNAL": 500}.get(
+        code, 400
+    )
+    if code.endswith("NOT_FOUND") and not code.startswith("MESSAGE"):
+        status = 404
+    body = f'{{"success": false, "code": "{code}", "message": "m"}}'.encode()
+    assert type(error_from_response(status, body)) is expected
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (400, errors.Refused),
+        (401, errors.SignedOut),
+        (403, errors.Refused),
+        (404, errors.NotFound),
+        (408, errors.TimedOut),
+        (409, errors.Refused),
+        (429, errors.RateLimited),
+        (500, errors.ServerError),
+        (502, errors.ServerError),
+        (503, errors.ServerError),
+        (302, errors.ProtocolError),
+    ],
+)
+def test_without_a_known_code_the_status_class_decides(
+    status: int, expected: type[errors.KnownError]
+) -> None:
+    html = b"<html><body><h1>Bad Gateway</h1></body></html>"
+    error = error_from_response(status, html, reason_phrase="Whatever")
+    assert type(error) is expected
+    assert error.server_message == f"{status} Whatever"
+
+
+def test_unknown_400_on_recall_says_refused_by_linkedin_with_the_servers_words() -> None:
+    error = error_from_response(400, fixture_bytes("error_unknown_code.json"), endpoint="C6")
+    assert type(error) is errors.Refused
+    assert error.kind == "refused"
+    assert error.user_message == "Refused by LinkedIn: LinkedIn declined the request"
+
+
+def test_rate_limited_carries_retry_after_seconds() -> None:
+    error = error_from_response(429, fixture_bytes("error_rate_limited.json"), retry_after="7")
+    assert isinstance(error, errors.RateLimited)
+    assert error.retry_after_s == 7.0
+    assert error.retryable
+    assert "7 s" in error.user_message
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("3", 3.0),
+        (" 12 ", 12.0),
+        ("1.5", 1.5),
+        ("-4", 0.0),
+        ("Wed, 21 Oct 2015 07:28:10 GMT", 10.0),
+        ("soon", None),
+        (None, None),
+        ("nan", None),
+    ],
+)
+def test_retry_after_forms(header: str | None, expected: float | None) -> None:
+    now = 1445412480.0  # 2015-10-21 07:28:00 UTC
+    assert parse_retry_after(header, now_s=now) == expected
+
+
+def test_daily_quota_is_not_a_rate_limit_so_nothing_retries_it() -> None:
+    error = error_from_response(429, fixture_bytes("error_daily_quota.json"), retry_after="3600")
+    assert not isinstance(error, errors.RateLimited)
+    assert not error.retryable
+
+
+def test_a_key_echoed_by_the_server_never_reaches_any_text() -> None:
+    body = (
+        f'{{"success": false, "code": "UNAUTHORIZED", "error": "bad key {FAKE_KEY}",'
+        f' "message": "Authorization: Bearer {FAKE_KEY} rejected"}}'
+    ).encode()
+    error = error_from_response(401, body, secrets=[FAKE_KEY])
+    texts = [str(error), repr(error), error.user_message, error.detail, error.server_message or ""]
+    try:
+        raise error
+    except errors.KnownError:
+        texts.append(traceback.format_exc())
+    for text in texts:
+        assert FAKE_KEY not in text
+    assert "[redacted]" in str(error)
+
+
+def test_scrub_removes_a_secret_from_an_error_built_elsewhere() -> None:
+    error = errors.Unreachable(f"proxy said {FAKE_KEY}", server_message=f"x{FAKE_KEY}x")
+    error.scrub([FAKE_KEY])
+    assert FAKE_KEY not in str(error)
+    assert FAKE_KEY not in (error.server_message or "")
+
+
+def test_long_server_text_is_cut() -> None:
+    body = ('{"message": "' + "x" * 5000 + '"}').encode()
+    assert len(error_from_response(400, body).server_message or "") < 600
+
+
+def test_kinds_are_unique_and_every_error_has_plain_words() -> None:
+    kinds = [cls.kind for cls in ALL_ERRORS]
+    assert len(set(kinds)) == len(kinds)
+    for cls in ALL_ERRORS:
+        error = cls("detail for the log", status=400)
+        assert isinstance(error, errors.KnownError)
+        assert error.user_message.strip()
+        assert "detail for the log" in str(error)
+        assert "Traceback" not in error.user_message
+
+
+@pytest.mark.parametrize(
+    ("cls", "words"),
+    [
+        (errors.Refused, "Refused by LinkedIn"),
+        (errors.RecallWindowExpired, "window has closed"),
+        (errors.SignedOut, "Signed out"),
+        (errors.RateLimited, "Rate limited"),
+        (errors.Unreachable, "Offline"),
+        (errors.TimedOut, "Offline"),
+        (errors.ServerError, "Server error"),
+    ],
+)
+def test_user_messages_use_the_designs_plain_words(cls: type[errors.KnownError], words: str) -> None:
+    assert words in cls().user_message
+
+
+@pytest.mark.parametrize(
+    ("cls", "retryable"),
+    [
+        (errors.Refused, False),
+        (errors.RecallWindowExpired, False),
+        (errors.InvalidCursor, False),
+        (errors.SignedOut, False),
+        (errors.ConversationNotFound, False),
+        (errors.DailyQuotaExceeded, False),
+        (errors.ProtocolError, False),
+        (errors.RateLimited, True),
+        (errors.ServerError, True),
+        (errors.Unreachable, True),
+        (errors.TimedOut, True),
+    ],
+)
+def test_retryable_says_whether_a_retry_may_help(cls: type[errors.KnownError], retryable: bool) -> None:
+    assert cls.retryable is retryable
+
+
+def test_recall_refusals_are_refusals() -> None:
+    for cls in (
+        errors.RecallNotOwn,
+        errors.RecallWindowExpired,
+        errors.RecallNotMember,
+        errors.MessageNotFound,
+    ):
+        assert issubclass(cls, errors.Refused)

@@ -1,0 +1,184 @@
+"""The sync engine against the real sandbox: full and incremental runs, resumption, reconciliation."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from sync.errors import ServerError
+from sync.model import RECALL_WINDOW_MS
+from tests.fixtures.sandbox import SandboxHandle
+from tests.sync.core.helpers import all_cached_messages, open_core, recallable, server_ids
+from tests.sync.sandbox.helpers import accounts, all_conversations
+
+
+def request_counts(sandbox: SandboxHandle) -> dict[str, int]:
+    return dict(sandbox.control("GET", "requests")["routes"])
+
+
+def diff(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
+
+
+C1 = "GET /conversations"
+C2 = "GET /conversations/{conversationUrn}/messages"
+
+
+def test_full_sync_of_two_accounts_mirrors_the_server(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with open_core(sandbox, tmp_path) as core:
+            report = await core.engine.sync_once()
+            assert report.accounts == 2
+            client = sandbox.client()
+            for account in accounts(client):
+                served = all_conversations(client, account["id"])
+                cached = core.cache.reader.conversations(account["id"], limit=1000)
+                assert [c.conversation_urn for c in cached] == [c["conversationUrn"] for c in served]
+                assert [c.unread_count for c in cached] == [c["unreadCount"] for c in served]
+                for conversation in cached:
+                    have = {
+                        m.message_id
+                        for m in core.cache.reader.messages(
+                            account["id"], conversation.conversation_id, limit=1000
+                        )
+                    }
+                    assert have == server_ids(sandbox, account["id"], conversation.conversation_urn)
+            mailboxes = {a.mailbox for a in core.cache.reader.accounts()}
+            assert len(mailboxes) == 2 and all(m.startswith("urn:li:fsd_profile:") for m in mailboxes)
+
+    asyncio.run(scenario())
+
+
+def test_incremental_sync_makes_only_the_requests_needed(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with open_core(sandbox, tmp_path) as core:
+            await core.engine.sync_once()
+            account = core.cache.reader.accounts()[0]
+            target = core.cache.reader.conversations(account.account_id, limit=1000)[-1]  # the oldest one
+            sandbox.control(
+                "POST",
+                "inject",
+                {"accountId": account.account_id, "conversationUrn": target.conversation_urn, "text": "ping"},
+            )
+            # The horizon holds the conversations with recent messages, and now the injected one too.
+            horizon = {(a, c) for a, c, _ in core.cache.reader.reconciliation_candidates()}
+            to_reconcile = len(horizon | {(account.account_id, target.conversation_id)})
+            before = request_counts(sandbox)
+            report = await core.engine.sync_once()
+            spent = diff(request_counts(sandbox), before)
+            # One A1, no A2 (prefixes are cached), one C1 page per account (it stops at the first
+            # unchanged conversation), one C2 `since` read of the changed conversation, and one page per
+            # conversation inside the recall-window horizon.
+            assert spent == {"GET /accounts": 1, C1: 2, C2: 1 + to_reconcile}
+            texts = [m.text for m in core.cache.reader.messages(account.account_id, target.conversation_id)]
+            assert texts[0] == "ping"
+            assert report.changes.messages_inserted
+
+    asyncio.run(scenario())
+
+
+def test_a_failure_midway_leaves_the_cache_consistent_and_the_next_run_completes(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        sandbox.control("POST", "faults", {"method": "GET", "path": "/messages", "count": 1, "status": 500})
+        async with open_core(sandbox, tmp_path, read_retries=0) as core:
+            with pytest.raises(ServerError):
+                await core.engine.sync_once()
+            assert core.cache.reader.counts().conversations > 0  # what was committed stays
+            await core.engine.sync_once()
+            for account in core.cache.reader.accounts():
+                for conversation in core.cache.reader.conversations(account.account_id, limit=1000):
+                    have = {
+                        m.message_id
+                        for m in core.cache.reader.messages(
+                            account.account_id, conversation.conversation_id, limit=999
+                        )
+                    }
+                    assert have == server_ids(sandbox, account.account_id, conversation.conversation_urn)
+
+    asyncio.run(scenario())
+
+
+def test_reconciliation_hides_a_recall_made_while_nobody_listened(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with open_core(sandbox, tmp_path) as core:
+            await core.engine.sync_once()
+            victim = recallable(core)
+            sandbox.control("POST", "recall", {"messageId": victim.message_id, "emitEvent": False})
+            assert core.cache.reader.message(victim.account_id, victim.message_id) is not None
+            report = await core.engine.sync_once()
+            assert report.tombstoned_by_reconciliation >= 1
+            assert core.cache.reader.message(victim.account_id, victim.message_id) is None
+            assert core.cache.reader.is_tombstoned(victim.message_id)
+
+    asyncio.run(scenario())
+
+
+def test_nothing_outside_the_recall_window_horizon_is_tombstoned_by_inference(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """A cached message older than L − 60 min that the server stops listing stays: it cannot have been
+    recalled since L, so its absence proves nothing the client may act on."""
+
+    async def scenario() -> None:
+        async with open_core(sandbox, tmp_path) as core:
+            await core.engine.sync_once()
+            now = core.api.server_now_ms()
+            old = next(m for m in all_cached_messages(core.cache) if m.sent_at < now - 3 * RECALL_WINDOW_MS)
+            # Make the server drop it without telling anyone (as if LinkedIn lost it).
+            sandbox.control("POST", "recall", {"messageId": old.message_id, "emitEvent": False})
+            inside = recallable(core)
+            sandbox.control("POST", "recall", {"messageId": inside.message_id, "emitEvent": False})
+            await core.engine.reconcile()
+            assert core.cache.reader.message(old.account_id, old.message_id) is not None
+            assert not core.cache.reader.is_tombstoned(old.message_id)
+            assert core.cache.reader.message(inside.account_id, inside.message_id) is None
+
+    asyncio.run(scenario())
+
+
+def test_reconciliation_infers_nothing_from_a_failed_page(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with open_core(sandbox, tmp_path, read_retries=0) as core:
+            await core.engine.sync_once()
+            victim = recallable(core)
+            sandbox.control("POST", "recall", {"messageId": victim.message_id, "emitEvent": False})
+            sandbox.control(
+                "POST", "faults", {"method": "GET", "path": "/messages", "count": 50, "status": 500}
+            )
+            hidden = await core.engine.reconcile()
+            assert hidden == 0
+            assert core.cache.reader.message(victim.account_id, victim.message_id) is not None
+
+    asyncio.run(scenario())
+
+
+def test_older_history_is_paged_on_demand(sandbox_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    big = sandbox_factory("--conversations", "3", "--messages-per-conversation", "130")
+
+    async def scenario() -> None:
+        async with open_core(big, tmp_path) as core:
+            await core.engine.sync_once()
+            account = core.cache.reader.accounts()[0]
+            conversation = core.cache.reader.conversations(account.account_id, limit=1)[0]
+            first = len(
+                core.cache.reader.messages(account.account_id, conversation.conversation_id, limit=999)
+            )
+            assert first == 50
+            while await core.engine.load_older(account.account_id, conversation.conversation_id):
+                pass
+            have = {
+                m.message_id
+                for m in core.cache.reader.messages(
+                    account.account_id, conversation.conversation_id, limit=999
+                )
+            }
+            assert have == server_ids(big, account.account_id, conversation.conversation_urn)
+            assert len(have) > first
+
+    asyncio.run(scenario())
