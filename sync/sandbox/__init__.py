@@ -1,0 +1,6 @@
+"""The local ConnectSafely sandbox: the app's embedded default backend and every integration test's server.
+
+``server.main`` is ``connectsafely-desktop sandbox`` (and ``python -m sync.sandbox``); ``data`` seeds the demo
+data, ``state`` holds and journals it, ``events`` is the ``/ws`` event log, ``limits`` the rate limits and
+``clock`` the sandbox clock. Nothing here imports Qt.
+"""

@@ -159,7 +159,7 @@ def test_reconciliation_infers_nothing_from_a_failed_page(sandbox: SandboxHandle
 
 
 def test_older_history_is_paged_on_demand(sandbox_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    big = sandbox_factory("--conversations", "3", "--messages-per-conversation", "130")
+    big = sandbox_factory("--conversations", "4", "--messages-per-conversation", "130")
 
     async def scenario() -> None:
         async with open_core(big, tmp_path) as core:

@@ -1,0 +1,136 @@
+"""The GUI command: choose the backend, open the windows at once on the cached inbox, sync behind them.
+
+With no key configured the app uses the data dir's sandbox (reusing a running one, else starting it as a
+child process it stops on exit) and says "Sandbox" in the title and status bar. Unexpected exceptions go
+to one crash dialog and the log file in the data dir; known errors are banners.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import os
+import sys
+import traceback
+from pathlib import Path
+from types import TracebackType
+
+from PySide6.QtWidgets import QApplication
+
+from desktop import backend as backends
+from desktop import credentials
+from desktop.loop import run
+from desktop.paths import data_dir, log_file
+from desktop.settings import BASE_URL, Settings
+
+log = logging.getLogger("connectsafely")
+
+
+def configure_file_logging(data: Path) -> Path:
+    """Log to ``<data dir>/connectsafely-desktop.log``, user-only, rotated."""
+    path = log_file(data)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.close(fd)
+    path.chmod(0o600)
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=2, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return path
+
+
+class CrashReporter:
+    """One crash dialog for every unexpected exception (more reports are added to the open one)."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
+        self.dialog: object | None = None
+        self.count = 0
+
+    def report(self, error: BaseException) -> None:
+        self.count += 1
+        details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        log.error("unexpected error:\n%s", details)
+        from ui.dialogs import CrashDialog
+
+        summary = f"{type(error).__name__}: {error}"
+        if isinstance(self.dialog, CrashDialog) and self.dialog.isVisible():
+            self.dialog.add_report(summary, details)
+            return
+        self.dialog = CrashDialog.report(summary, details, str(self.log_path))
+
+    def excepthook(self, kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, error, tb)
+            return
+        self.report(error.with_traceback(tb))
+
+
+def choose_backend(
+    data: Path, settings: Settings, args: argparse.Namespace
+) -> tuple[backends.Backend, backends.SandboxProcess | None, str]:
+    """(backend, a sandbox this process started or None, a note for the user or "")."""
+    base_url = args.base_url or os.environ.get(backends.BASE_URL_ENV) or settings.get_str(BASE_URL) or None
+    note = ""
+    if not getattr(args, "sandbox", False):
+        target = base_url or backends.DEFAULT_BASE_URL
+        found = credentials.lookup_key(target)
+        if found.key:
+            if found.source == "environment" and not found.keyring_available:
+                note = f"No keyring here: the API key is taken from {credentials.KEY_ENV} for this run."
+            backend = backends.Backend(
+                target, args.ws_url, found.key, False, found.source, found.keyring_available
+            )
+            return backend, None, note
+    running = backends.running_sandbox(data)
+    if running is not None:
+        return running, None, note
+    started = backends.start_sandbox(data, live=True)
+    ready = backends.running_sandbox(data)
+    if ready is None:
+        started.stop()
+        raise backends.ConfigError("the local sandbox started but wrote no endpoint.json")
+    return ready, started, note
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    data = data_dir(args.data_dir)
+    log_path = configure_file_logging(data)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("ConnectSafely")
+    app.setQuitOnLastWindowClosed(False)  # the window manager decides when the app is done
+    crashes = CrashReporter(log_path)
+    sys.excepthook = crashes.excepthook
+    settings = Settings(data)
+    try:
+        backend, sandbox, note = choose_backend(data, settings, args)
+    except backends.ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    async def main() -> int:
+        from desktop.services import InboxService
+        from desktop.windows import WindowManager
+
+        service = InboxService(backend, data, on_bug=crashes.report)
+        manager = WindowManager(service, settings, sandbox=backend.sandbox)
+        try:
+            manager.open_saved_windows()
+            if note:
+                for window in manager.windows:
+                    window.show_banner(note, "info")
+            service.start()
+            await manager.wait_all_closed()
+        finally:
+            await service.close()
+        return 0
+
+    try:
+        return run(app, main)
+    finally:
+        if sandbox is not None:
+            sandbox.stop()

@@ -1,0 +1,286 @@
+"""The bridge between ``sync/`` and Qt: one InboxService per process, shared by every window.
+
+It owns the cache, the API client, the sync engine, the recall service and (when this process holds the
+data dir's lock) the watcher that follows the event stream. Results reach the windows as Qt signals
+carrying frozen values: change sets from the cache writer (marshalled from the writer thread to the GUI
+thread), stream state, sync progress, recall status, notifications and errors. A process that does not
+hold the lock follows the one that does by polling ``PRAGMA data_version`` and takes over the lock
+when it is freed (DESIGN "Windows and sessions").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Final
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from desktop.backend import Backend
+from desktop.loop import TaskGroup
+from desktop.reader import CacheInboxReader
+from sync.api import ApiClient
+from sync.cache import Cache
+from sync.engine import SyncEngine, message_in
+from sync.errors import KnownError
+from sync.lock import DataDirLock
+from sync.model import ChangeSet, Conversation, Message, StreamState, SyncProgress
+from sync.realtime import AppliedEvent
+from sync.recall import RecallService, RecallStatus
+from sync.watcher import Watcher
+
+log = logging.getLogger(__name__)
+
+DATA_VERSION_POLL_MS: Final = 200
+LOCK_RETRY_MS: Final = 2_000
+
+
+class InboxService(QObject):
+    """Process-wide services for the GUI; every window connects to these signals."""
+
+    changes_applied = Signal(object)
+    """ChangeSet: what one cache write changed (any thread's write, delivered on the GUI thread)."""
+    foreign_commit = Signal()
+    """Another process committed to the cache: re-read what is shown."""
+    stream_state_changed = Signal(object)
+    """StreamState."""
+    sync_progress_changed = Signal(object)
+    """SyncProgress."""
+    recall_status_changed = Signal(object)
+    """sync.recall.RecallStatus."""
+    notification_added = Signal(object)
+    """Message: a new inbound message from another session."""
+    notification_removed = Signal(str)
+    """message id."""
+    error_raised = Signal(str, str)
+    """(plain-words text, kind "info" | "warning" | "error")."""
+    leadership_changed = Signal(bool)
+
+    def __init__(
+        self,
+        backend: Backend,
+        data: Path,
+        *,
+        on_bug: Callable[[BaseException], None],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.backend = backend
+        self.data = data
+        self._on_bug = on_bug
+        self.cache = Cache.open(data, backend.base_url)
+        self.api = ApiClient(backend.base_url, backend.api_key)
+        self.engine = SyncEngine(self.api, self.cache, on_progress=self._on_engine_progress)
+        self.recalls = RecallService(self.api, self.cache)
+        self.reader = CacheInboxReader(self.cache, self.api.server_now_ms)
+        self.lock = DataDirLock(data)
+        self.tasks = TaskGroup(self._on_task_failed)
+        self.watcher: Watcher | None = None
+        self.stream_state = StreamState.OFFLINE
+        self._loop = asyncio.get_event_loop()
+        self._closing = False
+        self._loading_older: set[tuple[str, str]] = set()
+        self._unsubscribe = self.cache.writer.subscribe(self._on_writer_changes)
+        self._data_version = self.cache.reader.data_version()
+        self._data_version_timer = QTimer(self)
+        self._data_version_timer.setInterval(DATA_VERSION_POLL_MS)
+        self._data_version_timer.timeout.connect(self._on_data_version_timer_timeout)
+        self._lock_timer = QTimer(self)
+        self._lock_timer.setInterval(LOCK_RETRY_MS)
+        self._lock_timer.timeout.connect(self._on_lock_timer_timeout)
+
+    @property
+    def is_leader(self) -> bool:
+        return self.lock.held
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Begin background work: lead (sync + event stream) when the lock is free, else follow."""
+        self._data_version_timer.start()
+        if not self._try_lead():
+            log.info("another process holds %s: following its changes", self.lock.path)
+            self._lock_timer.start()
+
+    async def close(self) -> None:
+        """Cancel every task, drain the writer, release the lock. Idempotent."""
+        if self._closing:
+            return
+        self._closing = True
+        self._data_version_timer.stop()
+        self._lock_timer.stop()
+        await self.tasks.close()
+        await self.api.aclose()
+        self._unsubscribe()
+        await asyncio.to_thread(self.cache.close)
+        self.lock.release()
+
+    def _try_lead(self) -> bool:
+        if not self.lock.try_acquire():
+            return False
+        self._lock_timer.stop()
+        self.watcher = Watcher(
+            self.api,
+            self.cache,
+            self.engine,
+            self.backend.api_key,
+            ws_url=self.backend.ws_url,
+            on_state=self._on_watcher_state,
+            on_event=self._on_watcher_event,
+        )
+        self.tasks.spawn(self.watcher.run(), name="watcher")
+        self.leadership_changed.emit(True)
+        return True
+
+    # --- actions the windows ask for ------------------------------------------------------------------
+
+    def recall(self, message: Message, window_id: str = "") -> asyncio.Task[RecallStatus]:
+        """Recall now (the window has done the confirmation and the grace period)."""
+        return self.tasks.spawn(
+            self.recalls.recall(message, window_id=window_id, on_status=self.recall_status_changed.emit),
+            name=f"recall {message.message_id}",
+        )
+
+    def send(self, account_id: str, conversation_urn: str, text: str) -> asyncio.Task[None]:
+        async def send() -> None:
+            result = await self.api.send(account_id, text, conversation_urn=conversation_urn)
+            if result.sent_message is not None:
+                await self._write(self.cache.writer.upsert_messages([message_in(result.sent_message)]))
+
+        return self._spawn_action(send(), "Not sent")
+
+    def open_conversation(self, conversation: Conversation) -> asyncio.Task[None] | None:
+        """Mark read on the server, then locally; reads the newest page if none is cached yet."""
+
+        async def opened() -> None:
+            state = self.cache.reader.conversation_sync(conversation.account_id, conversation.conversation_id)
+            if state is None or state.newest_synced_at is None:
+                await self.engine.sync_new_messages(conversation)
+            if conversation.unread_count > 0:
+                await self.api.mark_seen(conversation.account_id, conversation.conversation_urn)
+                await self._write(
+                    self.cache.writer.mark_read(conversation.account_id, conversation.conversation_id)
+                )
+
+        return self._spawn_action(opened(), "Could not update the conversation")
+
+    def mark_unread(self, conversation: Conversation) -> asyncio.Task[None]:
+        async def unread() -> None:
+            await self.api.mark_unread(conversation.conversation_urn, account_id=conversation.account_id)
+            await self._write(
+                self.cache.writer.update_conversation(
+                    conversation.account_id,
+                    conversation.conversation_id,
+                    unread_count=max(1, conversation.unread_count),
+                )
+            )
+
+        return self._spawn_action(unread(), "Could not mark it unread")
+
+    def set_starred(self, conversation: Conversation, starred: bool) -> asyncio.Task[None]:
+        async def star() -> None:
+            if starred:
+                await self.api.star(conversation.conversation_urn, account_id=conversation.account_id)
+            else:
+                await self.api.unstar(conversation.conversation_urn, account_id=conversation.account_id)
+            await self._write(
+                self.cache.writer.update_conversation(
+                    conversation.account_id, conversation.conversation_id, starred=starred
+                )
+            )
+
+        return self._spawn_action(star(), "Could not change the star")
+
+    def load_older(self, account_id: str, conversation_id: str) -> asyncio.Task[None] | None:
+        """The next older page from the server; one at a time per conversation (scrolling repeats)."""
+        key = (account_id, conversation_id)
+        if key in self._loading_older:
+            return None
+        self._loading_older.add(key)
+
+        async def older() -> None:
+            try:
+                await self.engine.load_older(account_id, conversation_id)
+            finally:
+                self._loading_older.discard(key)
+
+        return self._spawn_action(older(), "Could not load older messages")
+
+    def sync_now(self) -> asyncio.Task[None]:
+        async def sync() -> None:
+            await self.engine.sync_once()
+
+        return self._spawn_action(sync(), "Sync failed")
+
+    def set_focused(self, focused: bool) -> None:
+        """A window is focused: poll more often when there is no event stream."""
+        if self.watcher is not None:
+            self.watcher.focused = focused
+            if focused:
+                self.watcher.poke()
+
+    # --- plumbing -------------------------------------------------------------------------------------
+
+    def _spawn_action(self, coro: Awaitable[None], failure: str) -> asyncio.Task[None]:
+        async def guarded() -> None:
+            try:
+                await coro
+            except KnownError as exc:
+                # The environment's fault: shown as state, never as a traceback.
+                log.info("%s: %s", failure, exc)
+                self.error_raised.emit(f"{failure}: {exc.user_message}", "warning")
+
+        return self.tasks.spawn(guarded())
+
+    async def _write(self, future: Future[ChangeSet]) -> ChangeSet:
+        return await asyncio.wrap_future(future)
+
+    def _on_writer_changes(self, changes: ChangeSet) -> None:
+        # Called on the writer thread: hand over to the GUI thread's loop.
+        if not self._closing:
+            self._loop.call_soon_threadsafe(self._deliver_changes, changes)
+
+    def _deliver_changes(self, changes: ChangeSet) -> None:
+        if self._closing:
+            return
+        # Our own commit moved data_version too; only a commit of another process should refresh.
+        self._data_version = self.cache.reader.data_version()
+        self.changes_applied.emit(changes)
+
+    def _on_data_version_timer_timeout(self) -> None:
+        version = self.cache.reader.data_version()
+        if version != self._data_version:
+            self._data_version = version
+            self.foreign_commit.emit()
+
+    def _on_lock_timer_timeout(self) -> None:
+        if self._try_lead():
+            log.info("took over %s: this process now syncs", self.lock.path)
+
+    def _on_engine_progress(self, progress: SyncProgress) -> None:
+        self.sync_progress_changed.emit(progress)
+
+    def _on_watcher_state(self, state: StreamState) -> None:
+        self.stream_state = state
+        self.stream_state_changed.emit(state)
+
+    def _on_watcher_event(self, event: AppliedEvent) -> None:
+        if event.type == "message.recalled":
+            self.notification_removed.emit(event.message_id)
+        elif (
+            event.type == "message.created"
+            and event.inbound
+            and event.origin_session_id != self.api.session_id
+        ):
+            message = self.cache.reader.message(event.account_id, event.message_id)
+            if message is not None:
+                self.notification_added.emit(message)
+
+    def _on_task_failed(self, error: BaseException) -> None:
+        if isinstance(error, KnownError):
+            self.error_raised.emit(error.user_message, "error")
+            return
+        self._on_bug(error)

@@ -1,0 +1,140 @@
+"""Take the README's screenshots from the real app in sandbox mode, on a real (virtual) screen.
+
+Run under Xvfb (after `bash scripts/setup.sh --screen`):
+
+    xvfb-run -a -s "-screen 0 2480x860x24" .venv/bin/python scripts/screenshots.py resources/screenshots
+
+It starts the app's own pieces exactly as `connectsafely-desktop` does (a fresh data dir, so the data
+dir's sandbox is started as a child process), then drives the recall flow like a person would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+from desktop import backend as backends
+from desktop.loop import run
+from desktop.services import InboxService
+from desktop.settings import Settings
+from desktop.windows import WindowManager
+from sync.model import Message
+from sync.recall import eligibility
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    async def waiter() -> None:
+        while not predicate():  # noqa: ASYNC110  (polls a plain predicate)
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(waiter(), timeout)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out", type=Path)
+    out: Path = parser.parse_args().out
+    out.mkdir(parents=True, exist_ok=True)
+    app = QApplication(sys.argv[:1])
+    app.setQuitOnLastWindowClosed(False)
+    data = Path(tempfile.mkdtemp(prefix="connectsafely-shots-"))
+    sandbox = backends.start_sandbox(data, live=False)
+    backend = backends.running_sandbox(data)
+    assert backend is not None
+
+    async def shoot() -> int:
+        service = InboxService(backend, data, on_bug=lambda error: print("bug:", repr(error), file=sys.stderr))
+        manager = WindowManager(service, Settings(data), sandbox=True, recall_grace_s=0)
+        await service.engine.sync_once()
+        service.start()
+        window = manager.open_window()
+        window.move(20, 20)
+        window.resize(1200, 760)
+        now = service.api.server_now_ms()
+
+        def own_messages() -> list[Message]:
+            found = []
+            for account in service.reader.accounts():
+                for conversation in service.cache.reader.conversations(account.account_id, limit=50):
+                    found += [
+                        m
+                        for m in service.cache.reader.messages(account.account_id, conversation.conversation_id)
+                        if eligibility(m, now).allowed
+                    ]
+            return found
+
+        mine = own_messages()
+        target = mine[0]
+        conversation = service.reader.conversation(target.account_id, target.conversation_id)
+        assert conversation is not None
+        window.open_conversation(conversation)
+        await until(lambda: service.stream_state.value == "live")
+        await asyncio.sleep(0.5)
+        window.grab().save(str(out / "inbox.png"))
+
+        # The recall confirmation, as the context menu opens it.
+        window.request_recall(target)
+        await until(lambda: window.confirm_dialog is not None and window.confirm_dialog.isVisible())
+        await asyncio.sleep(0.3)
+        screen = app.primaryScreen()
+        screen.grabWindow(0, 20, 20, 1220, 800).save(str(out / "recall-confirmation.png"))
+        assert window.confirm_dialog is not None
+        window.confirm_dialog.reject()
+        await asyncio.sleep(0.2)
+
+        # A failed recall: the server answers 500 every time; the bubble stays, with the reason.
+        import httpx
+
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {backend.api_key}"}) as control:
+            await control.post(
+                f"{backend.base_url}/_sandbox/faults",
+                json={"method": "DELETE", "path": "/messages/", "count": 50, "status": 500},
+            )
+            window.request_recall(target)
+            await until(lambda: window.confirm_dialog is not None)
+            assert window.confirm_dialog is not None
+            window.confirm_dialog.accept()
+
+            def failed() -> bool:
+                state = window.message_model.recall_state(target.account_id, target.message_id)
+                return state is not None and state.status.value == "failed"
+
+            await until(failed, timeout=30)
+            await asyncio.sleep(0.3)
+            window.grab().save(str(out / "recall-failed.png"))
+            await control.delete(f"{backend.base_url}/_sandbox/faults")
+
+        # Two windows side by side: a recall in the left one disappears from both.
+        second = manager.open_window()
+        second.move(1240, 20)
+        second.resize(1200, 760)
+        second.open_conversation(conversation)
+        window.clear_recall_state(target.account_id, target.message_id)
+        other = next((m for m in mine if m.conversation_id == target.conversation_id and m != target), target)
+        window.request_recall(other)
+        await until(lambda: window.confirm_dialog is not None)
+        assert window.confirm_dialog is not None
+        window.confirm_dialog.accept()
+        await until(lambda: second.message_model.row_of(other.account_id, other.message_id) is None)
+        await asyncio.sleep(0.5)
+        screen.grabWindow(0, 0, 0, 2460, 800).save(str(out / "two-windows.png"))
+
+        for each in list(manager.windows):
+            each.close()
+        await service.close()
+        return 0
+
+    try:
+        return run(app, shoot)
+    finally:
+        sandbox.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

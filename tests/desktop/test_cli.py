@@ -1,0 +1,196 @@
+"""The headless command line, run as real processes against the real sandbox, with Qt made unimportable."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.sandbox import SandboxHandle
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Every CLI run goes through this launcher: a meta-path finder refuses PySide6, shiboken6 and qasync,
+# so each test also proves that the headless commands never import Qt.
+LAUNCHER = """
+import sys
+class NoQt:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('PySide6', 'shiboken6', 'qasync'):
+            raise ImportError('Qt is not importable in headless commands: ' + name)
+sys.meta_path.insert(0, NoQt())
+from desktop.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def run_cli(*args: str, data_dir: Path, env: dict[str, str] | None = None, timeout: float = 60) -> Any:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTSAFELY_")}
+    full_env["PYTHONPATH"] = str(ROOT)
+    full_env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"  # no real keyring in tests
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-c", LAUNCHER, *args, "--data-dir", str(data_dir)],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def cli(sandbox: SandboxHandle, data_dir: Path, *args: str, key: str | None = None) -> Any:
+    env = {"CONNECTSAFELY_API_KEY": key or sandbox.key, "CONNECTSAFELY_BASE_URL": sandbox.base_url}
+    return run_cli(*args, data_dir=data_dir, env=env)
+
+
+def synced(sandbox: SandboxHandle, data_dir: Path) -> None:
+    result = cli(sandbox, data_dir, "sync", "--once")
+    assert result.returncode == 0, result.stderr
+
+
+def test_sync_then_conversations_and_messages_as_json(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    synced(sandbox, tmp_path)
+    result = cli(sandbox, tmp_path, "conversations", "--json")
+    assert result.returncode == 0, result.stderr
+    conversations = json.loads(result.stdout)
+    assert conversations and len({c["accountId"] for c in conversations}) == 2
+    keys = [(c["accountId"], c["conversationUrn"]) for c in conversations]
+    assert len(keys) == len(set(keys))  # once per (account, id)
+    for field in ("conversationUrn", "accountId", "lastActivityAt", "unreadCount", "latestMessage"):
+        assert all(field in c for c in conversations)
+    first = next(c for c in conversations if c["latestMessage"])
+    assert set(first["latestMessage"]) >= {"messageUrn", "text", "sentAt"}
+
+    result = cli(sandbox, tmp_path, "messages", first["conversationUrn"], "--json")
+    assert result.returncode == 0, result.stderr
+    messages = json.loads(result.stdout)
+    assert messages
+    for field in (
+        "messageUrn",
+        "messageId",
+        "conversationUrn",
+        "accountId",
+        "text",
+        "sentAt",
+        "isSentByOwner",
+    ):
+        assert all(field in m for m in messages)
+    sent = [m["sentAt"] for m in messages]
+    assert sent == sorted(sent, reverse=True)  # newest first
+    assert messages[0]["messageUrn"] == first["latestMessage"]["messageUrn"]
+    assert all(m["accountId"] == first["accountId"] for m in messages)
+
+
+def test_send_then_recall_by_urn(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    synced(sandbox, tmp_path)
+    conversations = json.loads(cli(sandbox, tmp_path, "conversations", "--json").stdout)
+    target = conversations[0]
+    sent = cli(sandbox, tmp_path, "send", target["conversationUrn"], "hello from the command line")
+    assert sent.returncode == 0, sent.stderr
+    message = json.loads(sent.stdout)
+    assert message["text"] == "hello from the command line" and message["isSentByOwner"] is True
+
+    listed = json.loads(cli(sandbox, tmp_path, "messages", target["conversationUrn"], "--json").stdout)
+    assert listed[0]["messageUrn"] == message["messageUrn"]
+
+    recalled = cli(sandbox, tmp_path, "recall", target["conversationUrn"], message["messageUrn"])
+    assert recalled.returncode == 0, recalled.stderr
+    assert recalled.stdout.strip() == message["messageUrn"]
+    listed = json.loads(cli(sandbox, tmp_path, "messages", target["conversationUrn"], "--json").stdout)
+    assert message["messageId"] not in {m["messageId"] for m in listed}
+
+
+def test_recall_of_someone_elses_message_is_refused_with_exit_3(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    synced(sandbox, tmp_path)
+    conversations = json.loads(cli(sandbox, tmp_path, "conversations", "--json").stdout)
+    for conversation in conversations:
+        messages = json.loads(
+            cli(sandbox, tmp_path, "messages", conversation["conversationUrn"], "--json").stdout
+        )
+        theirs = [m for m in messages if not m["isSentByOwner"]]
+        if theirs:
+            break
+    result = cli(sandbox, tmp_path, "recall", conversation["conversationUrn"], theirs[0]["messageUrn"])
+    assert result.returncode == 3
+    assert "Only messages you sent" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_account_that_contradicts_the_urn_is_bad_input(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    synced(sandbox, tmp_path)
+    conversations = json.loads(cli(sandbox, tmp_path, "conversations", "--json").stdout)
+    mine = conversations[0]
+    other = next(c["accountId"] for c in conversations if c["accountId"] != mine["accountId"])
+    result = cli(sandbox, tmp_path, "messages", mine["conversationUrn"], "--account", other)
+    assert result.returncode == 2
+    assert "contradicts" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "urn", ["urn:li:msg_conversation:(nope", "urn:li:msg_conversation:(urn:li:fsd_profile:A,2-abc) ", "%zz"]
+)
+def test_a_malformed_urn_is_bad_input(urn: str, sandbox: SandboxHandle, tmp_path: Path) -> None:
+    result = cli(sandbox, tmp_path, "messages", urn)
+    assert result.returncode == 2
+    assert "malformed URN" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_no_key_and_no_running_sandbox_says_how_to_start_one(tmp_path: Path) -> None:
+    result = run_cli("conversations", data_dir=tmp_path)
+    assert result.returncode == 2
+    assert "connectsafely-desktop sandbox --state-dir" in result.stderr
+
+
+def test_a_wrong_key_is_refused_with_exit_3(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    result = cli(sandbox, tmp_path, "sync", "--once", key="definitely-not-the-key")
+    assert result.returncode == 3
+    assert "definitely-not-the-key" not in result.stderr + result.stdout
+
+
+def test_server_errors_are_unavailable_with_exit_4(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    sandbox.control("POST", "faults", {"method": "GET", "path": "accounts", "count": 10, "status": 500})
+    result = cli(sandbox, tmp_path, "sync", "--once")
+    assert result.returncode == 4
+    assert "Traceback" not in result.stderr
+
+
+def test_a_cache_with_a_newer_schema_is_refused_with_exit_2(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    synced(sandbox, tmp_path)
+    (cache_file,) = tmp_path.glob("cache-*.sqlite")
+    with sqlite3.connect(cache_file) as conn:
+        conn.execute("PRAGMA user_version = 999")
+    result = cli(sandbox, tmp_path, "conversations")
+    assert result.returncode == 2
+    assert "999" in result.stderr
+
+
+def test_a_running_sandbox_in_the_data_dir_is_used_without_a_key(tmp_path: Path) -> None:
+    """DESIGN "The embedded default": a headless command reuses the data dir's running sandbox."""
+    from tests.fixtures.sandbox import start_sandbox
+
+    handle = start_sandbox(tmp_path / "unused", "--state-dir", str(tmp_path / "data" / "sandbox"), key=None)
+    try:
+        result = run_cli("sync", "--once", data_dir=tmp_path / "data")
+        assert result.returncode == 0, result.stderr
+        listed = run_cli("conversations", "--json", data_dir=tmp_path / "data")
+        assert listed.returncode == 0 and json.loads(listed.stdout)
+    finally:
+        handle.stop()
+
+
+def test_the_data_dir_is_user_only(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    data = tmp_path / "fresh"
+    synced(sandbox, data)
+    assert (data.stat().st_mode & 0o777) == 0o700

@@ -1,0 +1,305 @@
+"""The whole GUI, offscreen, against the real sandbox: recall end to end, failures, windows, processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtGui import QAction
+from pytestqt.qtbot import QtBot
+
+from desktop.backend import Backend
+from desktop.services import InboxService
+from desktop.settings import Settings
+from desktop.windows import WindowManager
+from sync.model import Conversation, Message
+from sync.recall import eligibility
+from tests.fixtures.sandbox import SandboxHandle
+from ui.main_window import MainWindow
+from ui.message_model import MessageRole
+
+pytestmark = pytest.mark.gui
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Gui:
+    loop: Any
+    service: InboxService
+    manager: WindowManager
+    sandbox: SandboxHandle
+    data: Path
+
+    def drive_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Run the qasync loop (and so Qt's) until ``predicate()`` holds."""
+
+        async def waiter() -> None:
+            while not predicate():  # noqa: ASYNC110  (polls a plain predicate)
+                await asyncio.sleep(0.01)
+
+        self.loop.run_until_complete(asyncio.wait_for(waiter(), timeout))
+
+    def run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def own_recallable(self) -> Message:
+        now = self.service.api.server_now_ms()
+        for account in self.service.reader.accounts():
+            for conversation in self.service.cache.reader.conversations(account.account_id, limit=500):
+                for message in self.service.cache.reader.messages(
+                    account.account_id, conversation.conversation_id, limit=500
+                ):
+                    if eligibility(message, now).allowed:
+                        return message
+        raise AssertionError("no recallable message in the seeded data")
+
+    def conversation_of(self, message: Message) -> Conversation:
+        conversation = self.service.reader.conversation(message.account_id, message.conversation_id)
+        assert conversation is not None
+        return conversation
+
+
+@pytest.fixture
+def gui_factory(qtbot: QtBot, qloop: Any, tmp_path: Path) -> Iterator[Callable[[SandboxHandle], Gui]]:
+    made: list[Gui] = []
+
+    def make(sandbox: SandboxHandle) -> Gui:
+        data = tmp_path / f"data-{len(made)}"
+        data.mkdir()
+        backend = Backend(sandbox.base_url, None, sandbox.key, True, "sandbox")
+        service = InboxService(
+            backend, data, on_bug=lambda error: pytest.fail(f"bug reached the GUI: {error!r}")
+        )
+        manager = WindowManager(service, Settings(data), sandbox=True, recall_grace_s=0)
+        harness = Gui(qloop, service, manager, sandbox, data)
+        made.append(harness)
+        harness.run(service.engine.sync_once())
+        return harness
+
+    try:
+        yield make
+    finally:
+        for harness in made:
+            for window in list(harness.manager.windows):
+                window.close()
+            harness.run(harness.service.close())
+
+
+@pytest.fixture
+def gui(gui_factory: Callable[[SandboxHandle], Gui], sandbox: SandboxHandle) -> Gui:
+    return gui_factory(sandbox)
+
+
+def row_of(window: MainWindow, message: Message) -> int | None:
+    return window.message_model.row_of(message.account_id, message.message_id)
+
+
+def recall_action(window: MainWindow, message: Message) -> QAction:
+    [action] = [a for a in window.message_menu(message).actions() if a.objectName() == "recallAction"]
+    return action
+
+
+def confirm_recall(gui: Gui, window: MainWindow, message: Message) -> None:
+    action = recall_action(window, message)
+    assert action.isEnabled(), action.text()
+    action.trigger()
+    dialog = window.confirm_dialog
+    assert dialog is not None
+    assert "cannot be undone" in dialog_text(dialog)
+    dialog.accept()
+
+
+def dialog_text(dialog: Any) -> str:
+    from PySide6.QtWidgets import QLabel
+
+    return " ".join(label.text() for label in dialog.findChildren(QLabel))
+
+
+def test_recall_through_the_context_menu_updates_both_windows_and_the_preview(gui: Gui) -> None:
+    first = gui.manager.open_window()
+    second = gui.manager.open_window()
+    message = gui.own_recallable()
+    conversation = gui.conversation_of(message)
+    first.open_conversation(conversation)
+    second.open_conversation(conversation)
+    assert row_of(first, message) is not None and row_of(second, message) is not None
+    assert "min left" in recall_action(first, message).text()
+
+    confirm_recall(gui, first, message)
+    gui.drive_until(lambda: row_of(first, message) is None and row_of(second, message) is None)
+
+    assert gui.service.cache.reader.message(message.account_id, message.message_id) is None
+    latest = gui.service.reader.conversation(message.account_id, message.conversation_id)
+    assert latest is not None and (latest.latest is None or latest.latest.message_urn != message.message_urn)
+    row = second.conversation_model.row_of(message.account_id, message.conversation_id)
+    assert row is not None
+    shown = second.conversation_model.conversation_at(row)
+    assert shown is not None and shown.latest == latest.latest  # the preview in the other window moved on
+    log = gui.service.reader.recall_log(5)
+    assert log[0].message_id == message.message_id and log[0].outcome.value == "succeeded"
+
+
+FAILURES = {
+    "500": ({"status": 500}, "server"),
+    "429": ({"status": 429, "code": "RATE_LIMITED"}, "rate"),
+    "404": ({"status": 404, "code": "CONVERSATION_NOT_FOUND"}, "conversation"),
+    "dropped": ({"drop": True}, ""),
+}
+
+
+@pytest.mark.parametrize("name", list(FAILURES))
+def test_a_failed_recall_leaves_the_bubble_and_shows_its_reason(name: str, gui: Gui) -> None:
+    fault, _ = FAILURES[name]
+    window = gui.manager.open_window()
+    message = gui.own_recallable()
+    window.open_conversation(gui.conversation_of(message))
+    gui.sandbox.control("POST", "faults", {"method": "DELETE", "path": "/messages/", "count": 20, **fault})
+    confirm_recall(gui, window, message)
+
+    def failed() -> bool:
+        state = window.message_model.recall_state(message.account_id, message.message_id)
+        return state is not None and state.status.value == "failed"
+
+    gui.drive_until(failed, timeout=20)
+    row = row_of(window, message)
+    assert row is not None  # the bubble stays
+    state = window.message_model.recall_state(message.account_id, message.message_id)
+    assert state is not None and state.reason
+    shown = window.message_model.index(row, 0).data(MessageRole.RECALL_STATUS_TEXT)
+    assert state.reason in str(shown)
+    assert gui.service.cache.reader.message(message.account_id, message.message_id) is not None
+
+
+def test_the_grace_period_cancel_sends_nothing(gui: Gui) -> None:
+    gui.manager.recall_grace_s = 5
+    window = gui.manager.open_window()
+    message = gui.own_recallable()
+    window.open_conversation(gui.conversation_of(message))
+    before = gui.sandbox.control("GET", "requests")["routes"]
+    confirm_recall(gui, window, message)
+    assert window.grace_bar.isVisible()
+    window.grace_bar.cancel()
+    gui.run(asyncio.sleep(0.2))
+    after = gui.sandbox.control("GET", "requests")["routes"]
+    assert {k: v for k, v in after.items() if k.startswith("DELETE")} == {
+        k: v for k, v in before.items() if k.startswith("DELETE")
+    }
+    assert row_of(window, message) is not None
+
+
+@pytest.mark.parametrize("role", ["leader", "follower"])
+def test_a_recall_made_by_another_process_disappears_from_the_open_thread(role: str, gui: Gui) -> None:
+    """As the lock holder the GUI learns it from the event stream or the shared cache; as a follower
+    (another process holds the data dir's lock) from ``PRAGMA data_version`` on the shared cache."""
+    from sync.lock import DataDirLock
+
+    other = DataDirLock(gui.data)
+    if role == "follower":
+        assert other.try_acquire()
+    gui.service.start()
+    assert gui.service.is_leader is (role == "leader")
+    window = gui.manager.open_window()
+    message = gui.own_recallable()
+    window.open_conversation(gui.conversation_of(message))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTSAFELY_")}
+    env.update({"CONNECTSAFELY_API_KEY": gui.sandbox.key, "CONNECTSAFELY_BASE_URL": gui.sandbox.base_url})
+    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "desktop.cli",
+            "recall",
+            message.conversation_urn,
+            message.message_urn,
+            "--data-dir",
+            str(gui.data),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        gui.drive_until(lambda: process.poll() is not None, timeout=30)
+        assert process.returncode == 0, process.stderr.read() if process.stderr else ""
+        gui.drive_until(lambda: row_of(window, message) is None)
+    finally:
+        other.release()
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+def test_message_markup_is_shown_literally(gui: Gui) -> None:
+    window = gui.manager.open_window()
+    account = gui.service.reader.accounts()[0]
+    conversation = gui.service.cache.reader.conversations(account.account_id, limit=1)[0]
+    markup = "<b>bold</b> <script>alert(1)</script> &amp;"
+    gui.sandbox.control(
+        "POST",
+        "inject",
+        {"accountId": account.account_id, "conversationUrn": conversation.conversation_urn, "text": markup},
+    )
+    window.open_conversation(conversation)
+    gui.run(gui.service.engine.sync_new_messages(conversation))
+    gui.drive_until(
+        lambda: any(
+            window.message_model.message_at(r) is not None
+            and window.message_model.message_at(r).text == markup  # type: ignore[union-attr]
+            for r in range(window.message_model.rowCount())
+        )
+    )
+    row = next(
+        r for r in range(window.message_model.rowCount()) if window.message_model.message_at(r).text == markup
+    )  # type: ignore[union-attr]
+    assert window.message_model.index(row, 0).data() == markup
+
+
+def test_closing_the_last_window_leaves_no_task_and_no_child(gui: Gui) -> None:
+    first = gui.manager.open_window()
+    second = gui.manager.open_window()
+    gui.service.start()
+    gui.drive_until(lambda: gui.service.watcher is not None)
+    first.close()
+    assert not gui.manager._closed.is_set()
+    second.close()
+    gui.drive_until(gui.manager._closed.is_set)
+    gui.run(gui.service.close())
+    assert gui.service.tasks.running == 0
+    assert not gui.service.lock.held
+
+
+def test_older_history_loads_from_the_server_as_you_scroll_up(
+    gui_factory: Callable[[SandboxHandle], Gui], sandbox_factory: Callable[..., SandboxHandle]
+) -> None:
+    from tests.sync.core.helpers import server_ids
+
+    big = sandbox_factory("--conversations", "4", "--messages-per-conversation", "130")
+    gui = gui_factory(big)
+    window = gui.manager.open_window()
+    account = gui.service.reader.accounts()[0]
+    conversation = gui.service.cache.reader.conversations(account.account_id, limit=1)[0]
+    window.open_conversation(conversation)
+    gui.drive_until(lambda: window.message_model.rowCount() > 0)
+    expected = server_ids(big, account.account_id, conversation.conversation_urn)
+    assert window.message_model.rowCount() < len(expected)
+
+    def scrolled_to_all() -> bool:
+        bar = window.message_view.verticalScrollBar()
+        bar.setValue(bar.maximum())
+        bar.setValue(bar.minimum())  # the top edge: the view asks for older history
+        return window.message_model.rowCount() >= len(expected)
+
+    gui.drive_until(scrolled_to_all, timeout=30)
+    model = window.message_model
+    shown = {m.message_id for r in range(model.rowCount()) if (m := model.message_at(r)) is not None}
+    assert shown == expected

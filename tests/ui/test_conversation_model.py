@@ -1,0 +1,196 @@
+"""ConversationListModel: paging, filters and row diffs from change sets."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from PySide6.QtCore import QModelIndex
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+
+from sync.model import ChangeSet, Conversation
+from ui.conversation_model import ConversationFilter, ConversationListModel, ConversationRole
+
+from .fakes import NOW_MS, FakeInboxReader, make_conversation, reader_with
+
+
+def keys(model: ConversationListModel) -> list[str]:
+    return [model.index(r, 0).data(ConversationRole.KEY)[1] for r in range(model.rowCount())]
+
+
+def changed(*conversation_ids: str) -> ChangeSet:
+    return ChangeSet(conversations_changed=frozenset(("acc-1", c) for c in conversation_ids))
+
+
+def test_passes_the_model_tester_through_paging_and_diffs(qtmodeltester: ModelTester) -> None:
+    reader = reader_with(conversations=250)
+    model = ConversationListModel(reader, page_size=100)
+    assert model.rowCount() == 100
+    model.fetchMore(QModelIndex())
+    # The C++ tester keeps watching the model's signals after check() returns (and fetches the rest).
+    qtmodeltester.check(model)
+    assert model.rowCount() == 250
+    reader.put_conversation(make_conversation(500, activity=NOW_MS + 1))
+    reader.put_conversation(dataclasses.replace(make_conversation(7), unread_count=4))
+    reader.put_conversation(make_conversation(9, activity=NOW_MS - 100_000 * 60_000))
+    reader._conversations.pop(("acc-1", "c3"))
+    model.apply_changes(changed("c500", "c7", "c9", "c3"))
+    qtmodeltester.check(model)
+    assert model.rowCount() == 250
+    assert keys(model)[0] == "c500"
+    assert keys(model)[-1] == "c9"
+
+
+def test_exposes_named_roles_and_the_conversation_itself() -> None:
+    reader = reader_with(conversations=1)
+    model = ConversationListModel(reader)
+    names = {bytes(v.data()).decode() for v in model.roleNames().values()}
+    assert {"conversation", "title", "preview", "unreadCount", "starred", "initials"} <= names
+    index = model.index(0, 0)
+    assert isinstance(index.data(ConversationRole.CONVERSATION), Conversation)
+    assert index.data(ConversationRole.INITIALS) == "P0"
+    assert index.data(ConversationRole.TITLE) == "Person 0"
+
+
+def test_ten_thousand_conversations_are_not_read_at_start() -> None:
+    reader = reader_with(conversations=10_000)
+    model = ConversationListModel(reader, page_size=100)
+    assert reader.calls["conversations_page"] == 1
+    assert reader.rows_read == 100
+    assert model.rowCount() == 100
+    assert model.canFetchMore(QModelIndex())
+    model.fetchMore(QModelIndex())
+    assert reader.rows_read == 200
+    assert keys(model)[:3] == ["c0", "c1", "c2"]
+    assert len(set(keys(model))) == 200
+
+
+def test_a_view_over_ten_thousand_conversations_reads_only_what_it_shows(qtbot: QtBot) -> None:
+    from ui.views import ConversationListView
+
+    reader = reader_with(conversations=10_000)
+    model = ConversationListModel(reader, page_size=100)
+    view = ConversationListView()
+    qtbot.addWidget(view)
+    view.resize(380, 700)
+    view.setModel(model)
+    with qtbot.waitExposed(view):
+        view.show()
+    assert reader.rows_read <= 300
+
+
+def test_paging_stops_when_the_reader_runs_out() -> None:
+    reader = reader_with(conversations=150)
+    model = ConversationListModel(reader, page_size=100)
+    model.fetchMore(QModelIndex())
+    assert model.rowCount() == 150
+    assert not model.canFetchMore(QModelIndex())
+
+
+def test_a_changed_conversation_emits_data_changed_for_its_row_only(qtbot: QtBot) -> None:
+    reader = reader_with(conversations=5)
+    model = ConversationListModel(reader)
+    reader.put_conversation(dataclasses.replace(make_conversation(2), starred=True))
+    changes: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda a, b, _roles: changes.append((a.row(), b.row())))
+    with qtbot.assertNotEmitted(model.rowsMoved), qtbot.assertNotEmitted(model.rowsRemoved):
+        model.apply_changes(changed("c2"))
+    assert changes == [(2, 2)]
+    assert model.index(2, 0).data(ConversationRole.STARRED) is True
+
+
+def test_an_unchanged_conversation_emits_nothing(qtbot: QtBot) -> None:
+    model = ConversationListModel(reader_with(conversations=5))
+    with qtbot.assertNotEmitted(model.dataChanged), qtbot.assertNotEmitted(model.layoutChanged):
+        model.apply_changes(changed("c2"))
+
+
+def test_a_new_conversation_is_inserted_in_activity_order(qtbot: QtBot) -> None:
+    reader = reader_with(conversations=5)
+    model = ConversationListModel(reader)
+    # Between c1 (now-1 min) and c2 (now-2 min).
+    reader.put_conversation(make_conversation(99, activity=NOW_MS - 90_000))
+    with qtbot.waitSignal(model.rowsInserted) as blocker:
+        model.apply_changes(changed("c99"))
+    assert blocker.args[1:] == [2, 2]
+    assert keys(model) == ["c0", "c1", "c99", "c2", "c3", "c4"]
+
+
+def test_new_activity_moves_a_row_to_the_top(qtbot: QtBot) -> None:
+    reader = reader_with(conversations=5)
+    model = ConversationListModel(reader)
+    reader.put_conversation(make_conversation(3, activity=NOW_MS + 5_000, text="new!"))
+    with qtbot.waitSignal(model.rowsMoved), qtbot.waitSignal(model.dataChanged) as data:
+        model.apply_changes(changed("c3"))
+    assert keys(model) == ["c3", "c0", "c1", "c2", "c4"]
+    assert data.args[0].row() == 0
+    assert model.index(0, 0).data(ConversationRole.PREVIEW) == "new!"
+
+
+def test_older_activity_moves_a_row_down(qtmodeltester: ModelTester) -> None:
+    reader = reader_with(conversations=5)
+    model = ConversationListModel(reader)
+    qtmodeltester.check(model)
+    reader.put_conversation(make_conversation(1, activity=NOW_MS - 10 * 60_000))
+    model.apply_changes(changed("c1"))
+    assert keys(model) == ["c0", "c2", "c3", "c4", "c1"]
+
+
+def test_a_conversation_that_leaves_the_filter_is_removed(qtbot: QtBot) -> None:
+    reader = FakeInboxReader()
+    for n in range(4):
+        reader.put_conversation(make_conversation(n, unread=1))
+    model = ConversationListModel(reader)
+    model.set_filter(ConversationFilter(unread_only=True))
+    reader.put_conversation(make_conversation(2, unread=0))
+    with qtbot.waitSignal(model.rowsRemoved) as blocker:
+        model.apply_changes(changed("c2"))
+    assert blocker.args[1:] == [2, 2]
+    assert keys(model) == ["c0", "c1", "c3"]
+
+
+def test_the_open_conversation_stays_listed_until_another_is_opened() -> None:
+    reader = FakeInboxReader()
+    for n in range(4):
+        reader.put_conversation(make_conversation(n, unread=1))
+    model = ConversationListModel(reader)
+    model.set_filter(ConversationFilter(unread_only=True))
+    model.keep_visible(("acc-1", "c1"))
+    reader.put_conversation(make_conversation(1, unread=0))
+    model.apply_changes(changed("c1"))
+    assert keys(model) == ["c0", "c1", "c2", "c3"]
+    model.keep_visible(("acc-1", "c2"))
+    assert keys(model) == ["c0", "c2", "c3"]
+
+
+def test_activity_beyond_the_loaded_pages_waits_for_fetch_more() -> None:
+    reader = reader_with(conversations=250)
+    model = ConversationListModel(reader, page_size=100)
+    reader.put_conversation(make_conversation(999, activity=NOW_MS - 10_000 * 60_000))
+    model.apply_changes(changed("c999"))
+    assert "c999" not in keys(model)
+    model.fetchMore(QModelIndex())
+    model.fetchMore(QModelIndex())
+    assert keys(model)[-1] == "c999"
+    assert len(keys(model)) == len(set(keys(model))) == 251
+
+
+def test_filters_reset_the_model(qtbot: QtBot) -> None:
+    reader = reader_with(conversations=3)
+    reader.put_conversation(make_conversation(10, account_id="acc-2", name="Zed Shaw"))
+    model = ConversationListModel(reader)
+    with qtbot.waitSignal(model.modelReset):
+        model.set_filter(ConversationFilter(account_id="acc-2"))
+    assert keys(model) == ["c10"]
+    model.set_filter(ConversationFilter(search="zed"))
+    assert keys(model) == ["c10"]
+    model.set_filter(ConversationFilter(search="nobody"))
+    assert model.rowCount() == 0
+
+
+def test_a_deleted_conversation_is_removed() -> None:
+    reader = reader_with(conversations=3)
+    model = ConversationListModel(reader)
+    reader._conversations.pop(("acc-1", "c1"))
+    model.apply_changes(changed("c1"))
+    assert keys(model) == ["c0", "c2"]

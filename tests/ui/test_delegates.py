@@ -1,0 +1,150 @@
+"""Delegates paint user text as plain text, bounded in size, and report clicks on "Retry"."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSizeF, Qt
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QTextDocument
+from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
+from pytestqt.qtbot import QtBot
+
+from ui.conversation_model import ConversationListModel, ConversationRole
+from ui.delegates import OTHER_BUBBLE, OTHER_TEXT, ConversationDelegate, MessageDelegate
+from ui.message_model import MessageListModel
+
+from .fakes import FakeInboxReader, make_conversation, make_message, reader_with
+
+MARKUP = "<b>bold</b><script>alert(1)</script>"
+
+
+def one_message_model(text: str, *, own: bool = False) -> MessageListModel:
+    reader = reader_with()
+    reader.put_message(make_message(0, text=text, own=own))
+    model = MessageListModel(reader)
+    model.set_conversation("acc-1", "c1")
+    return model
+
+
+def option(width: int, height: int) -> QStyleOptionViewItem:
+    opt = QStyleOptionViewItem()
+    opt.rect = QRect(0, 0, width, height)
+    opt.font = QApplication.font()
+    return opt
+
+
+def render(
+    delegate: MessageDelegate, opt: QStyleOptionViewItem, model: MessageListModel, extra=None
+) -> QImage:  # type: ignore[no-untyped-def]
+    image = QImage(opt.rect.width(), opt.rect.height(), QImage.Format.Format_ARGB32)
+    image.fill(QColor("white"))
+    painter = QPainter(image)
+    delegate.paint(painter, opt, model.index(0, 0))
+    if extra is not None:
+        extra(painter)
+    painter.end()
+    return image
+
+
+def test_markup_in_a_message_is_painted_literally(qapp: QApplication) -> None:
+    model = one_message_model(MARKUP)
+    delegate = MessageDelegate()
+    opt = option(700, 10)
+    geo = delegate.layout_for(opt, model.index(0, 0))
+    opt.rect = QRect(0, 0, 700, geo.height)
+    painted = render(delegate, opt, model)
+    text_rect = QRectF(geo.text_origin, QSizeF(geo.header.width(), geo.text_layout.boundingRect().height()))
+
+    def plain(painter: QPainter) -> None:
+        painter.fillRect(text_rect, OTHER_BUBBLE)
+        painter.setFont(opt.font)
+        painter.setPen(OTHER_TEXT)
+        painter.drawText(text_rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop), MARKUP)
+
+    def rich(painter: QPainter) -> None:
+        painter.fillRect(text_rect, OTHER_BUBBLE)
+        doc = QTextDocument()
+        doc.setDefaultFont(opt.font)
+        doc.setDocumentMargin(0)
+        doc.setHtml(MARKUP)
+        painter.translate(text_rect.topLeft())
+        doc.drawContents(painter)
+
+    # Pixel-identical to drawing the literal string with plain drawText over the same bubble…
+    assert painted == render(delegate, opt, model, plain)
+    # …and the comparison can tell: interpreting the markup paints something else.
+    assert painted != render(delegate, opt, model, rich)
+
+
+def test_a_100_kb_message_lays_out_quickly_and_stays_bounded(qapp: QApplication) -> None:
+    words = ("lorem ipsum dolor sit amet " * 4_000)[:100_000]
+    for text in (words, "x" * 100_000, "\n" * 100_000):
+        model = one_message_model(text)
+        delegate = MessageDelegate()
+        opt = option(800, 10)
+        started = time.perf_counter()
+        height = delegate.sizeHint(opt, model.index(0, 0)).height()
+        opt.rect = QRect(0, 0, 800, height)
+        render(delegate, opt, model)
+        assert time.perf_counter() - started < 1.0
+        assert height < 2_500
+
+
+def test_size_hints_are_cached_per_message_and_width(qapp: QApplication) -> None:
+    model = one_message_model("hello " * 200)
+    delegate = MessageDelegate()
+    narrow = delegate.sizeHint(option(400, 10), model.index(0, 0))
+    wide = delegate.sizeHint(option(1200, 10), model.index(0, 0))
+    assert narrow.height() > wide.height()
+    assert delegate.layout_for(option(400, 10), model.index(0, 0)) is delegate.layout_for(
+        option(400, 10), model.index(0, 0)
+    )
+
+
+def test_own_messages_sit_on_the_right(qapp: QApplication) -> None:
+    delegate = MessageDelegate()
+    # Keep the models referenced: an index outliving its model is a dangling pointer.
+    own_model, their_model = one_message_model("hi", own=True), one_message_model("hi")
+    mine = delegate.layout_for(option(800, 10), own_model.index(0, 0))
+    theirs = delegate.layout_for(option(800, 10), their_model.index(0, 0))
+    assert mine.bubble.right() > 700
+    assert theirs.bubble.left() < 100
+
+
+def test_clicking_retry_under_a_failed_recall_emits_the_message(qtbot: QtBot) -> None:
+    model = one_message_model("oops", own=True)
+    model.mark_recall_failed("acc-1", "m0", "server error", True)
+    delegate = MessageDelegate()
+    opt = option(800, 10)
+    geo = delegate.layout_for(opt, model.index(0, 0))
+    assert not geo.retry.isNull()
+    opt.rect = QRect(0, 0, 800, geo.height)
+    click = QMouseEvent(
+        QEvent.Type.MouseButtonRelease,
+        QPointF(geo.retry.center()),
+        QPointF(geo.retry.center()),
+        Qt.MouseButton.LeftButton,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    with qtbot.waitSignal(delegate.retry_clicked) as blocker:
+        assert delegate.editorEvent(click, model, opt, model.index(0, 0))
+    assert blocker.args[0].message_id == "m0"
+
+
+def test_conversation_rows_are_uniform_and_keep_markup_literal(qapp: QApplication) -> None:
+    reader = FakeInboxReader()
+    reader.put_conversation(make_conversation(0, name="<i>Eve</i>", text=MARKUP, unread=3, starred=True))
+    reader.put_conversation(make_conversation(1))
+    model = ConversationListModel(reader)
+    delegate = ConversationDelegate()
+    hints = {delegate.sizeHint(option(380, 10), model.index(r, 0)).height() for r in range(2)}
+    assert hints == {ConversationDelegate.ROW_HEIGHT}
+    assert model.index(0, 0).data(ConversationRole.TITLE) == "<i>Eve</i>"
+    assert model.index(0, 0).data(ConversationRole.PREVIEW) == MARKUP
+    image = QImage(380, ConversationDelegate.ROW_HEIGHT, QImage.Format.Format_ARGB32)
+    image.fill(QColor("white"))
+    painter = QPainter(image)
+    delegate.paint(painter, option(380, ConversationDelegate.ROW_HEIGHT), model.index(0, 0))
+    painter.end()
+    assert not image.isNull()

@@ -1,0 +1,318 @@
+"""MainWindow: filters, opening, keyboard, reply box, menus, status bar, banners, notifications, diffs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from sync.model import Account, ChangeSet, RowKey, StreamState, SyncProgress
+from ui.conversation_model import ConversationRole
+from ui.main_window import MainWindow
+from ui.message_model import MessageRole
+
+from .fakes import FakeInboxReader, demo_reader, make_conversation, make_message, reader_with
+
+
+@pytest.fixture
+def window(qtbot: QtBot, reader: FakeInboxReader) -> MainWindow:
+    window = MainWindow(reader, style_sheet="")
+    qtbot.addWidget(window)
+    return window
+
+
+def conversation_ids(window: MainWindow) -> list[str]:
+    model = window.conversation_model
+    return [model.index(r, 0).data(ConversationRole.KEY)[1] for r in range(model.rowCount())]
+
+
+def test_defaults_to_a_sensible_size_and_title(window: MainWindow) -> None:
+    assert (window.width(), window.height()) == (1200, 760)
+    assert window.windowTitle() == "ConnectSafely"
+    assert window.thread_stack.currentIndex() == 0
+
+
+def test_opening_a_conversation_shows_it_and_emits(
+    qtbot: QtBot, window: MainWindow, reader: FakeInboxReader
+) -> None:
+    index = window.conversation_model.index(1, 0)
+    with qtbot.waitSignal(window.conversation_opened) as blocker:
+        window.conversation_view.activated.emit(index)
+    assert blocker.args[0].conversation_id == "c1"
+    assert window.thread_stack.currentIndex() == 1
+    assert window.contact_label.text() == "Person 1"
+    assert window.headline_label.text() == "Engineer"
+    assert window.contact_label.textFormat() == Qt.TextFormat.PlainText
+    assert window.message_model.rowCount() == 5
+    assert window.windowTitle() == "Person 1 — ConnectSafely"
+
+
+def test_arrow_keys_move_and_enter_opens(qtbot: QtBot, window: MainWindow) -> None:
+    view = window.conversation_view
+    with qtbot.waitExposed(window):
+        window.show()
+    view.setFocus()
+    view.setCurrentIndex(window.conversation_model.index(0, 0))
+    qtbot.keyClick(view, Qt.Key.Key_Down)
+    qtbot.keyClick(view, Qt.Key.Key_Down)
+    assert view.currentIndex().row() == 2
+    with qtbot.waitSignal(window.conversation_opened) as blocker:
+        qtbot.keyClick(view, Qt.Key.Key_Return)
+    assert blocker.args[0].conversation_id == "c2"
+
+
+def test_ctrl_enter_sends_the_reply_and_clears_the_box(
+    qtbot: QtBot, window: MainWindow, reader: FakeInboxReader
+) -> None:
+    conversation = reader.conversation("acc-1", "c1")
+    assert conversation is not None
+    window.open_conversation(conversation)
+    window.reply_edit.setPlainText("Hello <b>there</b>")
+    with qtbot.assertNotEmitted(window.send_requested):
+        qtbot.keyClick(window.reply_edit, Qt.Key.Key_Return)  # a plain Enter is a new line
+    window.reply_edit.setPlainText("Hello <b>there</b>")
+    with qtbot.waitSignal(window.send_requested) as blocker:
+        qtbot.keyClick(window.reply_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert blocker.args == ["acc-1", conversation.conversation_urn, "Hello <b>there</b>"]
+    assert window.reply_edit.toPlainText() == ""
+
+
+def test_blank_replies_are_not_sent(qtbot: QtBot, window: MainWindow, reader: FakeInboxReader) -> None:
+    conversation = reader.conversation("acc-1", "c1")
+    assert conversation is not None
+    window.open_conversation(conversation)
+    window.reply_edit.setPlainText("   \n ")
+    with qtbot.assertNotEmitted(window.send_requested):
+        qtbot.keyClick(window.reply_edit, Qt.Key.Key_Enter, Qt.KeyboardModifier.ControlModifier)
+
+
+def test_drafts_are_kept_per_conversation(window: MainWindow, reader: FakeInboxReader) -> None:
+    c1, c2 = reader.conversation("acc-1", "c1"), reader.conversation("acc-1", "c2")
+    assert c1 is not None and c2 is not None
+    window.open_conversation(c1)
+    window.reply_edit.setPlainText("half-written")
+    window.open_conversation(c2)
+    assert window.reply_edit.toPlainText() == ""
+    window.open_conversation(c1)
+    assert window.reply_edit.toPlainText() == "half-written"
+
+
+def test_filters_reach_the_model(qtbot: QtBot, reader: FakeInboxReader) -> None:
+    reader.add_account(Account("acc-2", "Recruiting desk"))
+    reader.put_conversation(make_conversation(20, account_id="acc-2", unread=2, name="Zed Shaw"))
+    window = MainWindow(reader, style_sheet="")
+    qtbot.addWidget(window)
+    assert window.account_combo.count() == 3
+    assert window.account_combo.itemText(0) == "All accounts"
+    window.account_combo.setCurrentIndex(2)
+    assert conversation_ids(window) == ["c20"]
+    window.account_combo.setCurrentIndex(0)
+    window.unread_button.setChecked(True)
+    assert conversation_ids(window) == ["c20"]
+    window.unread_button.setChecked(False)
+    with qtbot.waitSignal(window.conversation_model.modelReset, timeout=2_000):
+        window.search_edit.setText("person 3")
+    assert conversation_ids(window) == ["c3"]
+
+
+def test_conversation_context_menu_marks_unread_and_stars(
+    qtbot: QtBot, window: MainWindow, reader: FakeInboxReader
+) -> None:
+    conversation = reader.conversation("acc-1", "c2")
+    assert conversation is not None
+    menu = window.conversation_menu(conversation)
+    actions = {a.objectName(): a for a in menu.actions()}
+    assert actions["starAction"].text() == "Star"
+    with qtbot.waitSignal(window.mark_unread_requested) as unread:
+        actions["markUnreadAction"].trigger()
+    assert unread.args[0] == conversation
+    with qtbot.waitSignal(window.star_toggled) as star:
+        actions["starAction"].trigger()
+    assert star.args == [conversation, True]
+    starred = dataclasses.replace(conversation, starred=True)
+    assert {a.objectName(): a for a in window.conversation_menu(starred).actions()}[
+        "starAction"
+    ].text() == "Unstar"
+
+
+def test_file_menu_actions_emit(qtbot: QtBot, window: MainWindow) -> None:
+    assert window.new_window_action.shortcut().toString() == "Ctrl+N"
+    with qtbot.waitSignal(window.new_window_requested):
+        window.new_window_action.trigger()
+    with qtbot.waitSignal(window.settings_requested):
+        window.settings_action.trigger()
+    with qtbot.waitSignal(window.window_closed):
+        window.close_action.trigger()
+
+
+def test_status_bar_shows_stream_state_progress_and_sandbox(window: MainWindow) -> None:
+    for state, text in [
+        (StreamState.LIVE, "Live"),
+        (StreamState.POLLING, "Polling"),
+        (StreamState.RECONNECTING, "Reconnecting"),
+        (StreamState.OFFLINE, "Offline"),
+    ]:
+        window.set_stream_state(state)
+        assert text in window.stream_label.text()
+    window.set_sync_progress(SyncProgress(done=40, total=400, phase="Conversations"))
+    assert window.sync_progress_bar.isVisibleTo(window)
+    assert window.sync_progress_bar.value() == 40
+    window.set_sync_progress(SyncProgress(done=400, total=400))
+    assert not window.sync_progress_bar.isVisibleTo(window)
+    window.set_sandbox_mode(True)
+    assert "Sandbox" in window.windowTitle()
+    assert window.sandbox_label.isVisibleTo(window)
+    window.set_sandbox_mode(False)
+    assert "Sandbox" not in window.windowTitle()
+
+
+def test_banners_are_plain_single_lines_and_dismissible(qtbot: QtBot, window: MainWindow) -> None:
+    window.show_banner("Traceback (most recent call last):\n  File 'x'\n<b>boom</b>", "error")
+    assert window.banner.isVisibleTo(window)
+    assert "\n" not in window.banner.label.text()
+    assert window.banner.label.textFormat() == Qt.TextFormat.PlainText
+    assert window.banner.property("kind") == "error"
+    with qtbot.waitSignal(window.banner.dismissed):
+        qtbot.mouseClick(window.banner.close_button, Qt.MouseButton.LeftButton)
+    assert not window.banner.isVisibleTo(window)
+
+
+def test_change_sets_are_coalesced_and_update_every_model(
+    qtbot: QtBot, window: MainWindow, reader: FakeInboxReader
+) -> None:
+    conversation = reader.conversation("acc-1", "c1")
+    assert conversation is not None
+    window.open_conversation(conversation)
+    window.add_notification(make_message(3))
+    victim = reader.message("acc-1", "m3")
+    assert victim is not None
+    reader.put_conversation(dataclasses.replace(conversation, unread_count=0, starred=True))
+    hidden = reader.hide(victim)
+    starred = ChangeSet(conversations_changed=frozenset({("acc-1", "c1")}))
+    window.apply_changes(hidden)
+    window.apply_changes(starred)
+    assert window.message_model.row_of("acc-1", "m3") is not None  # not yet: one update per frame
+    with qtbot.waitSignal(window.message_model.rowsRemoved, timeout=1_000):
+        pass
+    assert window.message_model.row_of("acc-1", "m3") is None
+    assert window.notifications.count() == 0
+    assert window.conversation_model.index(1, 0).data(ConversationRole.STARRED) is True
+    assert window.current_conversation() == reader.conversation("acc-1", "c1")
+
+
+def test_notifications_list_and_open_their_conversation(
+    qtbot: QtBot, window: MainWindow, reader: FakeInboxReader
+) -> None:
+    window.add_notification(make_message(1, text="<i>hi</i>"))
+    window.add_notification(make_message(1, text="<i>hi</i>"))
+    window.add_notification(make_message(2))
+    assert window.notifications.count() == 2
+    assert window.notifications.item_texts()[1] == "Person 1: <i>hi</i>"
+    assert window.notifications_dock.windowTitle() == "Notifications (2)"
+    with qtbot.waitSignal(window.conversation_opened) as blocker:
+        window.notifications.list.itemActivated.emit(window.notifications.list.item(0))
+    assert blocker.args[0].conversation_id == "c1"
+    window.remove_notification("m1")
+    assert window.notifications.message_ids() == ["m2"]
+
+
+def test_recall_log_dock_refreshes_when_shown(window: MainWindow) -> None:
+    assert not window.recall_log_dock.isVisibleTo(window)
+    window.recall_log_action.trigger()
+    assert window.recall_log_dock.isVisibleTo(window)
+
+
+def test_a_short_thread_loads_older_history_to_fill_the_view(qtbot: QtBot) -> None:
+    reader = reader_with(conversations=2, messages=200)
+    window = MainWindow(reader, style_sheet="")
+    qtbot.addWidget(window)
+    window.message_model._page_size = 3  # a page far shorter than the viewport
+    conversation = reader.conversation("acc-1", "c1")
+    assert conversation is not None
+    with qtbot.waitExposed(window):
+        window.show()
+    window.open_conversation(conversation)
+    qtbot.waitUntil(lambda: window.message_model.rowCount() > 3, timeout=2_000)
+    last = window.message_model.index(window.message_model.rowCount() - 1, 0)
+    assert last.data(MessageRole.KEY)[1] == "m199"
+
+
+def test_grab_renders_a_populated_window(qtbot: QtBot) -> None:
+    reader = demo_reader()
+    window = MainWindow(reader, sandbox=True)
+    qtbot.addWidget(window)
+    conversation = reader.conversation("acc-1", "c0")
+    assert conversation is not None
+    window.open_conversation(conversation)
+    window.set_stream_state(StreamState.LIVE)
+    with qtbot.waitExposed(window):
+        window.show()
+    QApplication.processEvents()
+    image = window.grab().toImage()
+    assert (image.width(), image.height()) == (1200, 760)
+
+
+def shown_thread(qtbot: QtBot, messages: int, page_size: int = 50) -> tuple[MainWindow, FakeInboxReader]:
+    reader = reader_with(conversations=2, messages=messages)
+    window = MainWindow(reader, style_sheet="")
+    qtbot.addWidget(window)
+    window.message_model._page_size = page_size
+    conversation = reader.conversation("acc-1", "c1")
+    assert conversation is not None
+    with qtbot.waitExposed(window):
+        window.show()
+    window.open_conversation(conversation)
+    bar = window.message_view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum(), timeout=2_000)
+    return window, reader
+
+
+def test_a_new_message_keeps_a_thread_at_the_bottom_scrolled_down(qtbot: QtBot) -> None:
+    window, reader = shown_thread(qtbot, messages=40)
+    reader.put_message(make_message(40, sent_at=reader.now_ms))
+    window.apply_changes(ChangeSet(messages_inserted=frozenset({RowKey("acc-1", "c1", "m40")})))
+    bar = window.message_view.verticalScrollBar()
+    qtbot.waitUntil(
+        lambda: window.message_model.rowCount() == 41 and bar.value() == bar.maximum(), timeout=2_000
+    )
+
+
+def test_scrolling_to_the_top_loads_older_history_in_place(qtbot: QtBot) -> None:
+    window, _reader = shown_thread(qtbot, messages=200, page_size=30)
+    view = window.message_view
+    bar = view.verticalScrollBar()
+    top_row = window.message_model.rowCount()
+    bar.setValue(bar.minimum())
+    qtbot.waitUntil(lambda: window.message_model.rowCount() > top_row, timeout=2_000)
+    # The message that was at the top is still near the top of the viewport, not thrown off screen.
+    first_before = window.message_model.row_of("acc-1", "m170")
+    assert first_before is not None
+    assert abs(view.visualRect(window.message_model.index(first_before, 0)).top()) < 40
+
+
+def test_escape_cancels_the_grace_period(qtbot: QtBot) -> None:
+    reader = reader_with(conversations=2, messages=2)
+    reader.put_message(make_message(10, own=True, sent_at=reader.now_ms - 60_000))
+    window = MainWindow(reader, recall_grace_s=5, style_sheet="")
+    qtbot.addWidget(window)
+    conversation = reader.conversation("acc-1", "c1")
+    message = reader.message("acc-1", "m10")
+    assert conversation is not None and message is not None
+    window.open_conversation(conversation)
+    with qtbot.waitExposed(window):
+        window.show()
+    with qtbot.waitActive(window):
+        window.activateWindow()
+    window.request_recall(message)
+    assert window.confirm_dialog is not None
+    window.confirm_dialog.accept()
+    assert window.grace_bar.isVisible()
+    # Offscreen, nothing re-activates the window when its dialog closes; a desktop does.
+    with qtbot.waitActive(window):
+        window.activateWindow()
+    with qtbot.waitSignal(window.grace_bar.cancelled), qtbot.assertNotEmitted(window.recall_requested):
+        qtbot.keyClick(window.reply_edit, Qt.Key.Key_Escape)
+    assert not window.grace_bar.isVisible()

@@ -1,0 +1,258 @@
+"""The recall flow in the window: menu eligibility, confirmation, grace period, re-check, states, retry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu
+from pytestqt.qtbot import QtBot
+
+from sync.model import Message
+from ui.main_window import MainWindow
+from ui.message_model import MessageRole
+from ui.recall import REASON_IN_PROGRESS, REASON_NOT_OWN, REASON_WINDOW_CLOSED, RecallConfirmDialog
+
+from .fakes import MINUTE, NOW_MS, FakeInboxReader, make_message, reader_with
+
+MakeWindow = Callable[..., MainWindow]
+
+
+@pytest.fixture
+def inbox() -> FakeInboxReader:
+    reader = reader_with(conversations=3, messages=3)
+    reader.put_message(make_message(10, own=True, sent_at=NOW_MS - 23 * MINUTE, text="sent just now"))
+    reader.put_message(make_message(11, own=True, sent_at=NOW_MS - 60 * MINUTE, text="an hour ago"))
+    return reader
+
+
+@pytest.fixture
+def make_window(qtbot: QtBot, inbox: FakeInboxReader) -> MakeWindow:
+    def make(grace: int = 0) -> MainWindow:
+        window = MainWindow(inbox, recall_grace_s=grace, style_sheet="")
+        qtbot.addWidget(window)
+        conversation = inbox.conversation("acc-1", "c1")
+        assert conversation is not None
+        window.open_conversation(conversation)
+        return window
+
+    return make
+
+
+def message(inbox: FakeInboxReader, message_id: str) -> Message:
+    found = inbox.message("acc-1", message_id)
+    assert found is not None
+    return found
+
+
+def recall_action(menu: QMenu) -> QAction:
+    [action] = [a for a in menu.actions() if a.objectName() == "recallAction"]
+    return action
+
+
+def test_recall_is_enabled_with_minutes_left_on_an_own_message_in_the_window(
+    make_window: MakeWindow, inbox: FakeInboxReader
+) -> None:
+    window = make_window()
+    action = recall_action(window.message_menu(message(inbox, "m10")))
+    assert action.isEnabled()
+    assert action.text() == "Recall for everyone (37 min left)"
+
+
+def test_recall_is_disabled_with_the_reason_on_someone_elses_message(
+    make_window: MakeWindow, inbox: FakeInboxReader
+) -> None:
+    window = make_window()
+    action = recall_action(window.message_menu(message(inbox, "m1")))
+    assert not action.isEnabled()
+    assert REASON_NOT_OWN == "Only messages you sent can be recalled"
+    assert REASON_NOT_OWN in action.text()
+    assert action.toolTip() == REASON_NOT_OWN
+
+
+def test_recall_is_disabled_once_the_window_has_closed(
+    make_window: MakeWindow, inbox: FakeInboxReader
+) -> None:
+    window = make_window()
+    # Exactly 60 minutes: the window is `now − sentAt < 60 min`, so it is closed.
+    action = recall_action(window.message_menu(message(inbox, "m11")))
+    assert not action.isEnabled()
+    assert REASON_WINDOW_CLOSED == "The 60-minute recall window has closed"
+    assert REASON_WINDOW_CLOSED in action.text()
+    inbox.now_ms = NOW_MS + 37 * MINUTE
+    assert not recall_action(window.message_menu(message(inbox, "m10"))).isEnabled()
+
+
+def test_the_confirmation_says_everyone_irreversible_and_time_left(
+    make_window: MakeWindow, inbox: FakeInboxReader
+) -> None:
+    window = make_window()
+    recall_action(window.message_menu(message(inbox, "m10"))).trigger()
+    dialog = window.confirm_dialog
+    assert isinstance(dialog, RecallConfirmDialog)
+    assert dialog.isVisible()
+    body = dialog.body_label.text()
+    assert "every recipient" in body
+    assert "cannot be undone" in body
+    assert "37 min left" in body
+    assert dialog.body_label.textFormat() == Qt.TextFormat.PlainText
+    # Left open until the window closes: it says so and will not recall.
+    inbox.now_ms = NOW_MS + 40 * MINUTE
+    dialog._on_timer_timeout()
+    assert REASON_WINDOW_CLOSED in dialog.body_label.text()
+    assert not dialog.recall_button.isEnabled()
+
+
+def test_confirming_with_no_grace_period_emits_recall_requested_once(
+    qtbot: QtBot, make_window: MakeWindow, inbox: FakeInboxReader
+) -> None:
+    window = make_window(grace=0)
+    emitted: list[Message] = []
+    window.recall_requested.connect(emitted.append)
+    recall_action(window.message_menu(message(inbox, "m10"))).trigger()
+    assert window.confirm_dialog is not None
+    with qtbot.waitSignal(window.recall_requested, timeout=1000) as blocker:
+        window.confirm_dialog.accept()
+    assert blocker.args[0] == message(inbox, "m10")
+    qtbot.wait(50)
+    assert len(emitted) == 1
+
+
+def test_declining_the_confirmation_sends_nothing(
+    qtbot: QtBot, make_window: MakeWindow, inbox: FakeInboxReader
+) -> None:
+    window = make_window(grace=0)
+    window.request_recall(message(inbox, "m10"))
+    assert window.confirm_dialog is not None
+    with qtbot.assertNotEmitted(window.recall_requested, wait=100):
+        window.confirm_dialog.reject()
+
+
+def test_cancel_during_the_grace_period_sends_nothing(
+    qtbot: QtBot, make_window: MakeWindow, inbox: FakeInboxReader
+) -> None:
+    window = make_window(grace=1)
+    window.request_recall(message(inbox, "m10"))
+    assert window.confirm_dialog is not None
+    with qtbot.assertNotEmitted(window.recall_requested, wait=1_300):
+        window.confirm_dialog.accept()
+        assert window.grace_bar.isVisibleTo(window)
+        assert window.grace_bar.label.text() == "Recalling “sent just now” in 1 s"
+        # While it waits, the same message cannot be recalled twice.
+        assert REASON_IN_PROGRESS in recall_action(window.message_menu(message(inbox, "m10"))).text()
+        qtbot.mouseClick(window.grace_bar.cancel_button, Qt.MouseButton.LeftButton)
+    assert not window.grace_bar.isVisibleTo(window)
+
+
+def test_the_grace_period_ends_in_a_recall(
+    qtbot: QtBot, make_window: MakeWindow, inbox: FakeInboxReader
+) -> None:
+    window = make_window(grace=1)
+    window.request_recall(message(inbox, "m10"))
+    assert window.confirm_dialog is not None
+    with qtbot.assertNotEmitted(window.recall_requested, wait=0):
+        window.confirm_dialog.accept()
+    with qtbot.waitSignal(window.recall_requested, timeout=3_000) as blocker:
+        pass
+    assert blocker.args[0].message_id == "m10"
+
+
+def test_eligibility_is_checked_again_when_the_grace_period_ends(
+    qtbot: QtBot, make_window: MakeWindow, inbox: FakeInboxReader
+) -> None:
+    window = make_window(grace=1)
+    window.request_recall(message(inbox, "m10"))
+    assert window.confirm_dialog is not None
+    window.confirm_dialog.accept()
+    inbox.now_ms = NOW_MS + 40 * MINUTE
+    with qtbot.assertNotEmitted(window.recall_requested, wait=1_300):
+        pass
+    assert window.banner.isVisibleTo(window)
+    assert REASON_WINDOW_CLOSED in window.banner.label.text()
+
+
+def test_closing_the_window_during_the_grace_period_sends_nothing(
+    qtbot: QtBot, make_window: MakeWindow, inbox: FakeInboxReader
+) -> None:
+    window = make_window(grace=1)
+    window.request_recall(message(inbox, "m10"))
+    assert window.confirm_dialog is not None
+    window.confirm_dialog.accept()
+    with qtbot.assertNotEmitted(window.recall_requested, wait=1_300):
+        window.close()
+
+
+def test_the_keyboard_shortcut_opens_the_confirmation_for_the_selected_message(
+    qtbot: QtBot, make_window: MakeWindow
+) -> None:
+    window = make_window()
+    with qtbot.waitExposed(window):
+        window.show()
+    with qtbot.waitActive(window):
+        window.activateWindow()
+    view = window.message_view
+    row = window.message_model.row_of("acc-1", "m10")
+    assert row is not None
+    view.setCurrentIndex(window.message_model.index(row, 0))
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Delete)
+    assert isinstance(window.confirm_dialog, RecallConfirmDialog)
+    assert window.confirm_dialog.message.message_id == "m10"
+    window.confirm_dialog.reject()
+    assert window.confirm_dialog is None
+    qtbot.keyClick(
+        view, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
+    assert isinstance(window.confirm_dialog, RecallConfirmDialog)
+    assert window.confirm_dialog.message.message_id == "m10"
+
+
+def test_pending_and_failed_states_reach_the_row_and_retry_emits(
+    qtbot: QtBot, make_window: MakeWindow, inbox: FakeInboxReader
+) -> None:
+    window = make_window()
+    model = window.message_model
+    row = model.row_of("acc-1", "m10")
+    assert row is not None
+    window.mark_recall_pending("acc-1", "m10")
+    assert model.index(row, 0).data(MessageRole.RECALL_STATUS_TEXT) == "Recalling…"
+    assert not recall_action(window.message_menu(message(inbox, "m10"))).isEnabled()
+
+    window.mark_recall_failed("acc-1", "m10", "LinkedIn refused the recall", True)
+    display = model.index(row, 0).data()
+    assert "Not recalled: LinkedIn refused the recall" in display
+    assert display.endswith("Retry")
+    menu = window.message_menu(message(inbox, "m10"))
+    [retry] = [a for a in menu.actions() if a.objectName() == "retryRecallAction"]
+    with qtbot.waitSignal(window.retry_recall_requested) as blocker:
+        retry.trigger()
+    assert blocker.args[0].message_id == "m10"
+
+    window.clear_recall_state("acc-1", "m10")
+    assert model.index(row, 0).data(MessageRole.RECALL_STATUS) == "none"
+
+
+def test_retry_after_the_window_closed_explains_instead_of_sending(
+    qtbot: QtBot, make_window: MakeWindow, inbox: FakeInboxReader
+) -> None:
+    window = make_window()
+    window.mark_recall_failed("acc-1", "m10", "offline", True)
+    inbox.now_ms = NOW_MS + 40 * MINUTE
+    with qtbot.assertNotEmitted(window.retry_recall_requested):
+        window.retry_recall(message(inbox, "m10"))
+    state = window.message_model.recall_state("acc-1", "m10")
+    assert state is not None and not state.can_retry
+    assert state.reason == REASON_WINDOW_CLOSED
+
+
+def test_a_successful_recall_removes_the_row_when_the_change_set_arrives(
+    qtbot: QtBot, make_window: MakeWindow, inbox: FakeInboxReader
+) -> None:
+    window = make_window()
+    window.mark_recall_pending("acc-1", "m10")
+    changes = inbox.hide(message(inbox, "m10"))
+    with qtbot.waitSignal(window.message_model.rowsRemoved, timeout=1_000):
+        window.apply_changes(changes)
+    assert window.message_model.row_of("acc-1", "m10") is None

@@ -1,0 +1,324 @@
+"""The paged, filtered conversation list, kept current by row diffs from the cache's change sets."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QObject, QPersistentModelIndex, Qt
+
+from sync.model import ChangeSet, Conversation
+
+from .sources import InboxReader
+from .text import initials, one_line, primary_participant
+
+ConversationKey = tuple[str, str]
+"""(account id, conversation id)."""
+
+PAGE_SIZE = 100
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+class ConversationRole(enum.IntEnum):
+    CONVERSATION = Qt.ItemDataRole.UserRole + 1
+    """The ``Conversation`` value itself."""
+    KEY = enum.auto()
+    TITLE = enum.auto()
+    HEADLINE = enum.auto()
+    PREVIEW = enum.auto()
+    """The latest visible message as one bounded line of plain text."""
+    LAST_ACTIVITY = enum.auto()
+    UNREAD_COUNT = enum.auto()
+    STARRED = enum.auto()
+    INITIALS = enum.auto()
+    AVATAR_SEED = enum.auto()
+    ACCOUNT_ID = enum.auto()
+
+
+_ROLE_NAMES = {
+    ConversationRole.CONVERSATION: b"conversation",
+    ConversationRole.KEY: b"key",
+    ConversationRole.TITLE: b"title",
+    ConversationRole.HEADLINE: b"headline",
+    ConversationRole.PREVIEW: b"preview",
+    ConversationRole.LAST_ACTIVITY: b"lastActivity",
+    ConversationRole.UNREAD_COUNT: b"unreadCount",
+    ConversationRole.STARRED: b"starred",
+    ConversationRole.INITIALS: b"initials",
+    ConversationRole.AVATAR_SEED: b"avatarSeed",
+    ConversationRole.ACCOUNT_ID: b"accountId",
+}
+
+
+def conversation_key(conversation: Conversation) -> ConversationKey:
+    return (conversation.account_id, conversation.conversation_id)
+
+
+def conversation_sort_key(conversation: Conversation) -> tuple[int, str, str]:
+    """The list order the reader must also use: newest activity first, then a stable tie-break."""
+    return (-conversation.last_activity_at, conversation.account_id, conversation.conversation_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationFilter:
+    """What the list shows: one account or all, unread only or not, and a search text."""
+
+    account_id: str | None = None
+    unread_only: bool = False
+    search: str = ""
+
+    def matches(self, conversation: Conversation) -> bool:
+        """The same predicate the reader applies in SQL; used to place diffs without re-reading pages."""
+        if self.account_id is not None and conversation.account_id != self.account_id:
+            return False
+        if self.unread_only and conversation.unread_count <= 0:
+            return False
+        needle = self.search.strip().casefold()
+        if not needle:
+            return True
+        haystacks = [p.name for p in conversation.participants]
+        haystacks += [p.headline for p in conversation.participants]
+        if conversation.latest is not None:
+            haystacks.append(conversation.latest.text)
+        return any(needle in h.casefold() for h in haystacks)
+
+
+def preview_text(conversation: Conversation) -> str:
+    latest = conversation.latest
+    if latest is None:
+        return ""
+    return one_line(latest.text)
+
+
+class ConversationListModel(QAbstractListModel):
+    """One row per conversation, in activity order, paged in from an ``InboxReader`` ``PAGE_SIZE`` at a time.
+
+    Invariant: the loaded rows are always exactly the first ``rowCount()`` rows the reader would return
+    for the current filter, so the next page's offset is simply ``rowCount()`` and a diff either lands
+    inside the loaded prefix or is left for ``fetchMore`` to bring in.
+    """
+
+    def __init__(self, reader: InboxReader, *, page_size: int = PAGE_SIZE, parent: QObject | None = None):
+        super().__init__(parent)
+        self._reader = reader
+        self._page_size = page_size
+        self._filter = ConversationFilter()
+        self._rows: list[Conversation] = []
+        self._row_of: dict[ConversationKey, int] | None = None
+        self._exhausted = False
+        self._fetching = False
+        self._sticky: ConversationKey | None = None
+        self.reload()
+
+    # -- filters -----------------------------------------------------------------------------------------
+
+    @property
+    def filter(self) -> ConversationFilter:
+        return self._filter
+
+    def set_filter(self, new_filter: ConversationFilter) -> None:
+        """Show another account, unread-only state or search; resets the list to its first page."""
+        if new_filter == self._filter:
+            return
+        self._filter = new_filter
+        self._sticky = None
+        self.reload()
+
+    def keep_visible(self, key: ConversationKey | None) -> None:
+        """Keep the open conversation listed while it stays open, even once it stops matching.
+
+        Without it, opening a conversation under "Unread only" marks it read and the row vanishes under
+        the reader's cursor. The exemption ends when another key is given or the filter changes.
+        """
+        old, self._sticky = self._sticky, key
+        row = self._index().get(old) if old is not None and old != key else None
+        if row is not None and not self._filter.matches(self._rows[row]):
+            self._remove(row)
+
+    def reload(self) -> None:
+        """Drop every row and read the first page again."""
+        self.beginResetModel()
+        self._rows = []
+        self._row_of = None
+        self._exhausted = False
+        self._read_page()
+        self.endResetModel()
+
+    # -- paging ------------------------------------------------------------------------------------------
+
+    def canFetchMore(self, parent: AnyIndex = QModelIndex()) -> bool:  # noqa: B008 (Qt's default)
+        return not parent.isValid() and not self._exhausted
+
+    def fetchMore(self, parent: AnyIndex = QModelIndex()) -> None:  # noqa: B008
+        if parent.isValid() or self._exhausted or self._fetching:
+            return
+        self._fetching = True
+        try:
+            page = self._read_rows()
+            if page:
+                first = len(self._rows)
+                self.beginInsertRows(QModelIndex(), first, first + len(page) - 1)
+                self._rows.extend(page)
+                self._row_of = None
+                self.endInsertRows()
+        finally:
+            self._fetching = False
+
+    def _read_page(self) -> None:
+        self._rows.extend(self._read_rows())
+        self._row_of = None
+
+    def _read_rows(self) -> list[Conversation]:
+        f = self._filter
+        page = self._reader.conversations_page(
+            account_id=f.account_id,
+            unread_only=f.unread_only,
+            search=f.search,
+            offset=self._reader_offset(),
+            limit=self._page_size,
+        )
+        if len(page) < self._page_size:
+            self._exhausted = True
+        # A concurrent write can shift offsets between two pages: never list a conversation twice.
+        known = self._index()
+        fresh: list[Conversation] = []
+        for conversation in page:
+            key = conversation_key(conversation)
+            if key not in known:
+                known[key] = -1
+                fresh.append(conversation)
+        self._row_of = None
+        return fresh
+
+    # -- diffs -------------------------------------------------------------------------------------------
+
+    def apply_changes(self, changes: ChangeSet) -> None:
+        """Re-read only the conversations the change set names; move, insert, update or remove their rows."""
+        for account_id, conversation_id in sorted(changes.conversations_changed):
+            key = (account_id, conversation_id)
+            self._apply_one(key, self._reader.conversation(account_id, conversation_id))
+
+    def _apply_one(self, key: ConversationKey, fresh: Conversation | None) -> None:
+        row = self._index().get(key)
+        wanted = fresh is not None and (self._filter.matches(fresh) or key == self._sticky)
+        if row is not None and (fresh is None or not wanted):
+            self._remove(row)
+            return
+        if fresh is None or not wanted:
+            return
+        target = self._insertion_row(fresh, exclude=row)
+        if row is None:
+            if target is not None:
+                self.beginInsertRows(QModelIndex(), target, target)
+                self._rows.insert(target, fresh)
+                self._row_of = None
+                self.endInsertRows()
+            return
+        if target is None:
+            # Its activity moved it past the loaded prefix: fetchMore brings it back in its place.
+            self._remove(row)
+            return
+        old = self._rows[row]
+        if target != row:
+            # beginMoveRows counts the destination before the move: moving down lands one row further.
+            destination = target + 1 if target > row else target
+            self.beginMoveRows(QModelIndex(), row, row, QModelIndex(), destination)
+            del self._rows[row]
+            self._rows.insert(target, fresh)
+            self._row_of = None
+            self.endMoveRows()
+        else:
+            self._rows[row] = fresh
+        if old != fresh:
+            index = self.index(target, 0)
+            self.dataChanged.emit(index, index, [])
+
+    def _insertion_row(self, conversation: Conversation, *, exclude: int | None) -> int | None:
+        """Where the conversation belongs among the loaded rows (ignoring its own), None if beyond them."""
+        key = conversation_sort_key(conversation)
+        rows = self._rows if exclude is None else self._rows[:exclude] + self._rows[exclude + 1 :]
+        lo, hi = 0, len(rows)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if conversation_sort_key(rows[mid]) < key:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo == len(rows) and not self._exhausted:
+            return None
+        return lo
+
+    def _reader_offset(self) -> int:
+        """Rows the reader has already given us: the kept-visible row may be one it no longer lists."""
+        row = self._index().get(self._sticky) if self._sticky is not None else None
+        if row is not None and not self._filter.matches(self._rows[row]):
+            return len(self._rows) - 1
+        return len(self._rows)
+
+    def _remove(self, row: int) -> None:
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._rows[row]
+        self._row_of = None
+        self.endRemoveRows()
+
+    def _index(self) -> dict[ConversationKey, int]:
+        if self._row_of is None:
+            self._row_of = {conversation_key(c): i for i, c in enumerate(self._rows)}
+        return self._row_of
+
+    # -- reading -----------------------------------------------------------------------------------------
+
+    def conversation_at(self, row: int) -> Conversation | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def row_of(self, account_id: str, conversation_id: str) -> int | None:
+        return self._index().get((account_id, conversation_id))
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def roleNames(self) -> dict[int, QByteArray]:
+        names = dict(super().roleNames())
+        names.update({int(role): QByteArray(name) for role, name in _ROLE_NAMES.items()})
+        return names
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows) or index.column() != 0:
+            return None
+        c = self._rows[index.row()]
+        person = primary_participant(c)
+        if role in (Qt.ItemDataRole.DisplayRole, ConversationRole.TITLE):
+            return c.title
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return c.title
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            unread = f", {c.unread_count} unread" if c.unread_count else ""
+            return f"{c.title}{unread}: {preview_text(c)}"
+        if role == ConversationRole.CONVERSATION:
+            return c
+        if role == ConversationRole.KEY:
+            return conversation_key(c)
+        if role == ConversationRole.HEADLINE:
+            return one_line(person.headline) if person is not None else ""
+        if role == ConversationRole.PREVIEW:
+            return preview_text(c)
+        if role == ConversationRole.LAST_ACTIVITY:
+            return c.last_activity_at
+        if role == ConversationRole.UNREAD_COUNT:
+            return c.unread_count
+        if role == ConversationRole.STARRED:
+            return c.starred
+        if role == ConversationRole.INITIALS:
+            return initials(person.name if person is not None else c.title)
+        if role == ConversationRole.AVATAR_SEED:
+            return person.profile_id or person.name if person is not None else c.conversation_id
+        if role == ConversationRole.ACCOUNT_ID:
+            return c.account_id
+        return None
+
+    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren

@@ -1,0 +1,197 @@
+"""The settings dialog and the one crash dialog for unexpected errors (never a traceback in the face)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .text import one_line
+
+
+def _plain_label(text: str = "", object_name: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    if object_name:
+        label.setObjectName(object_name)
+    return label
+
+
+class CrashDialog(QDialog):
+    """A short apology, the log file's path, and the details folded away.
+
+    Use ``CrashDialog.report()``: a burst of errors adds to the open dialog instead of stacking new ones.
+    """
+
+    _open: CrashDialog | None = None
+
+    def __init__(self, summary: str, details: str, log_path: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("crashDialog")
+        self.setWindowTitle("Something went wrong")
+        self.log_path = log_path
+        layout = QVBoxLayout(self)
+        layout.addWidget(_plain_label("Something went wrong", "dialogTitle"))
+        layout.addWidget(
+            _plain_label(
+                "ConnectSafely hit an unexpected problem. Your messages and recalls are safe; you can keep "
+                "working, or restart the app if something looks wrong."
+            )
+        )
+        self.summary_label = _plain_label(one_line(summary, 200), "crashSummary")
+        layout.addWidget(self.summary_label)
+        layout.addWidget(_plain_label("The full report is in the log file:"))
+        self.path_label = _plain_label(log_path, "logPath")
+        self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.path_label)
+        self.details_button = QPushButton("Show details")
+        self.details_button.setCheckable(True)
+        self.details_button.setObjectName("flatButton")
+        self.details_button.toggled.connect(self._on_details_button_toggled)
+        self.details = QPlainTextEdit()
+        self.details.setReadOnly(True)
+        self.details.setPlainText(details)
+        self.details.setMinimumHeight(180)
+        self.details.hide()
+        buttons = QDialogButtonBox()
+        copy = buttons.addButton("Copy report", QDialogButtonBox.ButtonRole.ActionRole)
+        copy.clicked.connect(self._on_copy_clicked)
+        close = buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        close.clicked.connect(self.accept)
+        row = QHBoxLayout()
+        row.addWidget(self.details_button)
+        row.addStretch(1)
+        layout.addLayout(row)
+        layout.addWidget(self.details, 1)
+        layout.addWidget(buttons)
+        self.setMinimumWidth(480)
+        self.finished.connect(self._on_finished)
+
+    @classmethod
+    def report(cls, summary: str, details: str, log_path: str, parent: QWidget | None = None) -> CrashDialog:
+        """Show the crash dialog (non-modal, non-blocking), or add to the one already open."""
+        dialog = cls._open
+        if dialog is not None and dialog.isVisible():
+            dialog.add_report(summary, details)
+        else:
+            dialog = cls(summary, details, log_path, parent)
+            cls._open = dialog
+            dialog.show()
+        dialog.raise_()
+        return dialog
+
+    def add_report(self, summary: str, details: str) -> None:
+        self.summary_label.setText(one_line(summary, 200) + " (and earlier errors)")
+        self.details.appendPlainText("\n" + "-" * 60 + "\n" + details)
+
+    def _on_details_button_toggled(self, checked: bool) -> None:
+        self.details.setVisible(checked)
+        self.details_button.setText("Hide details" if checked else "Show details")
+        self.adjustSize()
+
+    def _on_copy_clicked(self) -> None:
+        text = f"{self.summary_label.text()}\nLog: {self.log_path}\n\n{self.details.toPlainText()}"
+        QGuiApplication.clipboard().setText(text)
+
+    def _on_finished(self, _result: int) -> None:
+        if CrashDialog._open is self:
+            CrashDialog._open = None
+
+
+class SettingsDialog(QDialog):
+    """API key and base URL; the desktop layer tests the connection and stores the values."""
+
+    test_connection_requested = Signal(str, str)
+    """(api key, base URL) as typed: the desktop layer answers with ``set_test_result``."""
+    save_requested = Signal(str, str)
+    """(api key, base URL) when the user pressed Save; an empty key means "use the local sandbox"."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "",
+        base_url: str = "",
+        key_location: str = "the system keyring",
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("settingsDialog")
+        self.setWindowTitle("Settings")
+        layout = QVBoxLayout(self)
+        layout.addWidget(_plain_label("Connection", "dialogTitle"))
+        form = QFormLayout()
+        self.api_key_edit = QLineEdit(api_key)
+        self.api_key_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.api_key_edit.setPlaceholderText("Leave empty to use the local sandbox")
+        self.api_key_edit.setObjectName("apiKeyEdit")
+        self.show_key_button = QPushButton("Show")
+        self.show_key_button.setObjectName("flatButton")
+        self.show_key_button.setCheckable(True)
+        self.show_key_button.setToolTip("Show the key as typed")
+        self.show_key_button.toggled.connect(self._on_show_key_button_toggled)
+        key_row = QHBoxLayout()
+        key_row.setSpacing(4)
+        key_row.addWidget(self.api_key_edit, 1)
+        key_row.addWidget(self.show_key_button)
+        self.base_url_edit = QLineEdit(base_url)
+        self.base_url_edit.setPlaceholderText("https://api.connectsafely.ai")
+        self.base_url_edit.setObjectName("baseUrlEdit")
+        form.addRow("API key", key_row)
+        form.addRow("Base URL", self.base_url_edit)
+        layout.addLayout(form)
+        self.key_location_label = _plain_label(f"Your API key is stored in {key_location}.", "mutedLabel")
+        layout.addWidget(self.key_location_label)
+        test_row = QHBoxLayout()
+        self.test_button = QPushButton("Test connection")
+        self.test_button.clicked.connect(self._on_test_button_clicked)
+        self.test_result_label = _plain_label("", "testResult")
+        test_row.addWidget(self.test_button)
+        test_row.addWidget(self.test_result_label, 1)
+        layout.addLayout(test_row)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self._on_buttons_accepted)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.setMinimumWidth(460)
+
+    def api_key(self) -> str:
+        return self.api_key_edit.text().strip()
+
+    def base_url(self) -> str:
+        return self.base_url_edit.text().strip()
+
+    def set_test_result(self, ok: bool, text: str) -> None:
+        """Show the outcome of a connection test (plain words, e.g. "Connected as Ada Lovelace")."""
+        self.test_button.setEnabled(True)
+        self.test_result_label.setProperty("ok", ok)
+        self.test_result_label.setText(("✓ " if ok else "✗ ") + one_line(text, 200))
+        self.test_result_label.style().unpolish(self.test_result_label)
+        self.test_result_label.style().polish(self.test_result_label)
+
+    def _on_show_key_button_toggled(self, checked: bool) -> None:
+        mode = QLineEdit.EchoMode.Normal if checked else QLineEdit.EchoMode.Password
+        self.api_key_edit.setEchoMode(mode)
+        self.show_key_button.setText("Hide" if checked else "Show")
+
+    def _on_test_button_clicked(self) -> None:
+        self.test_button.setEnabled(False)
+        self.test_result_label.setText("Testing…")
+        self.test_connection_requested.emit(self.api_key(), self.base_url())
+
+    def _on_buttons_accepted(self) -> None:
+        self.save_requested.emit(self.api_key(), self.base_url())
+        self.accept()

@@ -1,0 +1,314 @@
+"""One conversation's visible messages, oldest at the top, with older history paged in at the top edge."""
+
+from __future__ import annotations
+
+import bisect
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QObject, QPersistentModelIndex, Qt
+
+from sync.model import ChangeSet, Message
+
+from .sources import InboxReader
+from .text import bubble_text, format_clock, truncation_note
+
+PAGE_SIZE = 50
+RECALLING_TEXT = "Recalling…"
+RETRY_TEXT = "Retry"
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+MessageKey = tuple[str, str]
+"""(account id, message id): one cached copy of a message."""
+
+
+class RecallStatus(enum.StrEnum):
+    NONE = "none"
+    PENDING = "pending"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class RecallRowState:
+    """The UI's own state of a recall on one row (the cache knows only finished recalls)."""
+
+    status: RecallStatus
+    reason: str = ""
+    can_retry: bool = False
+
+    @property
+    def text(self) -> str:
+        if self.status is RecallStatus.PENDING:
+            return RECALLING_TEXT
+        if self.status is RecallStatus.FAILED:
+            return f"Not recalled: {self.reason}" if self.reason else "Not recalled"
+        return ""
+
+
+class MessageRole(enum.IntEnum):
+    MESSAGE = Qt.ItemDataRole.UserRole + 1
+    """The ``Message`` value itself."""
+    KEY = enum.auto()
+    TEXT = enum.auto()
+    """The full text, for copying. Painting uses ``BUBBLE_TEXT``."""
+    BUBBLE_TEXT = enum.auto()
+    """The bounded part of the text that is laid out, as plain text."""
+    OMITTED_CHARS = enum.auto()
+    SENDER_NAME = enum.auto()
+    SENT_AT = enum.auto()
+    IS_OWN = enum.auto()
+    HAS_ATTACHMENT = enum.auto()
+    REACTIONS = enum.auto()
+    """A short plain-text line such as "👍 2  ❤️ 1" ("" when none)."""
+    RECALL_STATUS = enum.auto()
+    """A ``RecallStatus`` value string: "none", "pending" or "failed"."""
+    RECALL_STATUS_TEXT = enum.auto()
+    """"Recalling…", "Not recalled: <reason>" or ""."""
+    RECALL_CAN_RETRY = enum.auto()
+    RECALL_RETRY_TEXT = enum.auto()
+    """"Retry" when a retry makes sense, else ""."""
+
+
+_ROLE_NAMES = {role: role.name.lower().encode() for role in MessageRole}
+
+
+def message_key(message: Message) -> MessageKey:
+    return (message.account_id, message.message_id)
+
+
+def message_sort_key(message: Message) -> tuple[int, str]:
+    return (message.sent_at, message.message_id)
+
+
+def reactions_text(message: Message) -> str:
+    return "  ".join(f"{r.emoji} {r.count}" if r.count > 1 else r.emoji for r in message.reactions)
+
+
+class MessageListModel(QAbstractListModel):
+    """The open conversation's messages, updated by row diffs, plus each row's recall state.
+
+    Older history is not loaded through ``canFetchMore``: views call ``fetchMore`` at the *bottom*, where
+    a chat sits all the time. The view calls ``load_older()`` when it is scrolled to the top instead.
+    """
+
+    def __init__(self, reader: InboxReader, *, page_size: int = PAGE_SIZE, parent: QObject | None = None):
+        super().__init__(parent)
+        self._reader = reader
+        self._page_size = page_size
+        self._account_id: str | None = None
+        self._conversation_id: str | None = None
+        self._rows: list[Message] = []
+        self._has_older = False
+        self._loading = False
+        self._recall: dict[MessageKey, RecallRowState] = {}
+
+    # -- which conversation ------------------------------------------------------------------------------
+
+    @property
+    def conversation_key(self) -> tuple[str, str] | None:
+        if self._account_id is None or self._conversation_id is None:
+            return None
+        return (self._account_id, self._conversation_id)
+
+    def set_conversation(self, account_id: str | None, conversation_id: str | None) -> None:
+        """Show another conversation (None: none): resets to its newest page."""
+        self.beginResetModel()
+        self._account_id, self._conversation_id = account_id, conversation_id
+        self._rows = []
+        self._has_older = False
+        if account_id is not None and conversation_id is not None:
+            page = self._reader.messages_page(account_id, conversation_id, before=None, limit=self._page_size)
+            self._has_older = len(page) >= self._page_size
+            self._rows = sorted(page, key=message_sort_key)
+        self.endResetModel()
+
+    def reload(self) -> None:
+        """Read the newest page again (e.g. after another process changed the cache)."""
+        self.set_conversation(self._account_id, self._conversation_id)
+
+    def can_load_older(self) -> bool:
+        return self._has_older and not self._loading
+
+    def load_older(self) -> int:
+        """Prepend the next page of older history; returns how many rows came in."""
+        key = self.conversation_key
+        if key is None or not self.can_load_older():
+            return 0
+        self._loading = True
+        try:
+            before = message_sort_key(self._rows[0]) if self._rows else None
+            page = self._reader.messages_page(key[0], key[1], before=before, limit=self._page_size)
+            self._has_older = len(page) >= self._page_size
+            known = {message_key(m) for m in self._rows}
+            older = sorted((m for m in page if message_key(m) not in known), key=message_sort_key)
+            if older:
+                self.beginInsertRows(QModelIndex(), 0, len(older) - 1)
+                self._rows[0:0] = older
+                self.endInsertRows()
+            return len(older)
+        finally:
+            self._loading = False
+
+    # -- diffs -------------------------------------------------------------------------------------------
+
+    def apply_changes(self, changes: ChangeSet) -> None:
+        """Remove hidden rows, insert new ones, update changed ones — only those of this conversation."""
+        conv = self.conversation_key
+        if conv is None:
+            return
+        account_id, conversation_id = conv
+        # A tombstone names a message id alone: it hides every mailbox's copy, named here or not.
+        for row in reversed(range(len(self._rows))):
+            message = self._rows[row]
+            if message.message_id in changes.tombstones_added:
+                self._remove_row(row)
+        hidden = {
+            (k.account_id, k.message_id)
+            for k in changes.messages_hidden
+            if (k.account_id, k.conversation_id) == conv
+        }
+        for row in reversed(range(len(self._rows))):
+            if message_key(self._rows[row]) in hidden:
+                self._remove_row(row)
+        touched = sorted(
+            {
+                k.message_id
+                for k in changes.messages_inserted | changes.messages_updated
+                if (k.account_id, k.conversation_id) == conv
+            }
+        )
+        for message_id in touched:
+            fresh = self._reader.message(account_id, message_id)
+            if fresh is not None and fresh.conversation_id != conversation_id:
+                fresh = None
+            self._upsert(account_id, message_id, fresh)
+
+    def _upsert(self, account_id: str, message_id: str, fresh: Message | None) -> None:
+        row = self.row_of(account_id, message_id)
+        if fresh is None:
+            if row is not None:
+                self._remove_row(row)
+            return
+        if row is not None and message_sort_key(self._rows[row]) == message_sort_key(fresh):
+            if self._rows[row] != fresh:
+                self._rows[row] = fresh
+                index = self.index(row, 0)
+                self.dataChanged.emit(index, index, [])
+            return
+        if row is not None:
+            self._remove_row(row)
+        keys = [message_sort_key(m) for m in self._rows]
+        target = bisect.bisect_left(keys, message_sort_key(fresh))
+        if target == 0 and self._has_older:
+            # Older than everything loaded while more history exists: load_older brings it in its place.
+            return
+        self.beginInsertRows(QModelIndex(), target, target)
+        self._rows.insert(target, fresh)
+        self.endInsertRows()
+
+    def _remove_row(self, row: int) -> None:
+        self.beginRemoveRows(QModelIndex(), row, row)
+        message = self._rows.pop(row)
+        self._recall.pop(message_key(message), None)
+        self.endRemoveRows()
+
+    # -- recall state ------------------------------------------------------------------------------------
+
+    def mark_recall_pending(self, account_id: str, message_id: str) -> None:
+        self._set_recall(account_id, message_id, RecallRowState(RecallStatus.PENDING))
+
+    def mark_recall_failed(self, account_id: str, message_id: str, reason_text: str, can_retry: bool) -> None:
+        self._set_recall(account_id, message_id, RecallRowState(RecallStatus.FAILED, reason_text, can_retry))
+
+    def clear_recall_state(self, account_id: str, message_id: str) -> None:
+        if self._recall.pop((account_id, message_id), None) is not None:
+            self._emit_row_changed(account_id, message_id)
+
+    def recall_state(self, account_id: str, message_id: str) -> RecallRowState | None:
+        return self._recall.get((account_id, message_id))
+
+    def _set_recall(self, account_id: str, message_id: str, state: RecallRowState) -> None:
+        # Kept even when the row is not loaded (another conversation is open): it shows when it is.
+        self._recall[(account_id, message_id)] = state
+        self._emit_row_changed(account_id, message_id)
+
+    def _emit_row_changed(self, account_id: str, message_id: str) -> None:
+        row = self.row_of(account_id, message_id)
+        if row is not None:
+            index = self.index(row, 0)
+            self.dataChanged.emit(index, index, [])
+
+    # -- reading -----------------------------------------------------------------------------------------
+
+    def message_at(self, row: int) -> Message | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def row_of(self, account_id: str, message_id: str) -> int | None:
+        # Linear: a conversation holds a few pages at most, and the search runs once per diff entry.
+        for row, message in enumerate(self._rows):
+            if message.message_id == message_id and message.account_id == account_id:
+                return row
+        return None
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def roleNames(self) -> dict[int, QByteArray]:
+        names = dict(super().roleNames())
+        names.update({int(role): QByteArray(name) for role, name in _ROLE_NAMES.items()})
+        return names
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows) or index.column() != 0:
+            return None
+        m = self._rows[index.row()]
+        state = self._recall.get(message_key(m)) or RecallRowState(RecallStatus.NONE)
+        if role == Qt.ItemDataRole.DisplayRole:
+            # Plain text plus the recall status line, so every reader of the row sees the state.
+            text, omitted = bubble_text(m.text)
+            lines = [text]
+            if omitted:
+                lines.append(truncation_note(omitted))
+            if state.status is not RecallStatus.NONE:
+                lines.append(state.text + (f" — {RETRY_TEXT}" if state.can_retry else ""))
+            return "\n".join(lines)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{m.sender_name or 'You'} — {format_clock(m.sent_at)}"
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            sender = "You" if m.is_sent_by_owner else m.sender_name
+            return f"{sender}: {bubble_text(m.text)[0]}" + (f" ({state.text})" if state.text else "")
+        if role == MessageRole.MESSAGE:
+            return m
+        if role == MessageRole.KEY:
+            return message_key(m)
+        if role == MessageRole.TEXT:
+            return m.text
+        if role == MessageRole.BUBBLE_TEXT:
+            return bubble_text(m.text)[0]
+        if role == MessageRole.OMITTED_CHARS:
+            return bubble_text(m.text)[1]
+        if role == MessageRole.SENDER_NAME:
+            return "You" if m.is_sent_by_owner else (m.sender_name or "Unknown")
+        if role == MessageRole.SENT_AT:
+            return m.sent_at
+        if role == MessageRole.IS_OWN:
+            return m.is_sent_by_owner
+        if role == MessageRole.HAS_ATTACHMENT:
+            return m.has_attachment
+        if role == MessageRole.REACTIONS:
+            return reactions_text(m)
+        if role == MessageRole.RECALL_STATUS:
+            return state.status.value
+        if role == MessageRole.RECALL_STATUS_TEXT:
+            return state.text
+        if role == MessageRole.RECALL_CAN_RETRY:
+            return state.can_retry
+        if role == MessageRole.RECALL_RETRY_TEXT:
+            return RETRY_TEXT if state.can_retry else ""
+        return None
+
+    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren

@@ -1,0 +1,100 @@
+"""The in-app list of new inbound messages; a recalled message's entry is removed from it."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sync.model import Message
+
+from .text import format_clock, one_line
+
+MESSAGE_ROLE = Qt.ItemDataRole.UserRole + 1
+MAX_NOTIFICATIONS = 200
+
+
+class NotificationList(QWidget):
+    """Newest first, at most ``MAX_NOTIFICATIONS``; activating one opens its conversation."""
+
+    notification_activated = Signal(Message)
+    count_changed = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("notificationList")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        top = QHBoxLayout()
+        top.setContentsMargins(8, 4, 8, 0)
+        self.empty_label = QLabel("No new messages")
+        self.empty_label.setObjectName("mutedLabel")
+        self.clear_button = QPushButton("Clear all")
+        self.clear_button.setObjectName("flatButton")
+        self.clear_button.clicked.connect(self._on_clear_button_clicked)
+        top.addWidget(self.empty_label, 1)
+        top.addWidget(self.clear_button)
+        self.list = QListWidget()
+        self.list.setWordWrap(True)
+        self.list.setUniformItemSizes(True)
+        self.list.itemActivated.connect(self._on_list_item_activated)
+        self.list.itemClicked.connect(self._on_list_item_activated)
+        layout.addLayout(top)
+        layout.addWidget(self.list, 1)
+        self._refresh()
+
+    def count(self) -> int:
+        return self.list.count()
+
+    def message_ids(self) -> list[str]:
+        return [self._message(self.list.item(i)).message_id for i in range(self.list.count())]
+
+    def item_texts(self) -> list[str]:
+        return [self.list.item(i).text() for i in range(self.list.count())]
+
+    def add_notification(self, message: Message) -> None:
+        if message.message_id in self.message_ids():
+            return
+        # QListWidgetItem text is painted as plain text by the default delegate: markup stays literal.
+        item = QListWidgetItem(f"{message.sender_name or 'Someone'}: {one_line(message.text, 140)}")
+        item.setData(MESSAGE_ROLE, message)
+        item.setToolTip(format_clock(message.sent_at))
+        self.list.insertItem(0, item)
+        while self.list.count() > MAX_NOTIFICATIONS:
+            self.list.takeItem(self.list.count() - 1)
+        self._refresh()
+
+    def remove_notification(self, message_id: str) -> None:
+        for row in reversed(range(self.list.count())):
+            if self._message(self.list.item(row)).message_id == message_id:
+                self.list.takeItem(row)
+        self._refresh()
+
+    def clear(self) -> None:
+        self.list.clear()
+        self._refresh()
+
+    @staticmethod
+    def _message(item: QListWidgetItem) -> Message:
+        message = item.data(MESSAGE_ROLE)
+        assert isinstance(message, Message)
+        return message
+
+    def _refresh(self) -> None:
+        n = self.list.count()
+        self.empty_label.setText(f"{n} new message{'s' if n != 1 else ''}" if n else "No new messages")
+        self.clear_button.setEnabled(n > 0)
+        self.count_changed.emit(n)
+
+    def _on_list_item_activated(self, item: QListWidgetItem) -> None:
+        self.notification_activated.emit(self._message(item))
+
+    def _on_clear_button_clicked(self) -> None:
+        self.clear()

@@ -1,0 +1,52 @@
+"""The read-only data sources the widgets need, as Protocols the desktop layer implements over the cache.
+
+The UI never talks HTTP or SQL: every model reads through one of these, on the GUI thread, with short
+``LIMIT``ed queries (DESIGN.md, "Threads and loops"). User intents leave the widgets as Qt signals instead.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from sync.model import Account, Conversation, Message, RecallAttempt
+
+
+class InboxReader(Protocol):
+    """What the inbox window reads. Every method is a short indexed query; none may block for long.
+
+    Ordering contracts the models rely on to apply row diffs without re-reading whole lists:
+
+    - ``conversations_page`` returns conversations ordered by ``last_activity_at`` descending, ties broken
+      by ``(account_id, conversation_id)`` ascending (``ui.conversation_model.conversation_sort_key``).
+      ``search`` matches, case-insensitively, a substring of a participant's name or headline or of the
+      latest message's text (``ConversationFilter.matches`` is the reference); ``unread_only`` keeps
+      conversations with ``unread_count > 0``; ``account_id=None`` means every account.
+    - ``messages_page`` returns the *visible* (not tombstoned) messages of one conversation, newest first,
+      by the keyset ``(sent_at, message_id)``: with ``before`` set, only messages strictly older than it.
+    """
+
+    def accounts(self) -> list[Account]: ...
+
+    def conversations_page(
+        self, *, account_id: str | None, unread_only: bool, search: str, offset: int, limit: int
+    ) -> list[Conversation]: ...
+
+    def conversation(self, account_id: str, conversation_id: str) -> Conversation | None:
+        """The conversation's current row, or None when it no longer exists."""
+        ...
+
+    def messages_page(
+        self, account_id: str, conversation_id: str, *, before: tuple[int, str] | None, limit: int
+    ) -> list[Message]: ...
+
+    def message(self, account_id: str, message_id: str) -> Message | None:
+        """The message's current row, or None when it is hidden (tombstoned) or unknown."""
+        ...
+
+    def recall_log(self, limit: int) -> list[RecallAttempt]:
+        """The newest ``limit`` recall attempts, newest first."""
+        ...
+
+    def server_now_ms(self) -> int:
+        """The server's clock as best known (local clock + offset from the API's ``Date`` headers)."""
+        ...
