@@ -8,9 +8,12 @@ to one crash dialog and the log file in the data dir; known errors are banners.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import logging
 import logging.handlers
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -124,6 +127,12 @@ def run_gui(args: argparse.Namespace) -> int:
                 for window in manager.windows:
                     window.show_banner(note, "info")
             service.start()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                # A logout or `kill` closes the windows the normal way, so state is saved and a
+                # sandbox this process started is stopped.
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(signum, manager.close_all)
             await manager.wait_all_closed()
         finally:
             await service.close()

@@ -397,6 +397,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
     if raw and raw[0] == "sandbox":
         return _run_sandbox(raw[1:])
+    if not raw or (raw[0] not in (*ASYNC_COMMANDS, "gui") and raw[0] not in ("-h", "--help")):
+        raw = ["gui", *raw]  # no command: the GUI, with whatever options were given
     parser = build_parser()
     try:
         args = parser.parse_args(raw)
@@ -404,8 +406,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     if args.command in ASYNC_COMMANDS:
         return run_headless(args)
-    if args.command is None:
-        args = parser.parse_args(["gui", *raw])
     return _run_gui(args)
 
 

@@ -6,6 +6,7 @@ recall grace period. The API key is *not* a setting: it lives in the keyring (de
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,11 @@ class Settings:
     """Typed access to the data dir's settings file."""
 
     def __init__(self, data: Path) -> None:
-        self._store = QSettings(str(data / "settings.ini"), QSettings.Format.IniFormat)
+        path = data / "settings.ini"
+        # User-only like everything in the data dir; QSettings would create it with the umask's bits.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        path.chmod(0o600)
+        self._store = QSettings(str(path), QSettings.Format.IniFormat)
 
     def get_int(self, setting: Setting) -> int:
         value = self._store.value(setting.key, setting.default)

@@ -95,6 +95,11 @@ class WindowManager(QObject):
         for slot in range(max(1, min(8, self.settings.get_int(WINDOW_COUNT)))):
             self.open_window(slot)
 
+    def close_all(self) -> None:
+        """Close every window (SIGTERM, logout): each saves its state; the last one ends the app."""
+        for window in list(self.windows):
+            window.close()
+
     async def wait_all_closed(self) -> None:
         await self._closed.wait()
 

@@ -1,0 +1,84 @@
+"""The real `connectsafely-desktop` GUI process (offscreen): sandbox by default, clean exit, no orphans."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.gui
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its parent) counts as gone.
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "State:\tZ" not in status
+
+
+def synced_conversations(data: Path) -> int:
+    caches = list(data.glob("cache-*.sqlite"))
+    if not caches:
+        return 0
+    try:
+        with sqlite3.connect(f"file:{caches[0]}?mode=ro", uri=True, timeout=1) as conn:
+            return int(conn.execute("SELECT count(*) FROM conversations").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def test_without_a_key_the_app_runs_the_sandbox_and_stops_it_when_its_window_closes(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTSAFELY_")}
+    env.update({"QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)})
+    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    data = tmp_path / "data"
+    app = subprocess.Popen(
+        [sys.executable, "-m", "desktop.cli", "--data-dir", str(data)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        endpoint = data / "sandbox" / "endpoint.json"
+        wait_for(endpoint.exists, 30, "the sandbox the app starts")
+        sandbox_pid = json.loads(endpoint.read_text())["pid"]
+        log = data / "connectsafely-desktop.log"
+        wait_for(lambda: synced_conversations(data) > 0, 30, "the app to sync the sandbox's inbox")
+        assert app.poll() is None
+        app.send_signal(signal.SIGTERM)
+        assert app.wait(30) == 0, app.stderr.read() if app.stderr else ""
+        wait_for(lambda: not alive(sandbox_pid), 10, "the sandbox to stop")
+        assert not endpoint.exists()
+        assert (data.stat().st_mode & 0o777) == 0o700
+        assert (log.stat().st_mode & 0o777) == 0o600
+        assert (data / "settings.ini").exists()
+        assert (data / "settings.ini").stat().st_mode & 0o077 == 0
+        assert "Traceback" not in log.read_text()
+    finally:
+        if app.poll() is None:
+            app.kill()
+        app.communicate()
