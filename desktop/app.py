@@ -105,6 +105,9 @@ def run_gui(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("ConnectSafely")
+    from desktop.windows import app_icon
+
+    app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)  # the window manager decides when the app is done
     crashes = CrashReporter(log_path)
     sys.excepthook = crashes.excepthook

@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from importlib import resources
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QSystemTrayIcon
 
 from desktop import credentials
 from desktop.services import InboxService
@@ -23,6 +26,14 @@ from ui.dialogs import SettingsDialog
 from ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
+
+TRAY_PREVIEW_CHARS = 120
+
+
+def app_icon() -> QIcon:
+    """The app's icon, shipped in resources/ as package data."""
+    with resources.as_file(resources.files("resources") / "icon.svg") as path:
+        return QIcon(str(path))
 
 
 class WindowManager(QObject):
@@ -55,6 +66,11 @@ class WindowManager(QObject):
         service.notification_added.connect(self._on_service_notification_added)
         service.notification_removed.connect(self._on_service_notification_removed)
         service.error_raised.connect(self._on_service_error_raised)
+        self.tray: QSystemTrayIcon | None = None
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self.tray = QSystemTrayIcon(app_icon(), self)
+            self.tray.setToolTip("ConnectSafely")
+            self.tray.show()
 
     # --- windows ------------------------------------------------------------------------------------
 
@@ -199,10 +215,19 @@ class WindowManager(QObject):
                 window.refresh_recall_log()
 
     def _on_service_notification_added(self, message: Message) -> None:
+        shown_open = False
         for window in self.windows:
             current = window.current_conversation()
             if current is None or current.conversation_id != message.conversation_id:
                 window.add_notification(message)
+            else:
+                shown_open = True
+        if self.tray is not None and not shown_open:
+            # One line, bounded: a balloon is a glance, the message itself is one click away.
+            preview = " ".join(message.text.split())[:TRAY_PREVIEW_CHARS]
+            self.tray.showMessage(
+                message.sender_name or "New message", preview, QSystemTrayIcon.MessageIcon.Information
+            )
 
     def _on_service_notification_removed(self, message_id: str) -> None:
         for window in self.windows:

@@ -303,3 +303,28 @@ def test_older_history_loads_from_the_server_as_you_scroll_up(
     model = window.message_model
     shown = {m.message_id for r in range(model.rowCount()) if (m := model.message_at(r)) is not None}
     assert shown == expected
+
+
+def test_an_inbound_message_is_notified_and_its_recall_removes_the_notification(gui: Gui) -> None:
+    gui.service.start()
+    window = gui.manager.open_window()
+    gui.drive_until(lambda: gui.service.stream_state.value == "live")
+    account = gui.service.reader.accounts()[0]
+    conversations = gui.service.cache.reader.conversations(account.account_id, limit=2)
+    window.open_conversation(conversations[0])
+    quiet = conversations[1]
+    injected = gui.sandbox.control(
+        "POST",
+        "inject",
+        {
+            "accountId": account.account_id,
+            "conversationUrn": quiet.conversation_urn,
+            "text": "are you there?",
+        },
+    )
+    gui.drive_until(lambda: window.notifications.count() == 1)
+    [message_id] = window.notifications.message_ids()
+    assert "are you there?" in " ".join(window.notifications.item_texts())
+    assert message_id in str(injected)
+    gui.sandbox.control("POST", "recall", {"messageId": message_id, "emitEvent": True})
+    gui.drive_until(lambda: window.notifications.count() == 0)
