@@ -85,6 +85,7 @@ class InboxService(QObject):
         self._loading_older: set[tuple[str, str]] = set()
         self._unsubscribe = self.cache.writer.subscribe(self._on_writer_changes)
         self._data_version = self.cache.reader.data_version()
+        self._foreign_commits = self.cache.reader.commits_by_others(self.cache.writer.commit_key)
         self._data_version_timer = QTimer(self)
         self._data_version_timer.setInterval(DATA_VERSION_POLL_MS)
         self._data_version_timer.timeout.connect(self._on_data_version_timer_timeout)
@@ -244,16 +245,19 @@ class InboxService(QObject):
             self._loop.call_soon_threadsafe(self._deliver_changes, changes)
 
     def _deliver_changes(self, changes: ChangeSet) -> None:
-        if self._closing:
-            return
-        # Our own commit moved data_version too; only a commit of another process should refresh.
-        self._data_version = self.cache.reader.data_version()
-        self.changes_applied.emit(changes)
+        if not self._closing:
+            self.changes_applied.emit(changes)
 
     def _on_data_version_timer_timeout(self) -> None:
+        # data_version moves on any other connection's commit, our own writer thread's included; the
+        # per-writer commit counters tell whether another process wrote (then re-read what is shown).
         version = self.cache.reader.data_version()
-        if version != self._data_version:
-            self._data_version = version
+        if version == self._data_version:
+            return
+        self._data_version = version
+        foreign = self.cache.reader.commits_by_others(self.cache.writer.commit_key)
+        if foreign != self._foreign_commits:
+            self._foreign_commits = foreign
             self.foreign_commit.emit()
 
     def _on_lock_timer_timeout(self) -> None:

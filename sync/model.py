@@ -46,6 +46,7 @@ class LatestMessage:
     text: str
     sent_at: int
     sender_name: str = ""
+    has_attachment: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +165,90 @@ class RecallAttempt:
     error_kind: str = ""
     error_message: str = ""
     window_id: str = ""
+    finished_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationIn:
+    """A conversation as the sync hands it to the cache (one C1 item, decoded).
+
+    The cache validates it again (URNs parse, fields have the right types) and skips it,
+    counted in ``ChangeSet.skipped``, when it does not; the normalized conversation id is
+    taken from ``conversation_urn``. ``latest`` is the server's preview, ignored when its
+    message is tombstoned.
+    """
+
+    account_id: str
+    conversation_urn: str
+    last_activity_at: int
+    unread_count: int = 0
+    starred: bool = False
+    participants: tuple[Participant, ...] = ()
+    latest: LatestMessage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageIn:
+    """A message as the sync hands it to the cache (one C2 item or ``message.created``, decoded).
+
+    ``message_urn`` may be any message form of spec §4 (the cache keys the row by its token);
+    ``conversation_urn`` any conversation form. Invalid items are skipped and counted.
+    """
+
+    account_id: str
+    conversation_urn: str
+    message_urn: str
+    text: str
+    sent_at: int
+    sender_profile_id: str = ""
+    sender_name: str = ""
+    is_sent_by_owner: bool = False
+    has_attachment: bool = False
+    reactions: tuple[Reaction, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSyncState:
+    """How much of one conversation the cache holds, and when it was last known complete."""
+
+    account_id: str
+    conversation_id: str
+    oldest_synced_at: int | None = None
+    newest_synced_at: int | None = None
+    older_cursor: str | None = None
+    """C2 ``cursor`` for the next older page; None when unknown or nothing older."""
+    reached_oldest: bool = False
+    last_reconciled_at: int | None = None
+    """L of DESIGN "Sync": server time of the last complete view of this conversation."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSyncState:
+    account_id: str
+    last_sync_at: int | None = None
+    conversations_cursor: str | None = None
+    """C1 ``nextCursor`` where an interrupted first run resumes; None when done."""
+    initial_sync_completed: bool = False
+    last_error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CacheCounts:
+    accounts: int = 0
+    conversations: int = 0
+    messages: int = 0
+    tombstones: int = 0
+    unread_conversations: int = 0
+    unread_messages: int = 0
+    """Sum of the conversations' unread counts (the server's figures)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    conversations: tuple[Conversation, ...] = ()
+    """Conversations whose participant names match, newest activity first."""
+    messages: tuple[Message, ...] = ()
+    """Visible messages whose text matches, newest first."""
 
 
 class StreamState(enum.StrEnum):

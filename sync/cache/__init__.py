@@ -1,0 +1,117 @@
+"""The local cache (peewee on SQLite): one file per backend, one writer thread, reads from any thread.
+
+Typical use::
+
+    cache = Cache.open(data_dir, base_url)                  # creates or migrates; may raise CacheError
+    change = cache.writer.upsert_messages(items).result()   # a ChangeSet; or await cache.writer.run(...)
+    page = cache.reader.conversations(limit=50)             # frozen sync.model values, any thread
+    cache.close()                                           # runs queued writes first
+
+Writes (``cache.writer``, each one ``BEGIN IMMEDIATE`` transaction returning a Future): ``apply(ops,
+advance_seq_to=)`` for several operations at once (``UpsertAccounts``, ``UpsertConversations``,
+``UpsertMessages``, ``Tombstone``, ``UpdateConversation``, ``SetReactions``, ``SetConversationSync``,
+``SetAccountSync``) and one method per operation, plus the recall log and ``set_last_applied_seq``.
+Reads: :class:`CacheReader`. Errors: :class:`CacheError` (file unusable: too new, in use) and
+:class:`CacheInputError` (a malformed write; nothing written).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from sync.cache.db import (
+    BUSY_TIMEOUT_S,
+    SCHEMA_VERSION,
+    CacheClosed,
+    CacheDatabase,
+    CacheError,
+    CacheInUse,
+    CacheSchemaTooNew,
+    Migration,
+    cache_path,
+    open_database,
+)
+from sync.cache.reads import CacheReader
+from sync.cache.writer import CacheWriter
+from sync.cache.writes import (
+    CacheInputError,
+    SetAccountSync,
+    SetConversationSync,
+    SetReactions,
+    Tombstone,
+    UpdateConversation,
+    UpsertAccounts,
+    UpsertConversations,
+    UpsertMessages,
+    WriteOp,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Cache",
+    "CacheClosed",
+    "CacheDatabase",
+    "CacheError",
+    "CacheInUse",
+    "CacheInputError",
+    "CacheReader",
+    "CacheSchemaTooNew",
+    "CacheWriter",
+    "SetAccountSync",
+    "SetConversationSync",
+    "SetReactions",
+    "Tombstone",
+    "UpdateConversation",
+    "UpsertAccounts",
+    "UpsertConversations",
+    "UpsertMessages",
+    "WriteOp",
+    "cache_path",
+]
+
+
+class Cache:
+    """An open cache file with its writer (one thread) and reader (any thread)."""
+
+    def __init__(self, db: CacheDatabase) -> None:
+        self.db = db
+        self.writer = CacheWriter(db)
+        self.reader = CacheReader(db)
+
+    @property
+    def path(self) -> Path:
+        return self.db.path
+
+    @classmethod
+    def open(cls, data_dir: str | os.PathLike[str], base_url: str) -> Cache:
+        """Open the cache of ``base_url`` in ``data_dir`` (``cache-<sha256 prefix>.sqlite``)."""
+        return cls.open_file(cache_path(data_dir, base_url))
+
+    @classmethod
+    def open_file(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        migrations: Mapping[int, Migration] | None = None,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
+        migration_wait_s: float = 2.0,
+    ) -> Cache:
+        """Open a cache file by path; see :func:`sync.cache.db.open_database` for the errors."""
+        db = open_database(
+            path, migrations=migrations, busy_timeout_s=busy_timeout_s, migration_wait_s=migration_wait_s
+        )
+        return cls(db)
+
+    def close(self) -> None:
+        """Run the queued writes, then close the writer's and the calling thread's connections and
+        release the file. Other threads' read connections close when those threads end."""
+        self.writer.close()
+        self.db.close()
+
+    def __enter__(self) -> Cache:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

@@ -328,3 +328,47 @@ def test_an_inbound_message_is_notified_and_its_recall_removes_the_notification(
     assert message_id in str(injected)
     gui.sandbox.control("POST", "recall", {"messageId": message_id, "emitEvent": True})
     gui.drive_until(lambda: window.notifications.count() == 0)
+
+
+def test_our_own_writes_never_look_like_another_processes_and_keep_the_selection(gui: Gui) -> None:
+    """Only another process's commits re-read the lists; our own arrive as change sets. A re-read on
+    our own commits would reset the views (the open conversation would lose its selection)."""
+    gui.service.start()
+    window = gui.manager.open_window()
+    account = gui.service.reader.accounts()[0]
+    conversation = gui.service.cache.reader.conversations(account.account_id, limit=1)[0]
+    window.open_conversation(conversation)
+    foreign: list[bool] = []
+    gui.service.foreign_commit.connect(lambda: foreign.append(True))
+    gui.sandbox.control(
+        "POST",
+        "inject",
+        {"accountId": account.account_id, "conversationUrn": conversation.conversation_urn, "text": "hi"},
+    )
+    gui.run(gui.service.engine.sync_once())
+    gui.drive_until(
+        lambda: any(
+            (m := window.message_model.message_at(r)) is not None and m.text == "hi"
+            for r in range(window.message_model.rowCount())
+        )
+    )
+    gui.run(asyncio.sleep(0.5))  # several data_version polls
+    assert foreign == []
+    current = window.conversation_view.currentIndex()
+    assert current.isValid()
+    assert (
+        window.conversation_model.conversation_at(current.row()).conversation_id
+        == conversation.conversation_id
+    )  # type: ignore[union-attr]
+
+    # Another process's write is noticed.
+    from sync.cache import Cache
+
+    other = Cache.open(gui.data, gui.sandbox.base_url)
+    try:
+        other.writer.update_conversation(
+            account.account_id, conversation.conversation_id, starred=True
+        ).result()
+    finally:
+        other.close()
+    gui.drive_until(lambda: bool(foreign))

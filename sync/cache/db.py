@@ -1,0 +1,290 @@
+"""Opening the cache file: pragmas, the schema version, migrations and the lock that guards them.
+
+One cache file per backend (``cache_path``). Every process that has the file open holds a
+shared ``flock`` on ``<file>.lock``; a migration needs it exclusively, so it refuses to run
+while another process has the cache open (DESIGN "Windows and sessions"). SQLite's own
+``BEGIN EXCLUSIVE`` cannot do that job: in WAL mode it does not keep readers out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any, Final
+
+import peewee
+
+from sync.cache import schema
+
+try:  # POSIX only; elsewhere the "another process has it open" check is skipped.
+    import fcntl
+except ImportError:  # pragma: no cover - not on the supported platforms
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = [
+    "BUSY_TIMEOUT_S",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "CacheClosed",
+    "CacheDatabase",
+    "CacheError",
+    "CacheInUse",
+    "CacheSchemaTooNew",
+    "Migration",
+    "cache_path",
+    "open_database",
+]
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_S: Final = 10.0
+"""How long a connection waits for another process's write transaction before giving up."""
+
+Migration = Callable[[sqlite3.Connection], None]
+"""One step: brings the schema from version ``n - 1`` to ``n`` inside an open transaction."""
+
+MIGRATIONS: Final[Mapping[int, Migration]] = {1: schema.create_v1}
+SCHEMA_VERSION: Final = max(MIGRATIONS)
+
+
+class CacheError(Exception):
+    """The cache file cannot be used as it is (known, environmental: shown as state, not a crash)."""
+
+
+class CacheSchemaTooNew(CacheError):
+    def __init__(self, path: Path, found: int, supported: int) -> None:
+        self.path = path
+        self.found = found
+        self.supported = supported
+        super().__init__(
+            f"the cache {path} has schema version {found}, newer than version {supported} that this "
+            f"version of the app understands; use a newer app or another data dir"
+        )
+
+
+class CacheInUse(CacheError):
+    """A migration is due (or running elsewhere) while another process has the cache open."""
+
+    def __init__(self, path: Path, detail: str) -> None:
+        self.path = path
+        super().__init__(
+            f"the cache {path} {detail}; close the other windows or sync processes and try again"
+        )
+
+
+class CacheClosed(CacheError):
+    """A write was submitted after the cache was closed."""
+
+
+def cache_path(data_dir: str | os.PathLike[str], base_url: str) -> Path:
+    """The cache file of one backend inside a data dir, so the sandbox and the real service never mix."""
+    digest = hashlib.sha256(base_url.encode("utf-8")).hexdigest()[:12]
+    return Path(data_dir) / f"cache-{digest}.sqlite"
+
+
+def _pragmas(busy_timeout_s: float) -> list[tuple[str, Any]]:
+    # journal_mode is not here: WAL is a property of the file, set once by _ensure_wal. Switching it
+    # needs the file to itself and SQLite answers "database is locked" at once, without waiting,
+    # so a per-connection pragma fails when two processes open a new cache together.
+    return [
+        ("foreign_keys", 1),
+        ("synchronous", "normal"),
+        # sqlite3's ``timeout`` sets this too; stated again so it survives a driver change.
+        ("busy_timeout", int(busy_timeout_s * 1000)),
+    ]
+
+
+class CacheDatabase:
+    """An open cache file: a peewee database (one SQLite connection per thread) and the shared lock.
+
+    ``connection()`` gives the calling thread's own raw ``sqlite3.Connection`` (peewee keeps
+    connection state in a ``threading.local``), so readers on any thread never share a
+    connection with the writer thread.
+    """
+
+    def __init__(self, path: Path, db: peewee.SqliteDatabase, lock_file: IO[bytes] | None) -> None:
+        self.path = path
+        self.peewee = db
+        self._lock_file = lock_file
+
+    def connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection = self.peewee.connection()  # type: ignore[no-untyped-call]
+        return conn
+
+    def write_transaction(self) -> contextlib.AbstractContextManager[object]:
+        """``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes fails at once with
+        "database is locked" when another process committed in between, busy timeout or not."""
+        return self.peewee.atomic("IMMEDIATE")
+
+    def close_thread_connection(self) -> None:
+        """Close the calling thread's connection (each thread that read or wrote has one)."""
+        if not self.peewee.is_closed():
+            self.peewee.close()
+
+    def close(self) -> None:
+        self.close_thread_connection()
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the shared flock
+            self._lock_file = None
+
+
+def _private(path: Path) -> None:
+    """Create ``path`` owner-only if it does not exist: the cache holds private messages. SQLite gives
+    its ``-wal`` and ``-shm`` files the permissions of the database file."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def _connect(path: Path, busy_timeout_s: float) -> peewee.SqliteDatabase:
+    return peewee.SqliteDatabase(str(path), pragmas=_pragmas(busy_timeout_s), timeout=busy_timeout_s)
+
+
+def _ensure_wal(conn: sqlite3.Connection, path: Path, wait_s: float) -> None:
+    """Put the file in WAL mode (persistent), retrying while another opener holds it briefly."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            if conn.execute("PRAGMA journal_mode = wal").fetchone()[0] == "wal":
+                return
+            raise CacheError(f"{path}: SQLite refused WAL mode (is the file on a network file system?)")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def _flock(lock_file: IO[bytes], mode: int, wait_s: float, stop: Callable[[], bool] | None = None) -> bool:
+    """Take ``mode`` on the lock file, polling for up to ``wait_s`` or until ``stop()``; False when
+    it stays taken."""
+    if fcntl is None:  # pragma: no cover
+        return True
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(lock_file.fileno(), mode | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline or (stop is not None and stop()):
+                return False
+            time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def _exclusive(lock_file: IO[bytes] | None, wait_s: float, stop: Callable[[], bool]) -> Iterator[bool]:
+    """Hold the lock file exclusively (nobody else has the cache open); back to shared afterwards.
+
+    Waits up to ``wait_s``, or until ``stop()`` says waiting is pointless (another opener did the work).
+    """
+    if lock_file is None or fcntl is None:  # pragma: no cover
+        yield True
+        return
+    # flock cannot upgrade atomically; drop to unlocked first so two openers cannot deadlock.
+    fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+    got = _flock(lock_file, fcntl.LOCK_EX, wait_s, stop)
+    try:
+        yield got
+    finally:
+        if not _flock(lock_file, fcntl.LOCK_SH, BUSY_TIMEOUT_S):
+            log.warning("cache %s: could not take the shared lock back", lock_file.name)
+
+
+def _backup(conn: sqlite3.Connection, path: Path, version: int) -> Path:
+    target = path.with_name(f"{path.name}.v{version}.bak")
+    _private(target)
+    with contextlib.closing(sqlite3.connect(target)) as dest:
+        conn.backup(dest)  # consistent copy, WAL content included
+    log.info("cache %s: backed up schema v%d to %s", path, version, target)
+    return target
+
+
+def _migrate(db: peewee.SqliteDatabase, path: Path, migrations: Mapping[int, Migration], target: int) -> None:
+    conn: sqlite3.Connection = db.connection()  # type: ignore[no-untyped-call]
+    found = _user_version(conn)
+    if found >= target:
+        return  # another process migrated while we waited for the lock
+    if found == 0:
+        tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchone()
+        if tables[0]:
+            raise CacheError(f"{path} is an SQLite file with tables but no schema version: not a cache file")
+    else:
+        _backup(conn, path, found)
+    conn.execute("BEGIN EXCLUSIVE")
+    try:
+        for version in range(found + 1, target + 1):
+            migrations[version](conn)
+            log.info("cache %s: migrated to schema v%d", path, version)
+        conn.execute(f"PRAGMA user_version = {int(target)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def open_database(
+    path: str | os.PathLike[str],
+    *,
+    migrations: Mapping[int, Migration] | None = None,
+    busy_timeout_s: float = BUSY_TIMEOUT_S,
+    migration_wait_s: float = 2.0,
+) -> CacheDatabase:
+    """Open (creating or migrating) the cache file at ``path``.
+
+    Raises :class:`CacheSchemaTooNew` for a file written by a newer app and :class:`CacheInUse`
+    when an upgrade is due but another process has the file open. ``migrations`` is the step
+    registry (version → step); the default is this app's, tests pass an extended one.
+    """
+    steps = MIGRATIONS if migrations is None else migrations
+    target = max(steps)
+    missing = [v for v in range(1, target + 1) if v not in steps]
+    if missing:
+        raise ValueError(f"migration steps missing for versions {missing}")
+    file = Path(path)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    lock_file: IO[bytes] | None = None
+    if fcntl is not None:
+        lock_path = file.with_name(file.name + ".lock")
+        _private(lock_path)
+        lock_file = open(lock_path, "a+b")  # noqa: SIM115 - held while the cache is open
+        if not _flock(lock_file, fcntl.LOCK_SH, migration_wait_s):
+            lock_file.close()
+            raise CacheInUse(file, "is being upgraded by another process")
+    _private(file)
+    db = _connect(file, busy_timeout_s)
+    try:
+        conn: sqlite3.Connection = db.connection()  # type: ignore[no-untyped-call]
+        _ensure_wal(conn, file, busy_timeout_s)
+        found = _user_version(conn)
+        if found > target:
+            raise CacheSchemaTooNew(file, found, target)
+        if found < target:
+            with _exclusive(lock_file, migration_wait_s, stop=lambda: _user_version(conn) >= target) as got:
+                if not got:
+                    if _user_version(conn) == target:  # another opener migrated while we waited
+                        return CacheDatabase(file, db, lock_file)
+                    detail = f"must be upgraded from schema version {found} to {target}"
+                    raise CacheInUse(file, detail + ", but another process has it open")
+                _migrate(db, file, steps, target)
+        return CacheDatabase(file, db, lock_file)
+    except BaseException as exc:
+        if not db.is_closed():
+            db.close()
+        if lock_file is not None:
+            lock_file.close()
+        if isinstance(exc, sqlite3.DatabaseError | peewee.DatabaseError) and "not a database" in str(exc):
+            raise CacheError(f"{file} is not an SQLite file: not a cache file") from exc
+        raise

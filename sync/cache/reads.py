@@ -1,0 +1,395 @@
+"""Reads for the UI and the sync: short, indexed, LIMITed queries returning frozen ``sync.model`` values.
+
+Usable from any thread: each thread gets its own SQLite connection (peewee keeps connection
+state thread-local) and, under WAL, reads never wait for the writer. A page of conversations
+reads the latest message and unread count stored on the conversation row, never the
+messages table (computed per page it costs 100 ms at scale, stored ~0.05 ms).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any, Final
+
+from sync import urns
+from sync.cache.db import CacheDatabase
+from sync.cache.models import AccountRow, AccountSyncRow, ConversationSyncRow, RecallLogRow, recall_attempt
+from sync.cache.writes import COMMITS_PREFIX
+from sync.model import (
+    RECALL_WINDOW_MS,
+    Account,
+    AccountSyncState,
+    CacheCounts,
+    Conversation,
+    ConversationSyncState,
+    LatestMessage,
+    Message,
+    Participant,
+    Reaction,
+    RecallAttempt,
+    SearchResults,
+)
+
+__all__ = ["MAX_PAGE", "CacheReader"]
+
+MAX_PAGE: Final = 500
+
+_CONVERSATION_COLUMNS: Final = (
+    "account_id, conversation_id, conversation_urn, last_activity_at, unread_count, starred, participants,"
+    " latest_message_urn, latest_text, latest_sent_at, latest_sender_name, latest_has_attachment"
+)
+_MESSAGE_COLUMNS: Final = (
+    "account_id, conversation_id, message_id, message_urn, conversation_urn, text, sent_at,"
+    " sender_profile_id, sender_name, is_sent_by_owner, has_attachment, reactions"
+)
+
+
+def _conversation(row: sqlite3.Row | tuple[Any, ...]) -> Conversation:
+    participants = tuple(
+        Participant(p["profileId"], p["name"], p["headline"], p["profileUrl"], p["picture"])
+        for p in json.loads(row[6])
+    )
+    latest = None
+    if row[7] is not None:
+        latest = LatestMessage(row[7], row[8], row[9], row[10], bool(row[11]))
+    return Conversation(
+        account_id=row[0],
+        conversation_id=row[1],
+        conversation_urn=row[2],
+        last_activity_at=row[3],
+        unread_count=row[4],
+        starred=bool(row[5]),
+        participants=participants,
+        latest=latest,
+    )
+
+
+def _message(row: sqlite3.Row | tuple[Any, ...]) -> Message:
+    return Message(
+        account_id=row[0],
+        conversation_id=row[1],
+        message_id=row[2],
+        message_urn=row[3],
+        conversation_urn=row[4],
+        text=row[5],
+        sent_at=row[6],
+        sender_profile_id=row[7],
+        sender_name=row[8],
+        is_sent_by_owner=bool(row[9]),
+        has_attachment=bool(row[10]),
+        reactions=tuple(Reaction(e, c, bool(o)) for e, c, o in json.loads(row[11])),
+    )
+
+
+def _limit(limit: int) -> int:
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ValueError(f"limit must be a positive int, got {limit!r}")
+    return min(limit, MAX_PAGE)
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _conversation_id(value: str) -> str:
+    return urns.conversation_id(value)
+
+
+class CacheReader:
+    """Read access to one open cache; every method may be called from any thread."""
+
+    def __init__(self, db: CacheDatabase) -> None:
+        self._db = db
+
+    def _conn(self) -> sqlite3.Connection:
+        return self._db.connection()
+
+    # --- accounts ---------------------------------------------------------------------------------
+
+    def accounts(self) -> list[Account]:
+        query = AccountRow.select().order_by(AccountRow.name, AccountRow.account_id).bind(self._db.peewee)
+        return [
+            Account(r.account_id, r.name, r.public_id, r.mailbox, r.status, bool(r.enabled)) for r in query
+        ]
+
+    def account(self, account_id: str) -> Account | None:
+        return next((a for a in self.accounts() if a.account_id == account_id), None)
+
+    # --- conversations ----------------------------------------------------------------------------
+
+    def conversations(
+        self,
+        account_id: str | None = None,
+        *,
+        limit: int = 50,
+        after: Conversation | None = None,
+        unread_only: bool = False,
+    ) -> list[Conversation]:
+        """A page, newest activity first (across all accounts when ``account_id`` is None).
+
+        Keyset paging: pass the last conversation of the previous page as ``after``; the order is
+        (last activity, conversation id, account id) descending, so pages stay stable while rows change.
+        """
+        where: list[str] = []
+        params: list[Any] = []
+        if account_id is not None:
+            where.append("account_id = ?")
+            params.append(account_id)
+        if after is not None:
+            where.append("(last_activity_at, conversation_id, account_id) < (?, ?, ?)")
+            params += [after.last_activity_at, after.conversation_id, after.account_id]
+        if unread_only:
+            where.append("unread_count > 0")
+        sql = f"SELECT {_CONVERSATION_COLUMNS} FROM conversations"  # noqa: S608 - constant columns
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY last_activity_at DESC, conversation_id DESC, account_id DESC LIMIT ?"
+        params.append(_limit(limit))
+        return [_conversation(r) for r in self._conn().execute(sql, params)]
+
+    def conversations_page(
+        self, *, account_id: str | None, unread_only: bool, search: str, offset: int, limit: int
+    ) -> list[Conversation]:
+        """The inbox list's page: newest activity first, ties by (account, conversation) ascending;
+        ``search`` is a case-insensitive substring of a participant's name or headline or of the latest
+        visible message's text (the UI's ``ConversationFilter.matches`` is the same predicate)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if account_id is not None:
+            where.append("account_id = ?")
+            params.append(account_id)
+        if unread_only:
+            where.append("unread_count > 0")
+        needle = search.strip()
+        if needle:
+            pattern = _like(needle)
+            where.append(
+                "(latest_text LIKE ? ESCAPE '\\'"
+                " OR EXISTS (SELECT 1 FROM json_each(conversations.participants) p"
+                " WHERE json_extract(p.value, '$.name') LIKE ? ESCAPE '\\'"
+                " OR json_extract(p.value, '$.headline') LIKE ? ESCAPE '\\'))"
+            )
+            params += [pattern, pattern, pattern]
+        sql = f"SELECT {_CONVERSATION_COLUMNS} FROM conversations"  # noqa: S608 - constant columns
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY last_activity_at DESC, account_id ASC, conversation_id ASC LIMIT ? OFFSET ?"
+        params += [_limit(limit), max(0, int(offset))]
+        return [_conversation(r) for r in self._conn().execute(sql, params)]
+
+    def conversation(self, account_id: str, conversation: str) -> Conversation | None:
+        """One conversation by normalized id or any conversation URN."""
+        row = (
+            self._conn()
+            .execute(
+                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations"  # noqa: S608 - constant columns
+                " WHERE account_id = ? AND conversation_id = ?",
+                (account_id, _conversation_id(conversation)),
+            )
+            .fetchone()
+        )
+        return None if row is None else _conversation(row)
+
+    # --- messages ---------------------------------------------------------------------------------
+
+    def messages(
+        self, account_id: str, conversation: str, *, limit: int = 50, before: Message | None = None
+    ) -> list[Message]:
+        """A page of a conversation's visible messages, newest first; ``before`` = the oldest of the
+        previous page (keyset by (sent_at, message_id), stable while messages arrive or are recalled)."""
+        params: list[Any] = [account_id, _conversation_id(conversation)]
+        sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE account_id = ? AND conversation_id = ?"  # noqa: S608
+        if before is not None:
+            sql += " AND (sent_at, message_id) < (?, ?)"
+            params += [before.sent_at, before.message_id]
+        sql += " ORDER BY sent_at DESC, message_id DESC LIMIT ?"
+        params.append(_limit(limit))
+        return [_message(r) for r in self._conn().execute(sql, params)]
+
+    def messages_before(
+        self, account_id: str, conversation: str, *, before: tuple[int, str] | None, limit: int
+    ) -> list[Message]:
+        """Like :meth:`messages`, keyed by a ``(sent_at, message_id)`` position instead of a row."""
+        params: list[Any] = [account_id, _conversation_id(conversation)]
+        sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE account_id = ? AND conversation_id = ?"  # noqa: S608
+        if before is not None:
+            sql += " AND (sent_at, message_id) < (?, ?)"
+            params += [before[0], before[1]]
+        sql += " ORDER BY sent_at DESC, message_id DESC LIMIT ?"
+        params.append(_limit(limit))
+        return [_message(r) for r in self._conn().execute(sql, params)]
+
+    def message(self, account_id: str, message: str) -> Message | None:
+        """One visible message copy by normalized id or any message URN (None when absent or hidden)."""
+        row = (
+            self._conn()
+            .execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE message_id = ? AND account_id = ?",  # noqa: S608
+                (urns.message_id(message), account_id),
+            )
+            .fetchone()
+        )
+        return None if row is None else _message(row)
+
+    def message_copies(self, message: str) -> list[Message]:
+        """Every account's visible copy of one message."""
+        rows = self._conn().execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE message_id = ? ORDER BY account_id",  # noqa: S608
+            (urns.message_id(message),),
+        )
+        return [_message(r) for r in rows]
+
+    def message_ids_sent_between(
+        self, account_id: str, conversation: str, after: int, until: int | None = None
+    ) -> list[str]:
+        """Visible message ids with ``after < sent_at <= until`` (reconciliation: cached messages in the
+        recall-window horizon that a complete server read must have returned)."""
+        params: list[Any] = [account_id, _conversation_id(conversation), after]
+        sql = "SELECT message_id FROM messages WHERE account_id = ? AND conversation_id = ? AND sent_at > ?"
+        if until is not None:
+            sql += " AND sent_at <= ?"
+            params.append(until)
+        sql += " ORDER BY sent_at DESC, message_id DESC"
+        return [r[0] for r in self._conn().execute(sql, params)]
+
+    def reconciliation_candidates(self, account_id: str | None = None) -> list[tuple[str, str, int | None]]:
+        """(account, conversation, L) of every conversation holding a cached message with
+        ``sent_at > L − 60 min`` (L = its ``last_reconciled_at``, or none yet)."""
+        sql = (
+            "SELECT c.account_id, c.conversation_id, s.last_reconciled_at FROM conversations c"
+            " LEFT JOIN conversation_sync s"
+            " ON s.account_id = c.account_id AND s.conversation_id = c.conversation_id"
+            " WHERE EXISTS (SELECT 1 FROM messages m WHERE m.account_id = c.account_id"
+            " AND m.conversation_id = c.conversation_id"
+            " AND m.sent_at > coalesce(s.last_reconciled_at - ?, -1))"
+        )
+        params: list[Any] = [RECALL_WINDOW_MS]
+        if account_id is not None:
+            sql += " AND c.account_id = ?"
+            params.append(account_id)
+        return [(r[0], r[1], r[2]) for r in self._conn().execute(sql, params)]
+
+    def is_tombstoned(self, message: str) -> bool:
+        row = (
+            self._conn()
+            .execute("SELECT 1 FROM tombstones WHERE message_id = ?", (urns.message_id(message),))
+            .fetchone()
+        )
+        return row is not None
+
+    # --- search, counts, change detection -------------------------------------------------------------
+
+    def search(self, text: str, *, account_id: str | None = None, limit: int = 50) -> SearchResults:
+        """Case-insensitive (ASCII) substring search over participant names and visible message text."""
+        if not text:
+            return SearchResults()
+        pattern = _like(text)
+        account_filter = "" if account_id is None else " AND account_id = ?"
+        extra: list[Any] = [] if account_id is None else [account_id]
+        conn = self._conn()
+        conversations = conn.execute(
+            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE EXISTS ("  # noqa: S608
+            "SELECT 1 FROM json_each(conversations.participants) p"
+            " WHERE json_extract(p.value, '$.name') LIKE ? ESCAPE '\\')"
+            f"{account_filter} ORDER BY last_activity_at DESC, conversation_id DESC LIMIT ?",
+            [pattern, *extra, _limit(limit)],
+        )
+        messages = conn.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE text LIKE ? ESCAPE '\\'{account_filter}"  # noqa: S608
+            " ORDER BY sent_at DESC, message_id DESC LIMIT ?",
+            [pattern, *extra, _limit(limit)],
+        )
+        return SearchResults(
+            tuple(_conversation(r) for r in conversations.fetchall()),
+            tuple(_message(r) for r in messages.fetchall()),
+        )
+
+    def counts(self, account_id: str | None = None) -> CacheCounts:
+        conn = self._conn()
+        where, params = ("", []) if account_id is None else (" WHERE account_id = ?", [account_id])
+
+        def one(sql: str, args: list[Any]) -> int:
+            value = conn.execute(sql, args).fetchone()[0]
+            return int(value or 0)
+
+        return CacheCounts(
+            accounts=one(f"SELECT count(*) FROM accounts{where}", params),  # noqa: S608
+            conversations=one(f"SELECT count(*) FROM conversations{where}", params),  # noqa: S608
+            messages=one(f"SELECT count(*) FROM messages{where}", params),  # noqa: S608
+            tombstones=one("SELECT count(*) FROM tombstones", []),
+            unread_conversations=one(
+                f"SELECT count(*) FROM conversations{where}{' AND' if where else ' WHERE'} unread_count > 0",  # noqa: S608
+                params,
+            ),
+            unread_messages=one(f"SELECT sum(unread_count) FROM conversations{where}", params),  # noqa: S608
+        )
+
+    def commits_by_others(self, own_key: str) -> int:
+        """Visible commits counted by every writer but ``own_key`` (see ``writes.count_commit``)."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT coalesce(sum(CAST(value AS INTEGER)), 0) FROM meta"
+                " WHERE key >= ? AND key < ? AND key != ?",
+                (COMMITS_PREFIX, COMMITS_PREFIX[:-1] + ";", own_key),
+            )
+            .fetchone()
+        )
+        return int(row[0])
+
+    def data_version(self) -> int:
+        """``PRAGMA data_version`` of this thread's connection: it changes when any *other* connection
+        (another process, or this process's writer thread) commits. Poll it to notice foreign writes."""
+        row = self._conn().execute("PRAGMA data_version").fetchone()
+        return int(row[0])
+
+    # --- sync state, event stream, recall log ---------------------------------------------------------
+
+    def last_applied_seq(self) -> int | None:
+        row = self._conn().execute("SELECT value FROM meta WHERE key = 'last_applied_seq'").fetchone()
+        return None if row is None else int(row[0])
+
+    def conversation_sync(self, account_id: str, conversation: str) -> ConversationSyncState | None:
+        query = (
+            ConversationSyncRow.select()
+            .where(
+                (ConversationSyncRow.account_id == account_id)
+                & (ConversationSyncRow.conversation_id == _conversation_id(conversation))
+            )
+            .bind(self._db.peewee)
+        )
+        r = query.first()
+        if r is None:
+            return None
+        return ConversationSyncState(
+            account_id=r.account_id,
+            conversation_id=r.conversation_id,
+            oldest_synced_at=r.oldest_synced_at,
+            newest_synced_at=r.newest_synced_at,
+            older_cursor=r.older_cursor,
+            reached_oldest=bool(r.reached_oldest),
+            last_reconciled_at=r.last_reconciled_at,
+        )
+
+    def account_sync(self, account_id: str) -> AccountSyncState | None:
+        query = AccountSyncRow.select().where(AccountSyncRow.account_id == account_id).bind(self._db.peewee)
+        r = query.first()
+        if r is None:
+            return None
+        return AccountSyncState(
+            account_id=r.account_id,
+            last_sync_at=r.last_sync_at,
+            conversations_cursor=r.conversations_cursor,
+            initial_sync_completed=bool(r.initial_sync_completed),
+            last_error=r.last_error,
+        )
+
+    def recall_log(self, *, limit: int = 100, account_id: str | None = None) -> list[RecallAttempt]:
+        """Recall attempts, newest first."""
+        query = RecallLogRow.select()
+        if account_id is not None:
+            query = query.where(RecallLogRow.account_id == account_id)
+        query = query.order_by(RecallLogRow.started_at.desc(), RecallLogRow.id.desc()).limit(_limit(limit))
+        return [recall_attempt(r) for r in query.bind(self._db.peewee)]

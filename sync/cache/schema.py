@@ -1,0 +1,155 @@
+"""The cache's schema, one frozen DDL step per version (a step never changes once shipped).
+
+The peewee models in ``sync.cache.models`` describe the current tables for queries; they are
+not used to create them, because a model that changes later must not change what an old
+migration step builds. A test checks that the models and the newest schema agree.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Final
+
+__all__ = ["V1", "create_v1"]
+
+# Integer rowid keys with separate unique indexes: a long TEXT primary key makes every insert
+# slower (ENVIRONMENT.md). messages_key leads with message_id so that the same index serves the
+# upsert's conflict target, the tombstone's "every copy in every account" lookup and get-by-id.
+V1: Final = """
+CREATE TABLE accounts (
+    account_id TEXT NOT NULL PRIMARY KEY,
+    name TEXT NOT NULL DEFAULT '',
+    public_id TEXT NOT NULL DEFAULT '',
+    mailbox TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'UNKNOWN',
+    enabled INTEGER NOT NULL DEFAULT 1
+);
+
+CREATE TABLE conversations (
+    id INTEGER PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts (account_id) ON DELETE CASCADE,
+    conversation_id TEXT NOT NULL,
+    conversation_urn TEXT NOT NULL,
+    last_activity_at INTEGER NOT NULL,
+    unread_count INTEGER NOT NULL DEFAULT 0,
+    starred INTEGER NOT NULL DEFAULT 0,
+    participants TEXT NOT NULL DEFAULT '[]',
+    latest_message_id TEXT,
+    latest_message_urn TEXT,
+    latest_text TEXT,
+    latest_sent_at INTEGER,
+    latest_sender_name TEXT,
+    latest_has_attachment INTEGER
+);
+CREATE UNIQUE INDEX conversations_key ON conversations (account_id, conversation_id);
+CREATE INDEX conversations_account_activity ON conversations (account_id, last_activity_at, conversation_id);
+CREATE INDEX conversations_activity ON conversations (last_activity_at, conversation_id, account_id);
+CREATE INDEX conversations_latest ON conversations (latest_message_id);
+
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    message_urn TEXT NOT NULL,
+    conversation_urn TEXT NOT NULL,
+    text TEXT NOT NULL,
+    sent_at INTEGER NOT NULL,
+    sender_profile_id TEXT NOT NULL DEFAULT '',
+    sender_name TEXT NOT NULL DEFAULT '',
+    is_sent_by_owner INTEGER NOT NULL DEFAULT 0,
+    has_attachment INTEGER NOT NULL DEFAULT 0,
+    reactions TEXT NOT NULL DEFAULT '[]',
+    FOREIGN KEY (account_id, conversation_id)
+        REFERENCES conversations (account_id, conversation_id) ON DELETE CASCADE
+);
+CREATE UNIQUE INDEX messages_key ON messages (message_id, account_id);
+CREATE INDEX messages_conversation_time ON messages (account_id, conversation_id, sent_at, message_id);
+
+CREATE TABLE tombstones (
+    message_id TEXT NOT NULL PRIMARY KEY,
+    reason TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- The tombstone check lives in the database itself, so that no code path (an upsert, a raw
+-- statement, another process running older code) can insert a tombstoned message or update one
+-- back. An upsert fires the BEFORE INSERT trigger before it considers its DO UPDATE branch.
+CREATE TRIGGER messages_born_dead BEFORE INSERT ON messages
+WHEN EXISTS (SELECT 1 FROM tombstones WHERE message_id = NEW.message_id)
+BEGIN
+    SELECT RAISE(IGNORE);
+END;
+CREATE TRIGGER messages_stay_dead BEFORE UPDATE ON messages
+WHEN EXISTS (SELECT 1 FROM tombstones WHERE message_id = NEW.message_id)
+BEGIN
+    SELECT RAISE(IGNORE);
+END;
+
+CREATE TABLE recall_log (
+    id INTEGER PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    conversation_urn TEXT NOT NULL,
+    message_urn TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    window_id TEXT NOT NULL DEFAULT '',
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    outcome TEXT NOT NULL,
+    latency_ms INTEGER,
+    error_kind TEXT NOT NULL DEFAULT '',
+    error_message TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX recall_log_started ON recall_log (started_at, id);
+
+CREATE TABLE conversation_sync (
+    account_id TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    oldest_synced_at INTEGER,
+    newest_synced_at INTEGER,
+    older_cursor TEXT,
+    reached_oldest INTEGER NOT NULL DEFAULT 0,
+    last_reconciled_at INTEGER,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, conversation_id),
+    FOREIGN KEY (account_id, conversation_id)
+        REFERENCES conversations (account_id, conversation_id) ON DELETE CASCADE
+) WITHOUT ROWID;
+
+CREATE TABLE account_sync (
+    account_id TEXT NOT NULL PRIMARY KEY REFERENCES accounts (account_id) ON DELETE CASCADE,
+    last_sync_at INTEGER,
+    conversations_cursor TEXT,
+    initial_sync_completed INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE meta (
+    key TEXT NOT NULL PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+def _statements(script: str) -> list[str]:
+    """Split a DDL script into statements (``sqlite3.complete_statement`` keeps trigger bodies whole)."""
+    out: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        current += line
+        if sqlite3.complete_statement(current):
+            out.append(current.strip())
+            current = ""
+    if current.strip():
+        raise ValueError(f"incomplete DDL statement: {current.strip()[:80]}")
+    return out
+
+
+def create_v1(conn: sqlite3.Connection) -> None:
+    """v0 (a new, empty file) → v1."""
+    # executescript() would COMMIT the migration's open transaction first; run statement by statement.
+    for statement in _statements(V1):
+        conn.execute(statement)
