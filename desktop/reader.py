@@ -25,6 +25,9 @@ class CacheInboxReader:
             account_id=account_id, unread_only=unread_only, search=search, offset=offset, limit=limit
         )
 
+    def conversation_mentions(self, account_id: str, conversation_id: str, text: str) -> bool:
+        return self._cache.reader.conversation_mentions(account_id, conversation_id, text)
+
     def conversation(self, account_id: str, conversation_id: str) -> Conversation | None:
         return self._cache.reader.conversation(account_id, conversation_id)
 

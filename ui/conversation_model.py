@@ -202,7 +202,9 @@ class ConversationListModel(QAbstractListModel):
 
     def _apply_one(self, key: ConversationKey, fresh: Conversation | None) -> None:
         row = self._index().get(key)
-        wanted = fresh is not None and (self._filter.matches(fresh) or key == self._sticky)
+        wanted = fresh is not None and (
+            self._filter.matches(fresh) or key == self._sticky or self._matches_by_older_message(fresh)
+        )
         if row is not None and (fresh is None or not wanted):
             self._remove(row)
             return
@@ -234,6 +236,17 @@ class ConversationListModel(QAbstractListModel):
         if old != fresh:
             index = self.index(target, 0)
             self.dataChanged.emit(index, index, [])
+
+    def _matches_by_older_message(self, conversation: Conversation) -> bool:
+        """A search also finds conversations by any of their messages, not just the latest one."""
+        f = self._filter
+        if not f.search.strip() or (f.account_id is not None and conversation.account_id != f.account_id):
+            return False
+        if f.unread_only and conversation.unread_count <= 0:
+            return False
+        return self._reader.conversation_mentions(
+            conversation.account_id, conversation.conversation_id, f.search
+        )
 
     def _insertion_row(self, conversation: Conversation, *, exclude: int | None) -> int | None:
         """Where the conversation belongs among the loaded rows (ignoring its own), None if beyond them."""

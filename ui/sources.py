@@ -19,7 +19,8 @@ class InboxReader(Protocol):
     - ``conversations_page`` returns conversations ordered by ``last_activity_at`` descending, ties broken
       by ``(account_id, conversation_id)`` ascending (``ui.conversation_model.conversation_sort_key``).
       ``search`` matches, case-insensitively, a substring of a participant's name or headline or of the
-      latest message's text (``ConversationFilter.matches`` is the reference); ``unread_only`` keeps
+      latest message's text (``ConversationFilter.matches``), or of any visible message of the
+      conversation (``conversation_mentions``); ``unread_only`` keeps
       conversations with ``unread_count > 0``; ``account_id=None`` means every account.
     - ``messages_page`` returns the *visible* (not tombstoned) messages of one conversation, newest first,
       by the keyset ``(sent_at, message_id)``: with ``before`` set, only messages strictly older than it.
@@ -33,6 +34,11 @@ class InboxReader(Protocol):
 
     def conversation(self, account_id: str, conversation_id: str) -> Conversation | None:
         """The conversation's current row, or None when it no longer exists."""
+        ...
+
+    def conversation_mentions(self, account_id: str, conversation_id: str, text: str) -> bool:
+        """Whether a visible message of the conversation (not only its latest) contains ``text``,
+        case-insensitively: ``conversations_page`` also lists conversations found this way."""
         ...
 
     def messages_page(

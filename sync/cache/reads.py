@@ -153,8 +153,9 @@ class CacheReader:
         self, *, account_id: str | None, unread_only: bool, search: str, offset: int, limit: int
     ) -> list[Conversation]:
         """The inbox list's page: newest activity first, ties by (account, conversation) ascending;
-        ``search`` is a case-insensitive substring of a participant's name or headline or of the latest
-        visible message's text (the UI's ``ConversationFilter.matches`` is the same predicate)."""
+        ``search`` is a case-insensitive substring of a participant's name or headline, of the latest
+        visible message's text (the UI's ``ConversationFilter.matches``), or of any cached visible
+        message of the conversation (:meth:`conversation_mentions`)."""
         where: list[str] = []
         params: list[Any] = []
         if account_id is not None:
@@ -169,9 +170,11 @@ class CacheReader:
                 "(latest_text LIKE ? ESCAPE '\\'"
                 " OR EXISTS (SELECT 1 FROM json_each(conversations.participants) p"
                 " WHERE json_extract(p.value, '$.name') LIKE ? ESCAPE '\\'"
-                " OR json_extract(p.value, '$.headline') LIKE ? ESCAPE '\\'))"
+                " OR json_extract(p.value, '$.headline') LIKE ? ESCAPE '\\')"
+                " OR EXISTS (SELECT 1 FROM messages m WHERE m.account_id = conversations.account_id"
+                " AND m.conversation_id = conversations.conversation_id AND m.text LIKE ? ESCAPE '\\'))"
             )
-            params += [pattern, pattern, pattern]
+            params += [pattern, pattern, pattern, pattern]
         sql = f"SELECT {_CONVERSATION_COLUMNS} FROM conversations"  # noqa: S608 - constant columns
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -207,6 +210,22 @@ class CacheReader:
         sql += " ORDER BY sent_at DESC, message_id DESC LIMIT ?"
         params.append(_limit(limit))
         return [_message(r) for r in self._conn().execute(sql, params)]
+
+    def conversation_mentions(self, account_id: str, conversation: str, text: str) -> bool:
+        """Whether any visible cached message of one conversation contains ``text`` (case-insensitive)."""
+        needle = text.strip()
+        if not needle:
+            return False
+        row = (
+            self._conn()
+            .execute(
+                "SELECT 1 FROM messages WHERE account_id = ? AND conversation_id = ?"
+                " AND text LIKE ? ESCAPE '\\' LIMIT 1",
+                (account_id, _conversation_id(conversation), _like(needle)),
+            )
+            .fetchone()
+        )
+        return row is not None
 
     def messages_before(
         self, account_id: str, conversation: str, *, before: tuple[int, str] | None, limit: int

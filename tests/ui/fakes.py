@@ -69,10 +69,37 @@ class FakeInboxReader:
     ) -> list[Conversation]:
         self.calls["conversations_page"] += 1
         flt = ConversationFilter(account_id, unread_only, search)
-        rows = sorted((c for c in self._conversations.values() if flt.matches(c)), key=conversation_sort_key)
+        rows = sorted(
+            (
+                c
+                for c in self._conversations.values()
+                if flt.matches(c)
+                or (
+                    search.strip()
+                    and (account_id is None or c.account_id == account_id)
+                    and (not unread_only or c.unread_count > 0)
+                    and self._mentions(c.account_id, c.conversation_id, search)
+                )
+            ),
+            key=conversation_sort_key,
+        )
         page = rows[offset : offset + limit]
         self.rows_read += len(page)
         return page
+
+    def conversation_mentions(self, account_id: str, conversation_id: str, text: str) -> bool:
+        self.calls["conversation_mentions"] += 1
+        return self._mentions(account_id, conversation_id, text)
+
+    def _mentions(self, account_id: str, conversation_id: str, text: str) -> bool:
+        needle = text.strip().casefold()
+        return bool(needle) and any(
+            m.account_id == account_id
+            and m.conversation_id == conversation_id
+            and m.message_id not in self._hidden
+            and needle in m.text.casefold()
+            for m in self._messages.values()
+        )
 
     def conversation(self, account_id: str, conversation_id: str) -> Conversation | None:
         self.calls["conversation"] += 1

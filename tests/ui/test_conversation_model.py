@@ -11,7 +11,7 @@ from pytestqt.qtbot import QtBot
 from sync.model import ChangeSet, Conversation
 from ui.conversation_model import ConversationFilter, ConversationListModel, ConversationRole
 
-from .fakes import NOW_MS, FakeInboxReader, make_conversation, reader_with
+from .fakes import NOW_MS, FakeInboxReader, make_conversation, make_message, reader_with
 
 
 def keys(model: ConversationListModel) -> list[str]:
@@ -194,3 +194,18 @@ def test_a_deleted_conversation_is_removed() -> None:
     reader._conversations.pop(("acc-1", "c1"))
     model.apply_changes(changed("c1"))
     assert keys(model) == ["c0", "c2"]
+
+
+def test_search_finds_a_conversation_by_an_older_message_and_keeps_it_through_a_change() -> None:
+    reader = reader_with(conversations=5)
+    reader.put_message(make_message(1, conversation="c3", text="the quarterly numbers are in"))
+    model = ConversationListModel(reader)
+    model.set_filter(ConversationFilter(search="QUARTERLY"))
+    assert keys(model) == ["c3"]  # not in c3's latest text ("hello"), in one of its messages
+    # A change to c3 (a new latest message) must not drop it from the results.
+    reader.put_conversation(dataclasses.replace(make_conversation(3), unread_count=2))
+    model.apply_changes(changed("c3"))
+    assert keys(model) == ["c3"]
+    # A conversation that mentions nothing stays out.
+    model.apply_changes(changed("c2"))
+    assert keys(model) == ["c3"]

@@ -251,3 +251,34 @@ def test_messages_before_a_position_matches_paging_by_row(cache: Cache) -> None:
     )
 
     assert by_position == by_row and len(by_row) == 4
+
+
+def test_conversations_page_search_finds_any_cached_message_text(cache: Cache) -> None:
+    from sync.model import TombstoneReason
+    from tests.sync.cache.helpers import ACCOUNT_A, conv, message_token, msg
+
+    cache.writer.upsert_conversations([conv(ACCOUNT_A, 1, 5_000), conv(ACCOUNT_A, 2, 4_000)]).result()
+    cache.writer.upsert_messages(
+        [
+            msg(ACCOUNT_A, 1, message_token(1), 1_000, "Budget for Q3 attached"),
+            msg(ACCOUNT_A, 1, message_token(2), 2_000, "thanks!"),
+            msg(ACCOUNT_A, 2, message_token(3), 3_000, "see you"),
+        ]
+    ).result()
+
+    def found(text: str) -> list[str]:
+        page = cache.reader.conversations_page(
+            account_id=None, unread_only=False, search=text, offset=0, limit=50
+        )
+        return [c.conversation_id for c in page]
+
+    first = cache.reader.conversations(ACCOUNT_A, limit=50)
+    by_id = {c.conversation_urn: c.conversation_id for c in first}
+    assert found("budget") == [by_id[conv(ACCOUNT_A, 1, 0).conversation_urn]]  # an older message, any case
+    assert cache.reader.conversation_mentions(ACCOUNT_A, by_id[conv(ACCOUNT_A, 1, 0).conversation_urn], "Q3")
+    assert not cache.reader.conversation_mentions(
+        ACCOUNT_A, by_id[conv(ACCOUNT_A, 2, 0).conversation_urn], "Q3"
+    )
+    assert found("100%") == []  # LIKE wildcards in the text are literal
+    cache.writer.tombstone([message_token(1)], TombstoneReason.RECALLED_HERE).result()
+    assert found("budget") == []  # a recalled message is not searchable

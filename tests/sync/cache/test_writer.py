@@ -127,7 +127,9 @@ def test_commit_counters_tell_another_writers_commits_from_our_own(cache: Cache,
     before = cache.reader.commits_by_others(own)
     cache.writer.upsert_messages([msg(ACCOUNT_A, 1, message_token(1), 1_000)]).result()
     assert cache.reader.commits_by_others(own) == before  # our own commit is not "another process"
-    cache.writer.upsert_messages([msg(ACCOUNT_A, 1, message_token(1), 1_000)]).result()  # unchanged: no commit
+    cache.writer.upsert_messages(
+        [msg(ACCOUNT_A, 1, message_token(1), 1_000)]
+    ).result()  # unchanged: no commit
     other = Cache.open_file(cache.path)  # a second writer on the same file, as another process has
     try:
         assert other.writer.commit_key != own
