@@ -117,8 +117,10 @@ def run_gui(args: argparse.Namespace) -> int:
     except backends.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    started: list[backends.SandboxProcess] = [] if sandbox is None else [sandbox]
 
-    async def main() -> int:
+    async def session(backend: backends.Backend, note: str) -> bool:
+        """One backend's windows; True when the user switched service and wants them back."""
         from desktop.services import InboxService
         from desktop.windows import WindowManager
 
@@ -139,10 +141,27 @@ def run_gui(args: argparse.Namespace) -> int:
             await manager.wait_all_closed()
         finally:
             await service.close()
+        return manager.backend_changed
+
+    async def main() -> int:
+        current, current_note = backend, note
+        while await session(current, current_note):
+            # Settings saved a key (or removed it): reopen the windows on the newly chosen backend.
+            args.sandbox = False
+            try:
+                current, fresh, current_note = choose_backend(data, settings, args)
+            except backends.ConfigError as exc:
+                log.error("could not switch service: %s", exc)
+                return 2
+            if fresh is not None:
+                started.append(fresh)
+            if not current.sandbox:
+                for child in started:
+                    child.stop()
         return 0
 
     try:
         return run(app, main)
     finally:
-        if sandbox is not None:
-            sandbox.stop()
+        for child in started:
+            child.stop()

@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QSystemTrayIcon
 
+from desktop import backend as backends
 from desktop import credentials
 from desktop.services import InboxService
 from desktop.settings import RECALL_GRACE_S, WINDOW_COUNT, Settings
@@ -56,6 +57,8 @@ class WindowManager(QObject):
         self.sandbox = sandbox
         self.recall_grace_s = settings.get_int(RECALL_GRACE_S) if recall_grace_s is None else recall_grace_s
         self.windows: list[MainWindow] = []
+        self.backend_changed = False
+        """Settings chose another service: the app reopens the windows on it."""
         self._ids = itertools.count(1)
         self._closed = asyncio.Event()
         service.changes_applied.connect(self._on_service_changes_applied)
@@ -170,18 +173,26 @@ class WindowManager(QObject):
         self.service.tasks.spawn(test())
 
     def _save_settings(self, window: MainWindow, key: str, base_url: str) -> None:
+        """Store the key in the keyring (or forget it: back to the sandbox), then reopen every window
+        on the backend it selects."""
         from desktop.settings import BASE_URL
 
+        target = base_url or backends.DEFAULT_BASE_URL
+        if key:
+            try:
+                credentials.store_key(target, key)
+            except Exception as exc:  # no keyring backend, or it refused: say where the key must go instead
+                window.show_banner(
+                    f"The key was not stored ({type(exc).__name__}). Set {credentials.KEY_ENV} instead.",
+                    "warning",
+                )
+                return
+        else:
+            credentials.forget_key(self.service.backend.base_url if not self.sandbox else target)
         self.settings.set(BASE_URL, base_url)
-        if not key:
-            window.show_banner("Saved: the app uses the local sandbox from its next start.", "info")
-            return
-        try:
-            credentials.store_key(base_url or self.service.backend.base_url, key)
-        except Exception as exc:  # no keyring backend, or it refused: say where the key must go instead
-            window.show_banner(f"The key was not stored ({type(exc).__name__}): {exc}", "warning")
-            return
-        window.show_banner("Saved in the keyring: the app uses this service from its next start.", "info")
+        self.settings.sync()
+        self.backend_changed = True
+        self.close_all()
 
     # --- service → windows ----------------------------------------------------------------------------
 

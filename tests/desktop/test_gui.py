@@ -6,21 +6,15 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PySide6.QtGui import QAction
-from pytestqt.qtbot import QtBot
 
-from desktop.backend import Backend
-from desktop.services import InboxService
-from desktop.settings import Settings
-from desktop.windows import WindowManager
-from sync.model import Conversation, Message
-from sync.recall import eligibility
+from sync.model import Message
+from tests.desktop.gui_harness import Gui
 from tests.fixtures.sandbox import SandboxHandle
 from ui.main_window import MainWindow
 from ui.message_model import MessageRole
@@ -28,74 +22,6 @@ from ui.message_model import MessageRole
 pytestmark = pytest.mark.gui
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class Gui:
-    loop: Any
-    service: InboxService
-    manager: WindowManager
-    sandbox: SandboxHandle
-    data: Path
-
-    def drive_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-        """Run the qasync loop (and so Qt's) until ``predicate()`` holds."""
-
-        async def waiter() -> None:
-            while not predicate():  # noqa: ASYNC110  (polls a plain predicate)
-                await asyncio.sleep(0.01)
-
-        self.loop.run_until_complete(asyncio.wait_for(waiter(), timeout))
-
-    def run(self, coro: Any) -> Any:
-        return self.loop.run_until_complete(coro)
-
-    def own_recallable(self) -> Message:
-        now = self.service.api.server_now_ms()
-        for account in self.service.reader.accounts():
-            for conversation in self.service.cache.reader.conversations(account.account_id, limit=500):
-                for message in self.service.cache.reader.messages(
-                    account.account_id, conversation.conversation_id, limit=500
-                ):
-                    if eligibility(message, now).allowed:
-                        return message
-        raise AssertionError("no recallable message in the seeded data")
-
-    def conversation_of(self, message: Message) -> Conversation:
-        conversation = self.service.reader.conversation(message.account_id, message.conversation_id)
-        assert conversation is not None
-        return conversation
-
-
-@pytest.fixture
-def gui_factory(qtbot: QtBot, qloop: Any, tmp_path: Path) -> Iterator[Callable[[SandboxHandle], Gui]]:
-    made: list[Gui] = []
-
-    def make(sandbox: SandboxHandle) -> Gui:
-        data = tmp_path / f"data-{len(made)}"
-        data.mkdir()
-        backend = Backend(sandbox.base_url, None, sandbox.key, True, "sandbox")
-        service = InboxService(
-            backend, data, on_bug=lambda error: pytest.fail(f"bug reached the GUI: {error!r}")
-        )
-        manager = WindowManager(service, Settings(data), sandbox=True, recall_grace_s=0)
-        harness = Gui(qloop, service, manager, sandbox, data)
-        made.append(harness)
-        harness.run(service.engine.sync_once())
-        return harness
-
-    try:
-        yield make
-    finally:
-        for harness in made:
-            for window in list(harness.manager.windows):
-                window.close()
-            harness.run(harness.service.close())
-
-
-@pytest.fixture
-def gui(gui_factory: Callable[[SandboxHandle], Gui], sandbox: SandboxHandle) -> Gui:
-    return gui_factory(sandbox)
 
 
 def row_of(window: MainWindow, message: Message) -> int | None:
