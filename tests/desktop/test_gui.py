@@ -298,3 +298,27 @@ def test_our_own_writes_never_look_like_another_processes_and_keep_the_selection
     finally:
         other.close()
     gui.drive_until(lambda: bool(foreign))
+
+
+def test_window_geometry_and_the_last_open_conversation_are_remembered(gui: Gui) -> None:
+    from desktop.windows import WindowManager
+
+    window = gui.manager.open_window()
+    window.resize(730, 520)  # inside the offscreen screen (800×600), which restoreGeometry clamps to
+    window.move(33, 44)
+    account = gui.service.reader.accounts()[1]
+    conversation = gui.service.cache.reader.conversations(account.account_id, limit=3)[2]
+    window.open_conversation(conversation)
+    window.close()
+    again = WindowManager(gui.service, gui.manager.settings, sandbox=True, recall_grace_s=0)
+    restored = again.open_window()
+    try:
+        assert (restored.width(), restored.height()) == (730, 520)
+        current = restored.current_conversation()
+        assert current is not None
+        assert (current.account_id, current.conversation_id) == (
+            account.account_id,
+            conversation.conversation_id,
+        )
+    finally:
+        restored.close()
