@@ -28,12 +28,12 @@ from sync.model import Message
 from sync.recall import eligibility
 
 
-async def until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+async def until(predicate: Callable[[], bool], limit_s: float = 15.0) -> None:
     async def waiter() -> None:
         while not predicate():  # noqa: ASYNC110  (polls a plain predicate)
             await asyncio.sleep(0.02)
 
-    await asyncio.wait_for(waiter(), timeout)
+    await asyncio.wait_for(waiter(), limit_s)
 
 
 def main() -> int:
@@ -49,7 +49,10 @@ def main() -> int:
     assert backend is not None
 
     async def shoot() -> int:
-        service = InboxService(backend, data, on_bug=lambda error: print("bug:", repr(error), file=sys.stderr))
+        def on_bug(error: BaseException) -> None:
+            print("bug:", repr(error), file=sys.stderr)
+
+        service = InboxService(backend, data, on_bug=on_bug)
         manager = WindowManager(service, Settings(data), sandbox=True, recall_grace_s=0)
         await service.engine.sync_once()
         service.start()
@@ -64,8 +67,10 @@ def main() -> int:
                 for conversation in service.cache.reader.conversations(account.account_id, limit=50):
                     found += [
                         m
-                        for m in service.cache.reader.messages(account.account_id, conversation.conversation_id)
-                        if eligibility(m, now).allowed
+                        for m in service.cache.reader.messages(
+                            account.account_id, conversation.conversation_id
+                        )
+                        if eligibility(m, now).allowed  # own, and inside the recall window
                     ]
             return found
 
@@ -105,7 +110,7 @@ def main() -> int:
                 state = window.message_model.recall_state(target.account_id, target.message_id)
                 return state is not None and state.status.value == "failed"
 
-            await until(failed, timeout=30)
+            await until(failed, limit_s=30)
             await asyncio.sleep(0.3)
             window.grab().save(str(out / "recall-failed.png"))
             await control.delete(f"{backend.base_url}/_sandbox/faults")
