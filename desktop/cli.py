@@ -14,13 +14,18 @@ import contextlib
 import json
 import logging
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from desktop import backend as backends
 from desktop.paths import data_dir
+
+if TYPE_CHECKING:
+    from sync.api import ApiClient
+    from sync.cache import Cache
+    from sync.model import Conversation, Message
 
 log = logging.getLogger("connectsafely")
 
@@ -124,8 +129,8 @@ class Session:
     """One headless run's API client, cache and backend."""
 
     backend: backends.Backend
-    api: Any
-    cache: Any
+    api: ApiClient
+    cache: Cache
     data: Path
 
     async def account_for(self, conversation_urn: str, explicit: str | None) -> str:
@@ -166,7 +171,7 @@ async def open_session(args: argparse.Namespace) -> AsyncIterator[Session]:
         cache.close()
 
 
-def message_json(message: Any) -> dict[str, Any]:
+def message_json(message: Message) -> dict[str, Any]:
     return {
         "messageUrn": message.message_urn,
         "messageId": message.message_id,
@@ -182,7 +187,7 @@ def message_json(message: Any) -> dict[str, Any]:
     }
 
 
-def conversation_json(conversation: Any) -> dict[str, Any]:
+def conversation_json(conversation: Conversation) -> dict[str, Any]:
     latest = conversation.latest
     return {
         "conversationUrn": conversation.conversation_urn,
@@ -247,7 +252,7 @@ async def cmd_sync(args: argparse.Namespace) -> int:
 
 async def cmd_conversations(args: argparse.Namespace) -> int:
     async with open_session(args) as session:
-        rows: list[Any] = []
+        rows: list[Conversation] = []
         after = None
         while True:
             page = session.cache.reader.conversations(args.account, limit=500, after=after)
@@ -271,7 +276,7 @@ async def cmd_messages(args: argparse.Namespace) -> int:
     urns.parse_conversation(args.conversation_urn)
     async with open_session(args) as session:
         account = await session.account_for(args.conversation_urn, args.account)
-        rows: list[Any] = []
+        rows: list[Message] = []
         before = None
         while True:
             page = session.cache.reader.messages(account, args.conversation_urn, limit=500, before=before)
@@ -343,12 +348,7 @@ async def cmd_recall(args: argparse.Namespace) -> int:
         raise status.error
 
 
-async def _run_async(command: Callable[[argparse.Namespace], Any], args: argparse.Namespace) -> int:
-    result: int = await command(args)
-    return result
-
-
-ASYNC_COMMANDS: Final[dict[str, Callable[[argparse.Namespace], Any]]] = {
+ASYNC_COMMANDS: Final[dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]]] = {
     "sync": cmd_sync,
     "conversations": cmd_conversations,
     "messages": cmd_messages,
@@ -362,6 +362,9 @@ def _configure_logging(verbosity: int) -> None:
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     # httpx logs every request URL at INFO; URLs hold no secret, but they are noise on a terminal.
     logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+    # websockets logs every handshake header at DEBUG, ``Authorization: Bearer <key>`` included: never
+    # below INFO, or ``-vv`` would print the API key (tests/test_security.py).
+    logging.getLogger("websockets").setLevel(max(level, logging.INFO))
 
 
 def run_headless(args: argparse.Namespace) -> int:
@@ -369,7 +372,7 @@ def run_headless(args: argparse.Namespace) -> int:
     command = ASYNC_COMMANDS[args.command]
     try:
         with asyncio.Runner() as runner:
-            return runner.run(_run_async(command, args))
+            return runner.run(command(args))
     except KeyboardInterrupt:
         _stderr("interrupted")
         return EXIT_INTERRUPTED
