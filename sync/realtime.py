@@ -6,6 +6,21 @@ below it is a replay and is skipped; a gap means reconnecting with ``since``; ``
 the stream cannot fill the gap and a catch-up (sync + reconciliation) runs. Malformed, oversized or
 inconsistent frames are logged and skipped: input from the network never crashes the listener and
 never reaches the cache unchecked.
+
+"No event stream here" and "temporarily unreachable" are told apart: a handshake refused with 404, 400,
+403 (and the other statuses in :data:`ABSENT_STATUSES`) or a connection that sends no valid ``hello``
+within 10 s raises :class:`StreamAbsent`, and the caller (``sync.watcher``) polls instead; a refused
+or reset connection, a timeout, a 5xx or 429 on the handshake, a dropped connection or a failed
+catch-up are temporary, and the listener retries with jittered exponential backoff (state
+``offline`` while the server cannot be reached at all, ``reconnecting`` otherwise). The backoff
+starts again from its minimum after a connection that applied an event or stayed up for 10 s; a gap
+reconnects at once when the connection made progress. Waits use ``asyncio.timeout`` rather than
+``asyncio.wait_for``, which on Python 3.11 can swallow a cancellation racing its timeout (a cancelled
+listener then kept reconnecting forever); the loop also re-raises a cancellation a library swallowed.
+
+A frame larger than 1 MiB is refused by ``websockets`` itself (``max_size``): the connection closes
+with code 1009, the frame is counted as skipped and the listener reconnects with ``since``. (A server
+that keeps sending the same oversized event breaks the contract; the backoff keeps that loop slow.)
 """
 
 from __future__ import annotations
@@ -13,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -21,12 +37,13 @@ from typing import Final
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.frames import CloseCode
 
 from sync import urns, wire
 from sync.api import check_transport_url
 from sync.cache import Cache
 from sync.engine import message_in
-from sync.errors import SignedOut
+from sync.errors import KnownError, RateLimited, SignedOut, TimedOut, Unreachable
 from sync.model import ChangeSet, Reaction, StreamState, TombstoneReason
 
 log = logging.getLogger(__name__)
@@ -36,6 +53,8 @@ HELLO_TIMEOUT_S: Final = 10.0
 WATCHDOG_S: Final = 75.0
 BACKOFF_MIN_S: Final = 0.5
 BACKOFF_MAX_S: Final = 30.0
+HEALTHY_AFTER_S: Final = 10.0
+"""A connection that applied an event or stayed up this long resets the backoff when it ends."""
 ABSENT_STATUSES: Final = frozenset({400, 403, 404, 405, 410, 426, 501})
 """Handshake answers that mean "no event stream here" rather than "try again later"."""
 
@@ -46,6 +65,18 @@ class StreamAbsent(Exception):
 
 class _Reconnect(Exception):
     """Leave this connection and open another one resuming from ``last_applied_seq``."""
+
+
+class _CatchUpFailed(Exception):
+    """The catch-up after ``resumed: false`` failed: nothing is lost, the next connection tries again."""
+
+    def __init__(self, error: KnownError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Unreachable(Exception):
+    """The handshake could not be completed at the network level (refused, reset, timed out)."""
 
 
 class _Frame(msgspec.Struct, rename="camel", kw_only=True):
@@ -62,7 +93,8 @@ class _Frame(msgspec.Struct, rename="camel", kw_only=True):
     message_id: str | None = None
     recalled_at: int | None = None
     origin_session_id: str | None = None
-    message: msgspec.Raw | None = None
+    message: msgspec.Raw = msgspec.Raw()
+    """Empty when absent (msgspec cannot decode ``Raw | None``: a union with Raw only accepts null)."""
     messages: list[msgspec.Raw] | None = None
     reactions: list[wire.WireReaction] | None = None
     emoji: str | None = None
@@ -131,8 +163,15 @@ class EventStream:
         self.state = StreamState.OFFLINE
         self.last_seq: int | None = None
         self.connections = 0
+        """Connections opened (handshake completed)."""
+        self.catch_ups = 0
+        """Catch-ups started after ``resumed: false`` (or a first connection without ``since``)."""
+        self.applied_events = 0
+        """Events taken in order (seq advanced), applied or skipped as inconsistent."""
         self.skipped_frames = 0
         self.hello: _Frame | None = None
+        self._healthy = False
+        self._hello_at = 0.0
 
     def __repr__(self) -> str:
         return f"EventStream(url={self.url!r}, session_id={self.session_id!r})"
@@ -142,24 +181,56 @@ class EventStream:
     async def run(self) -> None:
         """Connect, apply, reconnect with jittered backoff, forever (until cancelled).
 
-        Raises :class:`StreamAbsent` when the server has no stream, and :class:`SignedOut` on 401.
+        Raises :class:`StreamAbsent` when the server has no stream, and :class:`SignedOut` on 401. The
+        state is left as it was when :class:`StreamAbsent` is raised: the caller says what comes next.
         """
         delay = self._backoff_min_s
         while True:
+            _raise_if_cancelling()
+            self._healthy = False
+            applied_before = self.applied_events
+            wait: float | None = None
             try:
                 await self.run_once()
-                delay = self._backoff_min_s  # a connection that ended after a hello was healthy
             except (StreamAbsent, SignedOut):
-                self._set_state(StreamState.OFFLINE)
                 raise
             except _Reconnect as exc:
                 log.info("event stream: reconnecting (%s)", exc)
                 self._set_state(StreamState.RECONNECTING)
-                continue
-            except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError) as exc:
+                if self.applied_events > applied_before:
+                    delay = self._backoff_min_s
+                    continue  # progress was made: resume at once with `since`
+                # A gap again with nothing applied: back off instead of spinning on handshakes.
+            except _CatchUpFailed as exc:
+                log.warning("event stream: catch-up failed: %s", exc.error)
+                offline = isinstance(exc.error, Unreachable | TimedOut)
+                self._set_state(StreamState.OFFLINE if offline else StreamState.RECONNECTING)
+                if isinstance(exc.error, RateLimited) and exc.error.retry_after_s is not None:
+                    wait = exc.error.retry_after_s
+            except _Unreachable as exc:
+                log.info("event stream unreachable: %s", exc)
+                self._set_state(StreamState.OFFLINE)
+            except InvalidStatus as exc:
+                log.info("event stream handshake answered %d", exc.response.status_code)
+                self._set_state(StreamState.RECONNECTING)
+                wait = _retry_after(exc)
+            except ConnectionClosed as exc:
+                if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+                    self.skipped_frames += 1
+                    log.warning("event stream: skipped a frame larger than %d bytes", MAX_FRAME_BYTES)
+                else:
+                    log.info("event stream closed: %s", exc)
+                self._set_state(StreamState.RECONNECTING)
+            except (OSError, InvalidHandshake, TimeoutError) as exc:
                 log.info("event stream unavailable: %s: %s", type(exc).__name__, exc)
                 self._set_state(StreamState.RECONNECTING)
-            await asyncio.sleep(delay * (0.5 + random.random()))  # jitter: sessions don't stampede
+            if self._healthy and (
+                self.applied_events > applied_before or time.monotonic() - self._hello_at >= HEALTHY_AFTER_S
+            ):
+                delay = self._backoff_min_s  # the connection was healthy: the backoff starts over
+            _raise_if_cancelling()
+            pause = delay * (0.5 + random.random())  # jitter: sessions don't stampede
+            await asyncio.sleep(max(pause, wait or 0.0))
             delay = min(self._backoff_max_s, delay * 2)
 
     async def run_once(self) -> None:
@@ -183,29 +254,44 @@ class EventStream:
             if status in ABSENT_STATUSES:
                 raise StreamAbsent(f"handshake answered {status}") from None
             raise
+        except (OSError, TimeoutError) as exc:
+            raise _Unreachable(f"{type(exc).__name__}: {exc}") from None
         self.connections += 1
         async with connection:
             await self._serve(connection)
 
     async def _serve(self, connection: ClientConnection) -> None:
         try:
-            first = await asyncio.wait_for(connection.recv(), self._hello_timeout_s)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that races
+            # its timeout, and the cancelled listener would then reconnect forever.
+            async with asyncio.timeout(self._hello_timeout_s):
+                first = await connection.recv()
         except TimeoutError:
             raise StreamAbsent(f"no hello within {self._hello_timeout_s:g} s") from None
         hello = self._parse(first)
         if hello is None or hello.type != "hello" or hello.seq is None or hello.seq < 0:
             raise StreamAbsent("the first frame is not a valid hello")
         self.hello = hello
+        self._healthy = True
+        self._hello_at = time.monotonic()
         if not hello.resumed or self.last_seq is None:
             # Events before `hello.seq` cannot be replayed: re-read the server (DESIGN "Realtime").
+            # Events after it queue up in the connection meanwhile and are applied afterwards.
             self._set_state(StreamState.RECONNECTING)
-            await self._catch_up()
+            self.catch_ups += 1
+            try:
+                await self._catch_up()
+            except SignedOut:
+                raise
+            except KnownError as exc:
+                raise _CatchUpFailed(exc) from None
             await asyncio.wrap_future(self.cache.writer.set_last_applied_seq(hello.seq))
             self.last_seq = hello.seq
         self._set_state(StreamState.LIVE)
         while True:
             try:
-                raw = await asyncio.wait_for(connection.recv(), self._watchdog_s)
+                async with asyncio.timeout(self._watchdog_s):
+                    raw = await connection.recv()
             except TimeoutError:
                 raise _Reconnect(f"nothing heard for {self._watchdog_s:g} s") from None
             frame = self._parse(raw)
@@ -213,11 +299,17 @@ class EventStream:
                 await self.handle(frame)
 
     def _parse(self, raw: str | bytes) -> _Frame | None:
+        size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
+        if size > MAX_FRAME_BYTES:  # `websockets` refuses these first; this guards direct callers
+            self.skipped_frames += 1
+            log.warning("event stream: skipped a frame larger than %d bytes", MAX_FRAME_BYTES)
+            return None
         try:
             return _decode_frame(raw)
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+            # RecursionError: msgspec's answer to JSON nested deeper than ~1,000 levels.
             self.skipped_frames += 1
-            log.warning("event stream: skipped a malformed frame: %s", exc)
+            log.warning("event stream: skipped a malformed frame: %s: %s", type(exc).__name__, exc)
             return None
 
     # --- events ---------------------------------------------------------------------------------------
@@ -241,15 +333,19 @@ class EventStream:
             raise _Reconnect(f"gap: seq {frame.seq} after {last}")
         try:
             applied = await self._apply(frame)
-        except (BadFrame, urns.UrnError, ValueError, msgspec.DecodeError) as exc:
+        except (BadFrame, urns.UrnError, ValueError, msgspec.DecodeError, RecursionError) as exc:
             # Inconsistent content: skip it but keep the sequence, or the stream would stall on it.
             self.skipped_frames += 1
             log.warning("event stream: skipped %s seq %d: %s", frame.type, frame.seq, exc)
             await asyncio.wrap_future(self.cache.writer.set_last_applied_seq(frame.seq))
             applied = None
         self.last_seq = frame.seq
+        self.applied_events += 1
         if applied is not None and self._on_event is not None:
-            self._on_event(applied)
+            try:
+                self._on_event(applied)
+            except Exception:  # a listener's bug must not take the stream down
+                log.exception("event listener failed")
 
     async def _apply(self, frame: _Frame) -> AppliedEvent | None:
         seq = frame.seq
@@ -275,7 +371,7 @@ class EventStream:
             await asyncio.wrap_future(writer.set_last_applied_seq(seq))
             return None
         elif frame.type == "message.created":
-            if frame.message is None or not frame.conversation_urn:
+            if len(frame.message) == 0 or bytes(frame.message) == b"null" or not frame.conversation_urn:
                 raise BadFrame("message.created without message/conversationUrn")
             message = wire.decode_message_item(frame.message, account_id, frame.conversation_urn)
             message_id = message.message_id
@@ -330,3 +426,21 @@ class EventStream:
                     self._on_state(state)
                 except Exception:  # a listener's bug must not take the stream down
                     log.exception("event stream state listener failed")
+
+
+def _retry_after(exc: InvalidStatus) -> float | None:
+    """``Retry-After`` (seconds) of a refused handshake, e.g. a 429; None when absent or unreadable."""
+    value = exc.response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _raise_if_cancelling() -> None:
+    """Honour a cancellation that a library swallowed while it handled another exception."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

@@ -6,6 +6,11 @@ reports a typed reason. A lost answer (no response, timeout, 5xx, 429) is resolv
 DELETE — safe because a recall is idempotent — and, when that still fails, by re-reading the
 conversation: a message the server no longer lists is recalled; one it still lists is not. Nothing is
 ever guessed. Every attempt is written to the recall log with its latency and result.
+
+Test hook (the only one): with ``CONNECTSAFELY_TEST_CRASH_AFTER_RECALL_ANSWER=1`` in the environment, the
+process kills itself with ``SIGKILL`` right after the server accepted a recall and before the tombstone
+is written — the one moment where a crash leaves the cache behind the server, which reconciliation
+must then repair (``tests/stress/test_crash.py``). Never set it outside tests.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,12 +36,20 @@ from sync.errors import (
     TimedOut,
     Unreachable,
 )
-from sync.model import RECALL_WINDOW_MS, ChangeSet, Message, RecallAttempt, RecallOutcome, TombstoneReason
+from sync.model import ChangeSet, Message, RecallAttempt, RecallOutcome, TombstoneReason
 
 log = logging.getLogger(__name__)
 
 AMBIGUOUS: Final = (Unreachable, TimedOut, ServerError, RateLimited)
 """Failures after which the recall may or may not have happened upstream."""
+CRASH_AFTER_ANSWER_ENV: Final = "CONNECTSAFELY_TEST_CRASH_AFTER_RECALL_ANSWER"
+"""Test hook: see the module docstring."""
+
+
+def _crash_point_after_answer() -> None:
+    """``kill -9`` this process here when the test hook asks for it (module docstring)."""
+    if os.environ.get(CRASH_AFTER_ANSWER_ENV) == "1":
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class Ineligible(enum.StrEnum):
@@ -63,7 +78,7 @@ class Eligibility:
 
 def eligibility(message: Message, server_now_ms: int) -> Eligibility:
     """Own message and inside the window by the server's clock (DESIGN recall item 1)."""
-    left = max(0, message.sent_at + RECALL_WINDOW_MS - server_now_ms)
+    left = message.recall_window_left_ms(server_now_ms)
     if not message.is_sent_by_owner:
         return Eligibility(False, left, Ineligible.NOT_OWN)
     if left <= 0:
@@ -175,6 +190,7 @@ class RecallService:
                 )
             )
         latency = int((time.monotonic() - started) * 1000)
+        _crash_point_after_answer()
         # Only now, after LinkedIn accepted it, does anything local change.
         changes = await asyncio.wrap_future(
             self.cache.writer.tombstone([message.message_id], TombstoneReason.RECALLED_HERE)
