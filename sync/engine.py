@@ -325,8 +325,11 @@ class SyncEngine:
                     break
                 if cached is None or cached.last_activity_at != item.last_activity_at:
                     fresh.append(item)
-            kept = page.conversations if not stop else page.conversations[: len(fresh)]
-            await self._write(self.cache.writer.upsert_conversations([conversation_in(c) for c in kept]))
+            # The whole page is stored, not only what precedes the stop: a conversation read or starred
+            # elsewhere keeps its activity time, and the upsert touches only rows whose fields changed.
+            await self._write(
+                self.cache.writer.upsert_conversations([conversation_in(c) for c in page.conversations])
+            )
             changed.extend(fresh)
             more = page.has_more and page.next_cursor is not None and not stop
             if first_run:

@@ -182,3 +182,34 @@ def test_older_history_is_paged_on_demand(sandbox_factory, tmp_path: Path) -> No
             assert len(have) > first
 
     asyncio.run(scenario())
+
+
+def test_incremental_sync_picks_up_read_and_star_changes_made_elsewhere(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """Reading or starring a conversation elsewhere does not move its activity time: the first C1 page is
+    still stored whole, so the inbox shows the new state without a full resync."""
+
+    async def scenario() -> None:
+        async with open_core(sandbox, tmp_path) as core:
+            await core.engine.sync_once()
+            account = core.cache.reader.accounts()[0]
+            rows = core.cache.reader.conversations(account.account_id, limit=100)
+            unread = next(c for c in rows if c.unread_count > 0)
+            other = sandbox.client(session="another-session")
+            from tests.fixtures.sandbox import enc
+
+            seen = other.post(
+                "/messaging/mark-seen",
+                json={"accountId": account.account_id, "conversationUrn": unread.conversation_urn},
+            )
+            assert seen.status_code == 200, seen.text
+            starred = other.patch(f"/conversations/{enc(rows[0].conversation_urn)}/star")
+            assert starred.status_code == 200, starred.text
+            await core.engine.sync_once(reconcile=False)
+            fresh = core.cache.reader.conversation(account.account_id, unread.conversation_id)
+            assert fresh is not None and fresh.unread_count == 0
+            top = core.cache.reader.conversation(account.account_id, rows[0].conversation_id)
+            assert top is not None and top.starred
+
+    asyncio.run(scenario())
