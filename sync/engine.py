@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
@@ -45,6 +46,8 @@ INITIAL_MESSAGE_CONVERSATIONS = 50
 CLOCK_MARGIN_MS = 2_000
 """How far the server-time estimate may be off (the ``Date`` header has a one-second resolution)."""
 
+PROGRESS_INTERVAL_S = 0.1
+
 ProgressCallback = Callable[[SyncProgress], None]
 
 
@@ -75,6 +78,19 @@ def message_in(message: Message) -> MessageIn:
     )
 
 
+def merge_all(change_sets: Sequence[ChangeSet]) -> ChangeSet:
+    """One change set for many, in one pass over each (``ChangeSet.merged`` pairwise is quadratic)."""
+    return ChangeSet(
+        frozenset().union(*(c.messages_inserted for c in change_sets)),
+        frozenset().union(*(c.messages_updated for c in change_sets)),
+        frozenset().union(*(c.messages_hidden for c in change_sets)),
+        frozenset().union(*(c.conversations_changed for c in change_sets)),
+        frozenset().union(*(c.accounts_changed for c in change_sets)),
+        frozenset().union(*(c.tombstones_added for c in change_sets)),
+        sum(c.skipped for c in change_sets),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class SyncReport:
     """What one run did: the merged change set, request-free counts and per-item skips."""
@@ -102,11 +118,12 @@ class SyncEngine:
         self.cache = cache
         self._on_progress = on_progress
         self._initial_message_conversations = initial_message_conversations
-        self._changes = ChangeSet()
+        self._change_sets: list[ChangeSet] = []
         self._message_pages = 0
         self._skipped = 0
         self._tombstoned = 0
         self._conversations_seen = 0
+        self._last_progress = 0.0
 
     # --- the public passes --------------------------------------------------------------------------
 
@@ -150,7 +167,7 @@ class SyncEngine:
         state = self.cache.reader.account_sync(account.account_id) or AccountSyncState(account.account_id)
         first_run = not state.initial_sync_completed
         changed = await self._sync_conversations(account, state, first_run=first_run)
-        targets = self._message_targets(account.account_id, changed, first_run=first_run)
+        targets = await self._message_targets(account.account_id, changed, first_run=first_run)
         for index, conversation in enumerate(targets):
             self._progress(index, len(targets), f"messages of {account.account_id}")
             await self.sync_new_messages(conversation)
@@ -354,23 +371,24 @@ class SyncEngine:
         )
         return changed
 
-    def _message_targets(
+    async def _message_targets(
         self, account_id: str, changed: Sequence[Conversation], *, first_run: bool
     ) -> list[Conversation]:
-        """Which conversations get a C2 read in this run: those whose activity changed, and those of the
-        newest few that have no messages synced yet (a first run, or one that failed before its end)."""
+        """Which conversations get a C2 read in this run. A first run: the newest few (everything is
+        "changed" then; the rest are read when opened). Later runs: those whose activity changed (the C1
+        rows in hand), and those of the newest few with nothing synced yet (a run that failed midway)."""
+        targets = {} if first_run else {c.conversation_id: c for c in changed if c.account_id == account_id}
         newest = self.cache.reader.conversations(account_id, limit=self._initial_message_conversations)
-        targets = {
-            c.conversation_id: c
-            for c in newest
-            if first_run
-            or (s := self.cache.reader.conversation_sync(account_id, c.conversation_id)) is None
-            or s.newest_synced_at is None
-        }
-        for item in changed:
-            row = self.cache.reader.conversation(item.account_id, item.conversation_id)
-            if row is not None:
-                targets.setdefault(row.conversation_id, row)
+        for index, conversation in enumerate(newest):
+            if index % 200 == 199:
+                await asyncio.sleep(0)  # a long first-run list: let the GUI thread breathe
+            if conversation.conversation_id in targets:
+                continue
+            if not first_run:
+                state = self.cache.reader.conversation_sync(account_id, conversation.conversation_id)
+                if state is not None and state.newest_synced_at is not None:
+                    continue
+            targets[conversation.conversation_id] = conversation
         return sorted(targets.values(), key=lambda c: c.last_activity_at, reverse=True)
 
     async def _read_newest_page(self, conversation: Conversation, state: ConversationSyncState) -> None:
@@ -405,26 +423,36 @@ class SyncEngine:
     async def _write(self, future: Future[ChangeSet]) -> ChangeSet:
         """Await a queued write without blocking the loop, and remember what it changed."""
         result = await asyncio.wrap_future(future)
-        self._changes = self._changes.merged(result)
+        if result:
+            # Kept, not merged: merging per page would copy every set so far (quadratic over a sync).
+            self._change_sets.append(result)
         return result
 
     def _progress(self, done: int, total: int, phase: str) -> None:
-        if self._on_progress is not None:
-            self._on_progress(SyncProgress(done=done, total=total, phase=phase))
+        """Report progress at most ~10 times a second (the end of a phase always): a progress bar
+        repainted per conversation costs the GUI thread more than the sync step it reports."""
+        if self._on_progress is None:
+            return
+        now = time.monotonic()
+        if done < total and now - self._last_progress < PROGRESS_INTERVAL_S:
+            return
+        self._last_progress = now
+        self._on_progress(SyncProgress(done=done, total=total, phase=phase))
 
     def _reset_counters(self) -> None:
-        self._changes = ChangeSet()
+        self._change_sets = []
         self._message_pages = 0
         self._skipped = 0
         self._tombstoned = 0
         self._conversations_seen = 0
 
     def _report(self, accounts: int) -> SyncReport:
+        changes = merge_all(self._change_sets)
         return SyncReport(
-            changes=self._changes,
+            changes=changes,
             accounts=accounts,
             conversations_seen=self._conversations_seen,
             message_pages=self._message_pages,
             tombstoned_by_reconciliation=self._tombstoned,
-            skipped=self._skipped + self._changes.skipped,
+            skipped=self._skipped + changes.skipped,
         )

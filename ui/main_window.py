@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QElapsedTimer, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -171,6 +171,7 @@ class MainWindow(QMainWindow):
         self._changes_timer.setSingleShot(True)
         self._changes_timer.setInterval(CHANGES_COALESCE_MS)
         self._changes_timer.timeout.connect(self.flush_changes)
+        self._last_flush = QElapsedTimer()
 
         self.reload_accounts()
         self.set_sandbox_mode(sandbox)
@@ -386,14 +387,23 @@ class MainWindow(QMainWindow):
         return self._open
 
     def apply_changes(self, changes: ChangeSet) -> None:
-        """Queue a change set; bursts within a frame are merged and applied once."""
+        """Apply a change set; bursts within a frame are merged and applied once.
+
+        Leading edge: a change after a quiet frame is applied at once (a recall shows in every window
+        without waiting a frame); what follows within the frame is merged and applied when it ends.
+        """
         self._pending_changes = self._pending_changes.merged(changes)
-        if not self._changes_timer.isActive():
+        if self._changes_timer.isActive():
+            return
+        if self._last_flush.isValid() and self._last_flush.elapsed() < CHANGES_COALESCE_MS:
             self._changes_timer.start()
+        else:
+            self.flush_changes()
 
     def flush_changes(self) -> None:
         """Apply queued change sets now (the timer calls it; tests may too)."""
         self._changes_timer.stop()
+        self._last_flush.start()
         changes, self._pending_changes = self._pending_changes, ChangeSet()
         if not changes:
             return
@@ -437,7 +447,9 @@ class MainWindow(QMainWindow):
             self._apply_filter()
 
     def refresh_recall_log(self) -> None:
-        self.recall_log_model.refresh()
+        """Re-read the recall log if its dock is shown (showing the dock reads it)."""
+        if self.recall_log_dock.isVisible():
+            self.recall_log_model.refresh()
 
     def set_stream_state(self, state: StreamState) -> None:
         self.stream_label.setText(STREAM_STATE_TEXT[state])

@@ -192,13 +192,13 @@ def test_change_sets_are_coalesced_and_update_every_model(
     reader.put_conversation(dataclasses.replace(conversation, unread_count=0, starred=True))
     hidden = reader.hide(victim)
     starred = ChangeSet(conversations_changed=frozenset({("acc-1", "c1")}))
-    window.apply_changes(hidden)
-    window.apply_changes(starred)
-    assert window.message_model.row_of("acc-1", "m3") is not None  # not yet: one update per frame
-    with qtbot.waitSignal(window.message_model.rowsRemoved, timeout=1_000):
-        pass
+    window.apply_changes(hidden)  # after a quiet frame: applied at once (leading edge)
     assert window.message_model.row_of("acc-1", "m3") is None
     assert window.notifications.count() == 0
+    window.apply_changes(starred)  # within the same frame: merged, applied when the frame ends
+    assert window.conversation_model.index(1, 0).data(ConversationRole.STARRED) is not True
+    with qtbot.waitSignal(window.conversation_model.dataChanged, timeout=1_000):
+        pass
     assert window.conversation_model.index(1, 0).data(ConversationRole.STARRED) is True
     assert window.current_conversation() == reader.conversation("acc-1", "c1")
 

@@ -213,3 +213,29 @@ def test_incremental_sync_picks_up_read_and_star_changes_made_elsewhere(
             assert top is not None and top.starred
 
     asyncio.run(scenario())
+
+
+def test_a_first_run_reads_messages_of_the_newest_conversations_only(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """DESIGN "Sync": the newest page of messages for the most recent conversations at once, the rest
+    when opened (a first run must not read every conversation of a large inbox)."""
+
+    async def scenario() -> None:
+        async with open_core(sandbox, tmp_path) as core:
+            engine = type(core.engine)(core.api, core.cache, initial_message_conversations=3)
+            before = request_counts(sandbox)
+            await engine.sync_once(reconcile=False)
+            spent = diff(request_counts(sandbox), before)
+            assert spent[C2] == 2 * 3  # two accounts, three conversations each
+            for account in core.cache.reader.accounts():
+                rows = core.cache.reader.conversations(account.account_id, limit=100)
+                synced = [
+                    c
+                    for c in rows
+                    if (s := core.cache.reader.conversation_sync(account.account_id, c.conversation_id))
+                    and s.newest_synced_at is not None
+                ]
+                assert [c.conversation_id for c in synced] == [c.conversation_id for c in rows[:3]]
+
+    asyncio.run(scenario())
