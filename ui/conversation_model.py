@@ -137,13 +137,18 @@ class ConversationListModel(QAbstractListModel):
         if row is not None and not self._filter.matches(self._rows[row]):
             self._remove(row)
 
-    def reload(self) -> None:
-        """Drop every row and read the first page again."""
+    def reload(self, keep: int = 0) -> None:
+        """Drop every row and read the first page again (or as many rows as ``keep``, if more)."""
         self.beginResetModel()
         self._rows = []
         self._row_of = None
         self._exhausted = False
         self._read_page()
+        while len(self._rows) < keep and not self._exhausted:
+            before = len(self._rows)
+            self._read_page()
+            if len(self._rows) == before:
+                break
         self.endResetModel()
 
     # -- paging ------------------------------------------------------------------------------------------
@@ -195,7 +200,15 @@ class ConversationListModel(QAbstractListModel):
     # -- diffs -------------------------------------------------------------------------------------------
 
     def apply_changes(self, changes: ChangeSet) -> None:
-        """Re-read only the conversations the change set names; move, insert, update or remove their rows."""
+        """Re-read only the conversations the change set names; move, insert, update or remove their rows.
+
+        A change set naming more conversations than a page (a first sync's C1 pages) re-reads the loaded
+        rows in one query instead: hundreds of single-row moves, each re-read and re-laid out, would cost
+        the GUI thread far more than one reset.
+        """
+        if len(changes.conversations_changed) > self._page_size:
+            self.reload(keep=len(self._rows))
+            return
         for account_id, conversation_id in sorted(changes.conversations_changed):
             key = (account_id, conversation_id)
             self._apply_one(key, self._reader.conversation(account_id, conversation_id))

@@ -240,6 +240,7 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.empty_list_label)
         for signal in (self.conversation_model.modelReset, self.conversation_model.rowsInserted):
             signal.connect(self._update_empty_list_label)
+        self.conversation_model.modelReset.connect(self._select_open_conversation)
         self.conversation_model.rowsRemoved.connect(self._update_empty_list_label)
 
         # Right: a placeholder, or the open thread.
@@ -685,6 +686,14 @@ class MainWindow(QMainWindow):
                 search=self.search_edit.text(),
             )
         )
+
+    def _select_open_conversation(self) -> None:
+        """After the list was re-read, the open conversation's row is selected again."""
+        if self._open is None:
+            return
+        row = self.conversation_model.row_of(self._open.account_id, self._open.conversation_id)
+        if row is not None:
+            self.conversation_view.setCurrentIndex(self.conversation_model.index(row, 0))
 
     def _update_empty_list_label(self) -> None:
         empty = self.conversation_model.rowCount() == 0
