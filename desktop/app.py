@@ -19,7 +19,8 @@ import traceback
 from pathlib import Path
 from types import TracebackType
 
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QApplication, QWidget
 
 from desktop import backend as backends
 from desktop import credentials
@@ -70,6 +71,35 @@ class CrashReporter:
             sys.__excepthook__(kind, error, tb)
             return
         self.report(error.with_traceback(tb))
+
+
+class _PaintWatcher(QObject):
+    def __init__(self, done: asyncio.Future[None]) -> None:
+        super().__init__()
+        self._done = done
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            # Resolved on the next loop pass, after this paint has reached the screen.
+            asyncio.get_running_loop().call_soon(self._resolve)
+        return False
+
+    def _resolve(self) -> None:
+        if not self._done.done():  # several paints may queue this before it runs
+            self._done.set_result(None)
+
+
+async def first_paint(widget: QWidget, timeout_s: float = 3.0) -> None:
+    """Wait until ``widget`` has painted once (at most ``timeout_s``: never block start-up on it)."""
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    watcher = _PaintWatcher(done)
+    widget.installEventFilter(watcher)
+    try:
+        await asyncio.wait_for(done, timeout_s)
+    except TimeoutError:
+        log.info("no paint within %.0f s; starting sync anyway", timeout_s)
+    finally:
+        widget.removeEventFilter(watcher)
 
 
 def choose_backend(
@@ -131,6 +161,8 @@ def run_gui(args: argparse.Namespace) -> int:
             if note:
                 for window in manager.windows:
                     window.show_banner(note, "info")
+            # The cached inbox first; the network side (imports, client, sync, stream) right after.
+            await first_paint(manager.windows[0].conversation_view.viewport())
             service.start()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):

@@ -1,6 +1,7 @@
 """The API key: the OS keyring, or ``$CONNECTSAFELY_API_KEY`` where no keyring backend exists.
 
-The key is never written to a file of ours, never logged and never put on a command line.
+The key is never written to a file of ours, never logged and never put on a command line. ``keyring``
+(~0.1 s to import) is imported where it is used, so importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -10,9 +11,6 @@ import logging
 import os
 from dataclasses import dataclass
 from typing import Final
-
-import keyring
-import keyring.errors
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +27,8 @@ class KeyLookup:
 
 
 def keyring_available() -> bool:
+    import keyring
+
     try:
         backend = keyring.get_keyring()
     except Exception:  # a broken backend configuration is "no keyring", not a crash
@@ -39,6 +39,9 @@ def keyring_available() -> bool:
 
 def lookup_key(base_url: str) -> KeyLookup:
     """The key for ``base_url``: the environment first (explicit wins), then the keyring."""
+    import keyring
+    import keyring.errors
+
     available = keyring_available()
     from_env = os.environ.get(KEY_ENV, "").strip()
     if from_env:
@@ -56,11 +59,17 @@ def lookup_key(base_url: str) -> KeyLookup:
 
 def store_key(base_url: str, key: str) -> None:
     """Store the key in the keyring; raises ``keyring.errors.KeyringError`` when there is none."""
+    import keyring
+    import keyring.errors
+
     if not keyring_available():
         raise keyring.errors.NoKeyringError(f"no keyring backend: set {KEY_ENV} in the environment instead")
     keyring.set_password(KEYRING_SERVICE, base_url, key)
 
 
 def forget_key(base_url: str) -> None:
+    import keyring
+    import keyring.errors
+
     with contextlib.suppress(keyring.errors.PasswordDeleteError):
         keyring.delete_password(KEYRING_SERVICE, base_url)

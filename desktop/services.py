@@ -11,26 +11,31 @@ when it is freed (DESIGN "Windows and sessions").
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.backend import Backend
 from desktop.loop import TaskGroup
 from desktop.reader import CacheInboxReader
-from sync.api import ApiClient
 from sync.cache import Cache
-from sync.engine import SyncEngine, message_in
 from sync.errors import KnownError
 from sync.lock import DataDirLock
 from sync.model import ChangeSet, Conversation, Message, StreamState, SyncProgress
-from sync.realtime import AppliedEvent
-from sync.recall import RecallService, RecallStatus
-from sync.watcher import Watcher
+
+if TYPE_CHECKING:
+    # The network side (httpx, websockets) is imported and built only once the inbox has painted.
+    from sync.api import ApiClient
+    from sync.engine import SyncEngine
+    from sync.realtime import AppliedEvent
+    from sync.recall import RecallService, RecallStatus
+    from sync.watcher import Watcher
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +77,7 @@ class InboxService(QObject):
         self.data = data
         self._on_bug = on_bug
         self.cache = Cache.open(data, backend.base_url)
-        self.api = ApiClient(backend.base_url, backend.api_key)
-        self.engine = SyncEngine(self.api, self.cache, on_progress=self._on_engine_progress)
-        self.recalls = RecallService(self.api, self.cache)
-        self.reader = CacheInboxReader(self.cache, self.api.server_now_ms)
+        self.reader = CacheInboxReader(self.cache, self._server_now_ms)
         self.lock = DataDirLock(data)
         self.tasks = TaskGroup(self._on_task_failed)
         self.watcher: Watcher | None = None
@@ -97,6 +99,31 @@ class InboxService(QObject):
     def is_leader(self) -> bool:
         return self.lock.held
 
+    # --- the network side, built on first use (after the first paint: see desktop.app) ---------------
+
+    @functools.cached_property
+    def api(self) -> ApiClient:
+        from sync.api import ApiClient
+
+        return ApiClient(self.backend.base_url, self.backend.api_key)
+
+    @functools.cached_property
+    def engine(self) -> SyncEngine:
+        from sync.engine import SyncEngine
+
+        return SyncEngine(self.api, self.cache, on_progress=self._on_engine_progress)
+
+    @functools.cached_property
+    def recalls(self) -> RecallService:
+        from sync.recall import RecallService
+
+        return RecallService(self.api, self.cache)
+
+    def _server_now_ms(self) -> int:
+        # Before the client exists no Date header has been seen either: local time is the best guess.
+        api = self.__dict__.get("api")
+        return api.server_now_ms() if api is not None else int(time.time() * 1000)
+
     # --- lifecycle ----------------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -114,7 +141,8 @@ class InboxService(QObject):
         self._data_version_timer.stop()
         self._lock_timer.stop()
         await self.tasks.close()
-        await self.api.aclose()
+        if "api" in self.__dict__:
+            await self.api.aclose()
         self._unsubscribe()
         await asyncio.to_thread(self.cache.close)
         self.lock.release()
@@ -122,6 +150,8 @@ class InboxService(QObject):
     def _try_lead(self) -> bool:
         if not self.lock.try_acquire():
             return False
+        from sync.watcher import Watcher
+
         self._lock_timer.stop()
         self.watcher = Watcher(
             self.api,
@@ -147,6 +177,8 @@ class InboxService(QObject):
 
     def send(self, account_id: str, conversation_urn: str, text: str) -> asyncio.Task[None]:
         async def send() -> None:
+            from sync.engine import message_in
+
             result = await self.api.send(account_id, text, conversation_urn=conversation_urn)
             if result.sent_message is not None:
                 await self._write(self.cache.writer.upsert_messages([message_in(result.sent_message)]))

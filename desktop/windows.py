@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import logging
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QIcon
@@ -19,12 +20,14 @@ from desktop import backend as backends
 from desktop import credentials
 from desktop.services import InboxService
 from desktop.settings import RECALL_GRACE_S, WINDOW_COUNT, Settings
-from sync.api import ApiClient
 from sync.errors import KnownError
 from sync.model import ChangeSet, Conversation, Message, StreamState, SyncProgress
-from sync.recall import RecallPhase, RecallStatus
-from ui.dialogs import SettingsDialog
 from ui.main_window import MainWindow
+
+if TYPE_CHECKING:
+    # Imported where used: the first window paints without the network side or the dialogs loaded.
+    from sync.recall import RecallStatus
+    from ui.dialogs import SettingsDialog
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +146,8 @@ class WindowManager(QObject):
     # --- settings -------------------------------------------------------------------------------------
 
     def open_settings(self, window: MainWindow) -> SettingsDialog:
+        from ui.dialogs import SettingsDialog
+
         location = (
             "the system keyring"
             if credentials.keyring_available()
@@ -161,6 +166,8 @@ class WindowManager(QObject):
         return dialog
 
     def _test_connection(self, dialog: SettingsDialog, key: str, base_url: str) -> None:
+        from sync.api import ApiClient
+
         async def test() -> None:
             try:
                 async with ApiClient(base_url or self.service.backend.base_url, key, budget=None) as api:
@@ -213,6 +220,8 @@ class WindowManager(QObject):
             window.set_sync_progress(progress)
 
     def _on_service_recall_status_changed(self, status: RecallStatus) -> None:
+        from sync.recall import RecallPhase
+
         for window in self.windows:
             if status.phase is RecallPhase.PENDING:
                 window.mark_recall_pending(status.account_id, status.message_id)
