@@ -393,6 +393,11 @@ class ApiClient:
                 # An answer came but could not be read (e.g. a broken content encoding).
                 detail = f"{method} {path}: {type(exc).__name__}: {exc}"
                 raise ProtocolError(detail, endpoint=endpoint).scrub(secrets) from None
+            except httpx.InvalidURL as exc:
+                # The request cannot even be built: a URN or cursor (from the server, via the cache) longer
+                # than a URL may be. Nothing was sent.
+                detail = f"{method} {endpoint}: {type(exc).__name__}: {exc}"
+                raise ProtocolError(detail, endpoint=endpoint).scrub(secrets) from None
             received_at = self._clock()
             self.server_clock.observe(response.headers.get("date"), sent_at, received_at)
             status = response.status_code

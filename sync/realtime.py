@@ -47,6 +47,10 @@ from sync.errors import KnownError, RateLimited, SignedOut, TimedOut, Unreachabl
 from sync.model import ChangeSet, Reaction, StreamState, TombstoneReason
 
 log = logging.getLogger(__name__)
+_WS_LOG = logging.getLogger(f"{__name__}.websocket")
+# websockets logs the handshake request, ``Authorization: Bearer <key>`` included, at DEBUG: its logger
+# for our connections never goes below INFO, whatever level the root logger is at.
+_WS_LOG.setLevel(logging.INFO)
 
 MAX_FRAME_BYTES: Final = 1 << 20
 HELLO_TIMEOUT_S: Final = 10.0
@@ -246,6 +250,7 @@ class EventStream:
                 open_timeout=self._hello_timeout_s,
                 compression=None,
                 proxy=None,
+                logger=_WS_LOG,
             )
         except InvalidStatus as exc:
             status = exc.response.status_code

@@ -294,5 +294,14 @@ def message_urn(mailbox: str | ProfileUrn, message_token: str) -> str:
 
 
 def encode_path_segment(urn: str) -> str:
-    """Percent-encode a URN as exactly one path segment: every reserved character, ``/`` included."""
-    return quote(urn, safe="")
+    """Percent-encode a URN as exactly one path segment: every reserved character, ``/`` included.
+
+    ``quote`` leaves ``.`` alone, so a value of only dots (``..``) would stay a dot segment, which URL
+    normalization (httpx included) resolves away together with the segment before it: DELETE
+    ``conversations/{c}/messages/..`` would become DELETE ``conversations/{c}``. Such a value is encoded
+    as ``%2E``s, which a server decodes back after splitting the path (and then refuses as a URN).
+    """
+    encoded = quote(urn, safe="")
+    if encoded and not encoded.strip("."):
+        return encoded.replace(".", "%2E")
+    return encoded

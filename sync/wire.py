@@ -76,6 +76,11 @@ _MAX_EPOCH_MS: Final = 253_402_300_799_999
 """9999-12-31: a larger "timestamp" is garbage, not a date (and would overflow SQLite's sort order intent)."""
 
 Timestamp = int | float | str
+MAX_CURSOR: Final = 4096
+"""Characters a paging cursor may have (real ones are a few dozen; a URL stays well under its limits)."""
+TOO_DEEP: Final = "JSON nested too deeply"
+"""msgspec raises ``RecursionError`` (not a ``DecodeError``) on very deep nesting, and ``UnicodeDecodeError``
+on invalid UTF-8 inside a string: both are bad input like any other, never a crash."""
 
 
 class _ItemError(ValueError):
@@ -364,11 +369,13 @@ def _envelope(body: bytes, kind: type[_E], endpoint: str) -> _E:
     """Decode an envelope or reject the whole answer; a 2xx that says ``success: false`` is an error."""
     try:
         envelope = _decoder(kind).decode(body)
-    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
+    except RecursionError:  # msgspec's answer to JSON nested deeper than it parses (about 1,000 levels)
+        raise ProtocolError(f"malformed {endpoint} answer: {TOO_DEEP}", endpoint=endpoint) from None
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # ValidationError is a DecodeError
         # An error body under a 2xx status lacks the envelope's fields: type it as the error it says it is.
         try:
             failed = _decoder(_Envelope).decode(body).success is False
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
             failed = False
         if failed:
             raise error_from_response(200, body, endpoint=endpoint) from None
@@ -388,10 +395,24 @@ def _items(
     for index, raw in enumerate(raws):
         try:
             good.append(convert(decoder.decode(raw)))
+        except RecursionError:
+            skipped += 1
+            log.warning("skipped malformed %s item #%d: %s", what, index, TOO_DEEP)
         except (msgspec.DecodeError, ValueError) as exc:  # UrnError and _ItemError are ValueErrors
             skipped += 1
             log.warning("skipped malformed %s item #%d: %s", what, index, exc)
     return good, skipped
+
+
+def _cursor(cursor: str | None, endpoint: str) -> str | None:
+    """An opaque cursor, which goes back in a URL: one longer than :data:`MAX_CURSOR` rejects the page
+    (it could not be sent back, and stored as a resume point it would fail every later run)."""
+    if cursor is not None and len(cursor) > MAX_CURSOR:
+        raise ProtocolError(
+            f"malformed {endpoint} answer: a cursor of {len(cursor)} characters (at most {MAX_CURSOR})",
+            endpoint=endpoint,
+        )
+    return cursor
 
 
 def _has_more(has_more: bool | None, cursor: str | None) -> bool:
@@ -496,7 +517,11 @@ def message_from_wire(wire: WireMessage, account_id: str, conversation_urn: str)
 
 def decode_message_item(raw: bytes | msgspec.Raw, account_id: str, conversation_urn: str) -> model.Message:
     """One message object (an event's ``message``); raises ``ValueError``/``UrnError``/msgspec errors."""
-    return message_from_wire(_decoder(WireMessage).decode(raw), account_id, conversation_urn)
+    try:
+        decoded = _decoder(WireMessage).decode(raw)
+    except RecursionError:
+        raise _ItemError(TOO_DEEP) from None
+    return message_from_wire(decoded, account_id, conversation_urn)
 
 
 # --- one decoder per endpoint ---------------------------------------------------------------------------
@@ -506,7 +531,9 @@ def decode_accounts(body: bytes) -> AccountList:
     """A1 ``GET /accounts``: a bare array (an ``{accounts: [...]}`` object is accepted too)."""
     try:
         decoded = _decoder(list[msgspec.Raw] | _AccountsEnvelope).decode(body)  # type: ignore[arg-type]
-    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
+    except RecursionError:
+        raise ProtocolError(f"malformed A1 answer: {TOO_DEEP}", endpoint="A1") from None
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # ValidationError is a DecodeError
         raise ProtocolError(f"malformed A1 answer: {exc}", endpoint="A1") from None
     raws: Sequence[msgspec.Raw] = decoded if isinstance(decoded, list) else decoded.accounts
     accounts, skipped = _items(raws, WireAccount, _account, "account")
@@ -546,7 +573,7 @@ def decode_conversations(body: bytes, account_id: str) -> ConversationPage:
             break
     return ConversationPage(
         conversations=tuple(conversations),
-        next_cursor=envelope.next_cursor,
+        next_cursor=_cursor(envelope.next_cursor, "C1"),
         has_more=_has_more(envelope.has_more, envelope.next_cursor),
         from_cache=envelope.from_cache,
         skipped=skipped,
@@ -568,7 +595,7 @@ def decode_messages(body: bytes, account_id: str, conversation_urn: str) -> Mess
     participants, _ = _items(envelope.participants, WireParticipant, _participant, "participant")
     return MessagePage(
         messages=tuple(messages),
-        cursor=envelope.cursor,
+        cursor=_cursor(envelope.cursor, "C2"),
         has_more=_has_more(envelope.has_more, envelope.cursor),
         participants=tuple(participants),
         skipped=skipped,
@@ -652,7 +679,7 @@ def parse_error_body(body: bytes) -> tuple[str | None, str | None]:
     """
     try:
         decoded = msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
         return None, None
     if not isinstance(decoded, dict):
         return None, None

@@ -22,7 +22,7 @@ os.environ.setdefault("QT_API", "pyside6")
 if TYPE_CHECKING:
     import qasync
 
-pytest_plugins = ["tests.fixtures.sandbox"]
+pytest_plugins = ["tests.fixtures.sandbox", "tests.fixtures.secret_scan"]
 
 
 @pytest.fixture

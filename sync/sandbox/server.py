@@ -256,7 +256,14 @@ class Sandbox:
         self.requests: Counter[str] = Counter()
         self.events_enabled = opts.events
         self.sockets: set[web.WebSocketResponse] = set()
-        self._record: IO[str] | None = open(record_path, "a", encoding="utf-8") if record_path else None  # noqa: SIM115
+        # The record holds message texts: user-only, like every file the sandbox writes.
+        self._record: IO[str] | None = (
+            os.fdopen(
+                os.open(record_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a", encoding="utf-8"
+            )
+            if record_path
+            else None
+        )
         self._live_task: asyncio.Task[None] | None = None
         self._rng = random.Random()
         self.routes: list[tuple[str, tuple[str, ...], str, Handler]] = []
