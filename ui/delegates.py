@@ -32,7 +32,7 @@ from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QS
 from sync.model import Message
 
 from .conversation_model import ConversationRole
-from .message_model import MessageRole, RecallStatus
+from .message_model import BubbleData, MessageRole, RecallStatus
 from .text import avatar_color, format_message_time, format_time, truncation_note
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -57,7 +57,29 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+_FONTS: dict[tuple[str, float, bool], QFont] = {}
+_METRICS: dict[str, QFontMetrics] = {}
+
+
+def _metrics(font: QFont) -> QFontMetrics:
+    """Font metrics, built once per font (every row's layout asks for the same few)."""
+    key = font.key()
+    found = _METRICS.get(key)
+    if found is None:
+        found = _METRICS[key] = QFontMetrics(font)
+    return found
+
+
 def _scaled(font: QFont, factor: float, *, bold: bool = False) -> QFont:
+    """``font`` scaled (and bold), built once per base font."""
+    key = (font.key(), factor, bold)
+    found = _FONTS.get(key)
+    if found is None:
+        found = _FONTS[key] = _make_scaled(font, factor, bold=bold)
+    return found
+
+
+def _make_scaled(font: QFont, factor: float, *, bold: bool = False) -> QFont:
     scaled = QFont(font)
     if font.pointSizeF() > 0:
         scaled.setPointSizeF(font.pointSizeF() * factor)
@@ -211,16 +233,14 @@ class BubbleLayout:
     status_text: str
     """The recall status line as painted (elided to the row)."""
     retry: QRect
+    data: BubbleData
 
 
 @dataclass(frozen=True, slots=True)
 class _Inputs:
     """Everything a row's layout depends on: its cache key."""
 
-    message: Message
-    status: str
-    status_text: str
-    can_retry: bool
+    data: BubbleData
     width: int
     font_key: str
 
@@ -261,35 +281,29 @@ class MessageDelegate(QStyledItemDelegate):
         return max(240, rect.width())
 
     def layout_for(self, option: QStyleOptionViewItem, index: AnyIndex) -> BubbleLayout:
-        message = index.data(MessageRole.MESSAGE)
-        assert isinstance(message, Message)
+        data = index.data(MessageRole.BUBBLE)
+        assert isinstance(data, BubbleData)
         base: QFont = option.font
-        inputs = _Inputs(
-            message=message,
-            status=str(index.data(MessageRole.RECALL_STATUS) or RecallStatus.NONE.value),
-            status_text=str(index.data(MessageRole.RECALL_STATUS_TEXT) or ""),
-            can_retry=bool(index.data(MessageRole.RECALL_CAN_RETRY)),
-            width=self._row_width(option),
-            font_key=base.key(),
-        )
+        inputs = _Inputs(data=data, width=self._row_width(option), font_key=base.key())
         cached = self._cache.get(inputs)
         if cached is None:
             if len(self._cache) >= self.CACHE_LIMIT:
                 self._cache.clear()
-            cached = self._cache[inputs] = self._compute(inputs, base, index)
+            cached = self._cache[inputs] = self._compute(inputs, base)
         return cached
 
-    def _compute(self, inputs: _Inputs, base: QFont, index: AnyIndex) -> BubbleLayout:
-        message = inputs.message
+    def _compute(self, inputs: _Inputs, base: QFont) -> BubbleLayout:
+        data = inputs.data
+        message = data.message
         small = _scaled(base, 0.85)
-        small_fm = QFontMetrics(small)
+        small_fm = _metrics(small)
         header_font = _scaled(base, 0.85, bold=True)
-        header_fm = QFontMetrics(header_font)
-        fm = QFontMetrics(base)
+        header_fm = _metrics(header_font)
+        fm = _metrics(base)
         max_bubble = max(160, min(self.MAX_BUBBLE, int(inputs.width * 0.72)))
         max_text = max_bubble - 2 * self.PAD_X
 
-        text = str(index.data(MessageRole.BUBBLE_TEXT) or "")
+        text = data.text
         layout = QTextLayout(text, base)
         text_option = QTextOption()
         text_option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
@@ -310,17 +324,15 @@ class MessageDelegate(QStyledItemDelegate):
             text_h = 0.0
 
         note_lines: list[str] = []
-        omitted = int(index.data(MessageRole.OMITTED_CHARS) or 0)
-        if omitted:
-            note_lines.append(truncation_note(omitted))
+        if data.omitted:
+            note_lines.append(truncation_note(data.omitted))
         if message.has_attachment:
             note_lines.append("📎 Attachment (open it on LinkedIn)")
         note_w = max((small_fm.horizontalAdvance(n) for n in note_lines), default=0)
         note_h = small_fm.height() * len(note_lines)
 
-        sender = str(index.data(MessageRole.SENDER_NAME) or "")
         time_text = format_message_time(message.sent_at, _now_ms())
-        header_w = header_fm.horizontalAdvance(sender) + 14 + small_fm.horizontalAdvance(time_text)
+        header_w = header_fm.horizontalAdvance(data.sender) + 14 + small_fm.horizontalAdvance(time_text)
         inner_w = min(max_text, max(int(text_w + 1), header_w, note_w, fm.averageCharWidth() * 4))
         bubble_w = inner_w + 2 * self.PAD_X
         header_h = header_fm.height()
@@ -335,7 +347,7 @@ class MessageDelegate(QStyledItemDelegate):
         y = bubble.bottom() + 1
 
         reactions = QRect()
-        reactions_text = str(index.data(MessageRole.REACTIONS) or "")
+        reactions_text = data.reactions
         if reactions_text:
             rw = small_fm.horizontalAdvance(reactions_text) + 14
             rh = small_fm.height() + 4
@@ -346,20 +358,20 @@ class MessageDelegate(QStyledItemDelegate):
         status = QRect()
         retry = QRect()
         status_text = ""
-        if inputs.status_text:
+        if data.recall_text:
             # Slack of 2 px: elidedText elides text that is exactly as wide as the space given.
-            sw = small_fm.horizontalAdvance(inputs.status_text) + 2
-            link_fm = QFontMetrics(_link_font(small))
+            sw = small_fm.horizontalAdvance(data.recall_text) + 2
+            link_fm = _metrics(_link_font(small))
             retry_w = link_fm.horizontalAdvance("Retry") + 2
             dot_w = small_fm.horizontalAdvance(" · ")
-            tail = dot_w + retry_w if inputs.can_retry else 0
+            tail = dot_w + retry_w if data.can_retry else 0
             # A long reason is elided, never the "Retry" link after it.
             sw = min(sw, inputs.width - 2 * self.MARGIN_X - tail)
-            status_text = _elide(small_fm, inputs.status_text, sw)
+            status_text = _elide(small_fm, data.recall_text, sw)
             total = sw + tail
             sx = bubble.right() - total if message.is_sent_by_owner else bubble.left()
             status = QRect(max(self.MARGIN_X, sx), y + 2, total, small_fm.height())
-            if inputs.can_retry:
+            if data.can_retry:
                 retry = QRect(status.left() + sw + dot_w, status.top(), retry_w, status.height())
             y = status.bottom() + 1
         return BubbleLayout(
@@ -373,13 +385,14 @@ class MessageDelegate(QStyledItemDelegate):
             status=status,
             status_text=status_text,
             retry=retry,
+            data=data,
         )
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
-        message = index.data(MessageRole.MESSAGE)
-        if not isinstance(message, Message):
+        if not isinstance(index.data(MessageRole.BUBBLE), BubbleData):
             return
         geo = self.layout_for(option, index)
+        message = geo.data.message
         rect: QRect = option.rect
         base: QFont = option.font
         own = message.is_sent_by_owner
@@ -401,8 +414,9 @@ class MessageDelegate(QStyledItemDelegate):
         header_font = _scaled(base, 0.85, bold=True)
         painter.setFont(header_font)
         painter.setPen(OWN_MUTED if own else ACCENT)
-        sender = str(index.data(MessageRole.SENDER_NAME) or "")
-        painter.drawText(geo.header, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, sender)
+        painter.drawText(
+            geo.header, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, geo.data.sender
+        )
         painter.setFont(small)
         painter.setPen(OWN_MUTED if own else MUTED)
         time_text = format_message_time(message.sent_at, _now_ms())
@@ -415,9 +429,8 @@ class MessageDelegate(QStyledItemDelegate):
             painter.setFont(small)
             painter.setPen(OWN_MUTED if own else MUTED)
             notes = []
-            omitted = int(index.data(MessageRole.OMITTED_CHARS) or 0)
-            if omitted:
-                notes.append(truncation_note(omitted))
+            if geo.data.omitted:
+                notes.append(truncation_note(geo.data.omitted))
             if message.has_attachment:
                 notes.append("📎 Attachment (open it on LinkedIn)")
             painter.drawText(
@@ -432,20 +445,18 @@ class MessageDelegate(QStyledItemDelegate):
             )
             painter.setFont(small)
             painter.setPen(TEXT)
-            painter.drawText(
-                geo.reactions, Qt.AlignmentFlag.AlignCenter, str(index.data(MessageRole.REACTIONS))
-            )
+            painter.drawText(geo.reactions, Qt.AlignmentFlag.AlignCenter, geo.data.reactions)
 
         if not geo.status.isNull():
             painter.setFont(small)
-            failed = index.data(MessageRole.RECALL_STATUS) == RecallStatus.FAILED.value
+            failed = geo.data.recall_status == RecallStatus.FAILED.value
             painter.setPen(ERROR if failed else MUTED)
             status_text = geo.status_text
             painter.drawText(
                 geo.status, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, status_text
             )
             if not geo.retry.isNull():
-                sm = QFontMetrics(small)
+                sm = _metrics(small)
                 dot = QRect(
                     geo.retry.left() - sm.horizontalAdvance(" · "),
                     geo.retry.top(),

@@ -67,10 +67,28 @@ class MessageRole(enum.IntEnum):
     """"Recalling…", "Not recalled: <reason>" or ""."""
     RECALL_CAN_RETRY = enum.auto()
     RECALL_RETRY_TEXT = enum.auto()
+    BUBBLE = enum.auto()
+    """A ``BubbleData``: everything the bubble delegate lays out and paints, in one call."""
     """"Retry" when a retry makes sense, else ""."""
 
 
 _ROLE_NAMES = {role: role.name.lower().encode() for role in MessageRole}
+
+
+@dataclass(frozen=True, slots=True)
+class BubbleData:
+    """One row's display inputs. The delegate asks for this once per layout instead of a role per field:
+    each ``index.data()`` crosses from C++ to Python, and a thread lays out every row before it paints."""
+
+    message: Message
+    text: str
+    """The bounded part of the text that is laid out, as plain text."""
+    omitted: int
+    sender: str
+    reactions: str
+    recall_status: str
+    recall_text: str
+    can_retry: bool
 
 
 def message_key(message: Message) -> MessageKey:
@@ -280,6 +298,12 @@ class MessageListModel(QAbstractListModel):
             return f"{sender}: {bubble_text(m.text)[0]}" + (f" ({state.text})" if state.text else "")
         if role == MessageRole.MESSAGE:
             return m
+        if role == MessageRole.BUBBLE:
+            text, omitted = bubble_text(m.text)
+            sender = "You" if m.is_sent_by_owner else (m.sender_name or "Unknown")
+            return BubbleData(
+                m, text, omitted, sender, reactions_text(m), state.status.value, state.text, state.can_retry
+            )
         if role == MessageRole.KEY:
             return message_key(m)
         if role == MessageRole.TEXT:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import zlib
 
 from sync.model import Conversation, Participant
@@ -87,6 +88,12 @@ def format_clock(ms: int) -> str:
 
 def format_message_time(ms: int, now_ms: int) -> str:
     """Time under a bubble: "14:05" today, "12 Mar, 14:05" otherwise."""
+    # Per minute of each: a thread's layout formats every bubble's time, repeatedly.
+    return _format_message_time(ms - ms % 60_000, now_ms - now_ms % 60_000)
+
+
+@functools.lru_cache(maxsize=4096)
+def _format_message_time(ms: int, now_ms: int) -> str:
     when = _dt.datetime.fromtimestamp(ms / 1000).astimezone()
     now = _dt.datetime.fromtimestamp(now_ms / 1000).astimezone()
     if when.date() == now.date():

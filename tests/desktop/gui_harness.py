@@ -28,8 +28,9 @@ class Gui:
     sandbox: SandboxHandle
     data: Path
 
-    def drive_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-        """Run the qasync loop (and so Qt's) until ``predicate()`` holds."""
+    def drive_until(self, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+        """Run the qasync loop (and so Qt's) until ``predicate()`` holds (a deadline, generous for a
+        loaded two-core machine, not a timing assert)."""
 
         async def waiter() -> None:
             while not predicate():  # noqa: ASYNC110  (polls a plain predicate)
