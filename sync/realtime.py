@@ -174,6 +174,7 @@ class EventStream:
         """Events taken in order (seq advanced), applied or skipped as inconsistent."""
         self.skipped_frames = 0
         self.hello: _Frame | None = None
+        self._accounts: frozenset[str] = frozenset()
         self._healthy = False
         self._hello_at = 0.0
 
@@ -360,7 +361,6 @@ class EventStream:
         future: Future[ChangeSet]
         message_id = ""
         inbound = False
-        known_account = bool(account_id) and self.cache.reader.account(account_id) is not None
         if frame.type == "message.recalled":
             if not frame.message_urn or not frame.message_id:
                 raise BadFrame("message.recalled without messageUrn/messageId")
@@ -371,7 +371,7 @@ class EventStream:
             future = writer.tombstone(
                 [message_id], TombstoneReason.RECALLED_ELSEWHERE, at=frame.recalled_at, advance_seq_to=seq
             )
-        elif not known_account:
+        elif not self._shows_account(account_id):
             # Events of accounts this client does not show may be ignored (spec §6).
             await asyncio.wrap_future(writer.set_last_applied_seq(seq))
             return None
@@ -422,6 +422,13 @@ class EventStream:
             changes=changes,
             inbound=inbound,
         )
+
+    def _shows_account(self, account_id: str) -> bool:
+        """Whether the cache holds this account. The set is re-read only for an id not in it (an account
+        just added): a read per event would sit on the path of every other session's change."""
+        if account_id and account_id not in self._accounts:
+            self._accounts = frozenset(a.account_id for a in self.cache.reader.accounts())
+        return bool(account_id) and account_id in self._accounts
 
     def _set_state(self, state: StreamState) -> None:
         if state != self.state:
