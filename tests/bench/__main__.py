@@ -1,0 +1,59 @@
+"""``python -m tests.bench [name ...] [--size small|full] [--runs N] [--output PATH]``: run benchmarks.
+
+Each benchmark prints its figure beside the baseline measured in the same run and the ratio, then its
+section of ``BENCHMARKS.md`` (at the repository root, or ``--output``) is rewritten. With no name, all
+of them run in figure order. Progress goes to stderr, figures to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+import traceback
+from pathlib import Path
+from types import ModuleType
+
+from tests.bench import ingest, lateness, memory, open_conversation, recall, resync, startup
+from tests.bench.common import DEFAULT_WORKDIR, ROOT, Options, print_figure, write_report
+
+BENCHMARKS: dict[str, ModuleType] = {
+    m.NAME: m for m in (ingest, resync, lateness, recall, startup, open_conversation, memory)
+}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
+    parser.add_argument(
+        "names", nargs="*", choices=[[], *BENCHMARKS], metavar="name", help=", ".join(BENCHMARKS)
+    )
+    parser.add_argument("--size", choices=("small", "full"), default="full")
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure; the median is reported")
+    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md", help="report to update")
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="scratch and cached data")
+    args = parser.parse_args(argv)
+    names = args.names or list(BENCHMARKS)
+    options = Options(size=args.size, runs=max(1, args.runs), workdir=args.workdir)
+    command = "python -m tests.bench " + shlex.join(argv) if argv else "python -m tests.bench"
+    failed = []
+    for name in names:
+        started = time.perf_counter()
+        print(f"== {name} ({args.size}, {options.runs} run(s))", file=sys.stderr, flush=True)
+        try:
+            figure = BENCHMARKS[name].run(options)
+        except Exception:
+            traceback.print_exc()
+            failed.append(name)
+            continue
+        print_figure(figure)
+        write_report(args.output, [figure], command)
+        print(f"   {name} took {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

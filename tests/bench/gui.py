@@ -1,0 +1,134 @@
+"""What the GUI benchmark children share: a qasync loop on an offscreen QApplication, the real
+InboxService/WindowManager against a sandbox, and a 5 ms QTimer that records event-loop lateness.
+
+Imported only inside child processes (it imports Qt). The loop set-up and teardown follow
+ENVIRONMENT.md's stable pattern (cancel pending tasks with a timeout, close, ``gc.collect()``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# QT_API makes qasync take PySide6 whatever the import order.
+os.environ.setdefault("QT_API", "pyside6")
+
+import qasync
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtWidgets import QApplication
+
+from desktop.backend import Backend
+from desktop.services import InboxService
+from desktop.settings import Settings
+from desktop.windows import WindowManager
+from sync.api import ApiClient
+from sync.engine import SyncEngine
+from sync.recall import RecallService
+
+TICK_MS = 5
+
+
+class LatenessProbe(QObject):
+    """A 5 ms precise QTimer on the GUI thread; each tick records how much later than 5 ms after the
+    previous one it fired. A loop that is never blocked shows ~0; a blocked loop shows the block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(TICK_MS)
+        self._timer.timeout.connect(self._on_timer_timeout)
+        self._last: float | None = None
+        self.samples: list[float] = []
+
+    def start(self) -> None:
+        self.samples = []
+        self._last = None
+        self._timer.start()
+
+    def stop(self) -> list[float]:
+        self._timer.stop()
+        return self.samples
+
+    def _on_timer_timeout(self) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            self.samples.append(max(0.0, (now - self._last) * 1000 - TICK_MS))
+        self._last = now
+
+
+@contextlib.contextmanager
+def qasync_loop() -> Iterator[Any]:
+    """One qasync loop for the whole child. Drive it with a *single* ``run_until_complete`` of the
+    whole scenario: tasks in flight between two ``run_until_complete`` calls were seen stepped with no
+    running loop ("RuntimeError: no running event loop" inside httpcore)."""
+    app = QApplication.instance() or QApplication([])
+    assert isinstance(app, QApplication)
+    app.setQuitOnLastWindowClosed(False)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.wait(pending, timeout=5))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+        asyncio.set_event_loop(None)
+        del loop
+        gc.collect()
+
+
+@dataclass
+class Session:
+    service: InboxService
+    manager: WindowManager
+    bugs: list[BaseException]
+
+
+async def open_session(base_url: str, key: str, data: Path) -> Session:
+    """The real process-wide service and window manager over ``data``, talking to the sandbox (call it
+    on the running loop: the service binds to it).
+
+    The service's API client is replaced by one with ``budget=None``: the sandbox runs with
+    ``--rate-limit off`` here and the app's local pacing (just under the real service's limits) would
+    otherwise set the pace of every figure. The engine and recall service are rebuilt on it.
+    """
+    bugs: list[BaseException] = []
+    backend = Backend(base_url, None, key, True, "sandbox")
+    service = InboxService(backend, data, on_bug=bugs.append)
+    # The service builds its network side lazily (cached properties): set ours before first use.
+    assert "api" not in service.__dict__, "the service built its API client already"
+    service.api = ApiClient(base_url, key, budget=None)
+    service.engine = SyncEngine(service.api, service.cache, on_progress=service.sync_progress_changed.emit)
+    service.recalls = RecallService(service.api, service.cache)
+    manager = WindowManager(service, Settings(data), sandbox=True, recall_grace_s=0)
+    return Session(service, manager, bugs)
+
+
+async def close_session(session: Session) -> None:
+    for window in list(session.manager.windows):
+        window.close()
+    await session.service.close()
+    if session.bugs:
+        raise RuntimeError(f"bug reached the GUI: {session.bugs[0]!r}") from session.bugs[0]
+
+
+async def until(predicate: Callable[[], bool], within_s: float, what: str, step: float = 0.001) -> None:
+    """Let the loop run until ``predicate()`` holds (polling it every ``step`` seconds)."""
+    deadline = time.monotonic() + within_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(step)

@@ -1,0 +1,48 @@
+"""Figure 7: resident memory with 1,000,000 cached messages and the inbox open, against the bare window.
+
+Runs :mod:`tests.bench.paint`'s children and reads ``VmRSS`` once the inbox has painted and settled.
+"""
+
+from __future__ import annotations
+
+from tests.bench import dataset, paint
+from tests.bench.common import Figure, Options, fmt, median
+
+NAME = "memory"
+FIGURE = 7
+TITLE = "resident memory, 1,000,000 messages cached, inbox open"
+
+
+def run(options: Options) -> Figure:
+    runs = paint.measure(options)
+    box = dataset.inbox(options.size)
+    app = median([r["app"]["rss_inbox"] for r in runs])
+    bare = median([r["bare"]["rss_inbox"] for r in runs])
+    thread_app = median([r["app"]["rss_thread"] for r in runs])
+    thread_bare = median([r["bare"]["rss_thread"] for r in runs])
+    return Figure(
+        number=FIGURE,
+        name=NAME,
+        title=TITLE if options.size == "full" else f"resident memory, {box.total:,} cached (small)",
+        unit="MB",
+        value=app,
+        baseline=bare,
+        goal="≤ +100 MB",
+        met=app - bare <= 100,
+        runs=len(runs),
+        size=f"{options.size}: {box.conversations:,} conversations × {box.per_conversation} messages",
+        baseline_title="the bare window of figure 5 (`QMainWindow` + `QListView`), same moment",
+        rows=[
+            ("difference (inbox open)", f"+{fmt(app - bare, 'MB')}", "", "goal ≤ +100 MB"),
+            (
+                "after opening a conversation",
+                fmt(thread_app, "MB"),
+                fmt(thread_bare, "MB"),
+                f"+{fmt(thread_app - thread_bare, 'MB')}",
+            ),
+        ],
+        notes=[
+            f"`VmRSS` of the child {paint.SETTLE_S:g} s after the inbox's first paint; same processes as "
+            "figure 5",
+        ],
+    )
