@@ -137,18 +137,13 @@ class ConversationListModel(QAbstractListModel):
         if row is not None and not self._filter.matches(self._rows[row]):
             self._remove(row)
 
-    def reload(self, keep: int = 0) -> None:
-        """Drop every row and read the first page again (or as many rows as ``keep``, if more)."""
+    def reload(self) -> None:
+        """Drop every row and read the first page again."""
         self.beginResetModel()
         self._rows = []
         self._row_of = None
         self._exhausted = False
         self._read_page()
-        while len(self._rows) < keep and not self._exhausted:
-            before = len(self._rows)
-            self._read_page()
-            if len(self._rows) == before:
-                break
         self.endResetModel()
 
     # -- paging ------------------------------------------------------------------------------------------
@@ -207,7 +202,9 @@ class ConversationListModel(QAbstractListModel):
         the GUI thread far more than one reset.
         """
         if len(changes.conversations_changed) > self._page_size:
-            self.reload(keep=len(self._rows))
+            # The first page only: re-reading thousands of loaded rows would be a stall of its own;
+            # fetchMore brings the rest back as the view scrolls.
+            self.reload()
             return
         for account_id, conversation_id in sorted(changes.conversations_changed):
             key = (account_id, conversation_id)

@@ -390,10 +390,15 @@ class MainWindow(QMainWindow):
     def apply_changes(self, changes: ChangeSet) -> None:
         """Apply a change set; bursts within a frame are merged and applied once.
 
-        Leading edge: a change after a quiet frame is applied at once (a recall shows in every window
-        without waiting a frame); what follows within the frame is merged and applied when it ends.
+        Leading edge: a change after a quiet frame is applied at once, and so is any change that hides
+        messages (a recall shows in every window without waiting a frame); what follows within a frame is
+        merged and applied when it ends.
         """
         self._pending_changes = self._pending_changes.merged(changes)
+        if changes.messages_hidden or changes.tombstones_added:
+            # A recall is what the user waits to see: it never waits for the frame to end.
+            self.flush_changes()
+            return
         if self._changes_timer.isActive():
             return
         if self._last_flush.isValid() and self._last_flush.elapsed() < CHANGES_COALESCE_MS:
