@@ -60,6 +60,7 @@ class WindowManager(QObject):
         self.sandbox = sandbox
         self.recall_grace_s = settings.get_int(RECALL_GRACE_S) if recall_grace_s is None else recall_grace_s
         self.windows: list[MainWindow] = []
+        self._open_at_quit = 0
         self.backend_changed = False
         """Settings chose another service: the app reopens the windows on it."""
         self._ids = itertools.count(1)
@@ -118,7 +119,9 @@ class WindowManager(QObject):
             self.open_window(slot)
 
     def close_all(self) -> None:
-        """Close every window (SIGTERM, logout): each saves its state; the last one ends the app."""
+        """Close every window (SIGTERM, logout): each saves its state; the last one ends the app, and
+        the next start opens as many windows as were open now."""
+        self._open_at_quit = len(self.windows)
         for window in list(self.windows):
             window.close()
 
@@ -138,7 +141,8 @@ class WindowManager(QObject):
             self.windows.remove(window)
         window.deleteLater()
         if not self.windows:
-            self.settings.set(WINDOW_COUNT, 1)
+            # Closing windows one by one ends with one; quitting with several open keeps them all.
+            self.settings.set(WINDOW_COUNT, max(1, self._open_at_quit))
             self.settings.sync()
             self._closed.set()
             self.all_closed.emit()

@@ -322,3 +322,29 @@ def test_window_geometry_and_the_last_open_conversation_are_remembered(gui: Gui)
         )
     finally:
         restored.close()
+
+
+def test_quitting_with_two_windows_open_reopens_two(gui: Gui) -> None:
+    from desktop.windows import WindowManager
+
+    gui.manager.open_window()
+    gui.manager.open_window()
+    gui.manager.close_all()  # what SIGTERM or a logout does
+    again = WindowManager(gui.service, gui.manager.settings, sandbox=True, recall_grace_s=0)
+    again.open_saved_windows()
+    try:
+        assert len(again.windows) == 2
+    finally:
+        again.close_all()
+    third = WindowManager(gui.service, gui.manager.settings, sandbox=True, recall_grace_s=0)
+    third.open_saved_windows()  # the two were then closed all at once too
+    assert len(third.windows) == 2
+    for window in list(third.windows)[1:]:
+        window.close()  # one by one: the last one standing is what the next start opens
+    third.windows[0].close()
+    fourth = WindowManager(gui.service, gui.manager.settings, sandbox=True, recall_grace_s=0)
+    fourth.open_saved_windows()
+    try:
+        assert len(fourth.windows) == 1
+    finally:
+        fourth.close_all()
