@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from PySide6.QtCore import QElapsedTimer, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
@@ -494,13 +497,23 @@ class MainWindow(QMainWindow):
 
     def mark_recall_pending(self, account_id: str, message_id: str) -> None:
         """The request is in flight: the bubble shows "Recalling…" (nothing is removed yet)."""
-        self.message_model.mark_recall_pending(account_id, message_id)
+        with self._keeping_the_newest_in_view():
+            self.message_model.mark_recall_pending(account_id, message_id)
         self._refresh_visible_recall_log()
 
     def mark_recall_failed(self, account_id: str, message_id: str, reason_text: str, can_retry: bool) -> None:
         """The recall failed: ``reason_text`` (plain words) under the bubble, and "Retry" when it helps."""
-        self.message_model.mark_recall_failed(account_id, message_id, reason_text, can_retry)
+        with self._keeping_the_newest_in_view():
+            self.message_model.mark_recall_failed(account_id, message_id, reason_text, can_retry)
         self._refresh_visible_recall_log()
+
+    @contextlib.contextmanager
+    def _keeping_the_newest_in_view(self) -> Iterator[None]:
+        """A status line that grows the newest bubble must not push it below the view's edge."""
+        at_bottom = self.message_view.is_at_bottom()
+        yield
+        if at_bottom:
+            QTimer.singleShot(0, self.message_view, self.message_view.scroll_to_newest)
 
     def clear_recall_state(self, account_id: str, message_id: str) -> None:
         self.message_model.clear_recall_state(account_id, message_id)
