@@ -43,6 +43,7 @@ from sync.errors import BadServerUrl
 from sync.realtime import MAX_FRAME_BYTES, EventStream
 from tests.desktop.test_cli import run_cli
 from tests.fixtures import secret_scan
+from tests.fixtures.memory_keyring import MemoryKeyring
 from tests.fixtures.sandbox import SandboxHandle, start_sandbox
 
 OWN_KEY = "sec_test_key_0123456789abcdef"
@@ -214,27 +215,6 @@ def test_the_event_stream_handshake_logs_no_key_at_debug(
 
 
 # --- the keyring ----------------------------------------------------------------------------------
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """A real keyring backend keeping its secrets in a dict (tests must not touch the OS keyring)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if (service, username) not in self.store:
-            raise keyring.errors.PasswordDeleteError(username)
-        del self.store[(service, username)]
 
 
 @pytest.fixture

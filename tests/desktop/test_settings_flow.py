@@ -11,27 +11,9 @@ import pytest
 
 from desktop import credentials
 from tests.desktop.gui_harness import Gui
+from tests.fixtures.memory_keyring import MemoryKeyring
 
 pytestmark = pytest.mark.gui
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """A real keyring backend that keeps secrets in a dict: the OS keyring cannot be used in tests."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.secrets.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.secrets[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.secrets.pop((service, username), None)
 
 
 @pytest.fixture
@@ -62,7 +44,7 @@ def test_saving_a_key_stores_it_in_the_keyring_and_reopens_the_windows(
     assert "key" in dialog.test_result_label.text().lower()
 
     dialog.save_requested.emit(gui.sandbox.key, gui.sandbox.base_url)
-    assert memory_keyring.secrets == {(credentials.KEYRING_SERVICE, gui.sandbox.base_url): gui.sandbox.key}
+    assert memory_keyring.store == {(credentials.KEYRING_SERVICE, gui.sandbox.base_url): gui.sandbox.key}
     assert gui.manager.backend_changed and gui.manager.windows == []  # reopened on the new backend
     found = credentials.lookup_key(gui.sandbox.base_url)
     assert (found.key, found.source) == (gui.sandbox.key, "keyring")
