@@ -96,8 +96,8 @@ class OtherSession:
 
 @pytest.mark.xfail(
     strict=False,
-    reason="known intermittent failure, cause not found yet: one CI run (2026-11-27 01:05 UTC, default size) "
-    "ended with one conversation of one client differing from the server; the other runs here passed. "
+    reason="known intermittent failure, cause not found yet: in about half of the clean-clone CI runs of "
+    "2026-11-27 (default size) one conversation of one client ended differing from the server. "
     "The assertion now names the message ids only the client or only the server has, and the seed.",
 )
 def test_event_stream_chaos_leaves_every_client_equal_to_the_server(
