@@ -180,6 +180,7 @@ class SyncEngine:
         if state.newest_synced_at is None:
             await self._read_newest_page(conversation, state)
             return
+        behind = self.cache.reader.messages_behind(conversation.account_id, conversation.conversation_id)
         # `since` is exclusive and several messages may share a millisecond: ask from one ms earlier
         # and let the upsert drop the duplicates (spec C2).
         since = state.newest_synced_at - 1
@@ -200,7 +201,11 @@ class SyncEngine:
             if not page.has_more or page.cursor is None:
                 break
             cursor = page.cursor
-        await self._write(self.cache.writer.set_conversation_sync(replace(state, newest_synced_at=newest)))
+        await self._write(
+            self.cache.writer.set_conversation_sync(
+                replace(state, newest_synced_at=newest), caught_up_to=behind
+            )
+        )
 
     async def load_older(self, account_id: str, conversation_id: str) -> bool:
         """The next older page of one conversation (on demand, e.g. scrolling up). False when none is left."""
@@ -239,8 +244,16 @@ class SyncEngine:
         return True
 
     async def reconcile(self, account_id: str | None = None) -> int:
-        """DESIGN "Reconciliation, bounded by the recall window". Returns how many ids were tombstoned."""
+        """DESIGN "Reconciliation, bounded by the recall window". Returns how many ids were tombstoned.
+
+        A read cannot judge a cached message sent within :data:`CLOCK_MARGIN_MS` of its start (it may
+        have been sent after the read began). Those conversations are read once more when the margin
+        has passed, so that when this returns, every cached message sent before it started has been
+        judged: the stream's catch-up relies on that, because it then skips every event up to the
+        hello, a recall made just before it included.
+        """
         hidden = 0
+        unsettled: list[tuple[Conversation, int | None, int]] = []
         candidates = self.cache.reader.reconciliation_candidates(account_id)
         for index, (acct, conversation_id, last_complete) in enumerate(candidates):
             self._progress(index, len(candidates), "reconciling")
@@ -248,22 +261,44 @@ class SyncEngine:
             if conversation is None:
                 continue
             try:
-                hidden += await self.reconcile_conversation(conversation, last_complete)
+                gone, unjudged = await self._reconcile_read(conversation, last_complete)
             except KnownError as exc:
                 # A failed read proves nothing: leave this conversation as it is and go on.
                 log.warning("reconciliation of %s skipped: %s", conversation_id, exc)
+                continue
+            hidden += gone
+            if unjudged is not None:
+                unsettled.append((conversation, last_complete, unjudged))
+        if unsettled:
+            settled_at = max(sent_at for _, _, sent_at in unsettled) + CLOCK_MARGIN_MS + 1
+            await asyncio.sleep(max(0.0, (settled_at - self.api.server_now_ms()) / 1000))
+            for conversation, last_complete, _ in unsettled:
+                try:
+                    hidden += (await self._reconcile_read(conversation, last_complete))[0]
+                except KnownError as exc:
+                    log.warning("reconciliation of %s skipped: %s", conversation.conversation_id, exc)
         self._tombstoned += hidden
         return hidden
 
     async def reconcile_conversation(self, conversation: Conversation, last_complete: int | None) -> int:
-        """Re-read one conversation down to the horizon and tombstone what the server no longer has."""
+        """Re-read one conversation down to the horizon and tombstone what the server no longer has.
+
+        Cached messages sent within the clock margin of the read are left for the next read (see
+        :meth:`reconcile`). Returns how many ids were tombstoned."""
+        return (await self._reconcile_read(conversation, last_complete))[0]
+
+    async def _reconcile_read(
+        self, conversation: Conversation, last_complete: int | None
+    ) -> tuple[int, int | None]:
+        """One reconciliation read: (ids tombstoned, newest ``sent_at`` of a cached message the read could
+        not judge although it may have been sent before the read started, or None)."""
         started = self.api.server_now_ms()
         if last_complete is None:
             newest_cached = self.cache.reader.messages(
                 conversation.account_id, conversation.conversation_id, limit=1
             )
             if not newest_cached:
-                return 0
+                return 0, None
             last_complete = newest_cached[0].sent_at
         horizon = last_complete - RECALL_WINDOW_MS
         returned: set[str] = set()
@@ -308,7 +343,15 @@ class SyncEngine:
                 replace(state, last_reconciled_at=started, newest_synced_at=newest)
             )
         )
-        return len(gone)
+        # Sent after `upper` yet possibly before the read started (the server clock is known to within
+        # the margin): only a later read can tell whether the server still has it.
+        unjudged = self.cache.reader.message_ids_sent_between(
+            conversation.account_id, conversation.conversation_id, upper, started + CLOCK_MARGIN_MS
+        )
+        if not unjudged:
+            return len(gone), None
+        newest_unjudged = self.cache.reader.message(conversation.account_id, unjudged[0])
+        return len(gone), None if newest_unjudged is None else newest_unjudged.sent_at
 
     # --- pieces -------------------------------------------------------------------------------------
 
@@ -376,8 +419,13 @@ class SyncEngine:
     ) -> list[Conversation]:
         """Which conversations get a C2 read in this run. A first run: the newest few (everything is
         "changed" then; the rest are read when opened). Later runs: those whose activity changed (the C1
-        rows in hand), and those of the newest few with nothing synced yet (a run that failed midway)."""
+        rows in hand), those an earlier run saw change but did not read, and those of the newest few with
+        nothing synced yet (a run that failed midway)."""
         targets = {} if first_run else {c.conversation_id: c for c in changed if c.account_id == account_id}
+        if not first_run:
+            # Changed in an earlier run that stopped before reading their messages (schema V2).
+            for conversation in self.cache.reader.conversations_behind(account_id):
+                targets.setdefault(conversation.conversation_id, conversation)
         newest = self.cache.reader.conversations(account_id, limit=self._initial_message_conversations)
         for index, conversation in enumerate(newest):
             if index % 200 == 199:

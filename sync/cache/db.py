@@ -49,7 +49,7 @@ BUSY_TIMEOUT_S: Final = 10.0
 Migration = Callable[[sqlite3.Connection], None]
 """One step: brings the schema from version ``n - 1`` to ``n`` inside an open transaction."""
 
-MIGRATIONS: Final[Mapping[int, Migration]] = {1: schema.create_v1}
+MIGRATIONS: Final[Mapping[int, Migration]] = {1: schema.create_v1, 2: schema.add_messages_behind_v2}
 SCHEMA_VERSION: Final = max(MIGRATIONS)
 
 

@@ -124,6 +124,7 @@ class ConversationSyncRow(_Base):
     reached_oldest = peewee.BooleanField(default=False)
     last_reconciled_at = peewee.IntegerField(null=True)
     updated_at = peewee.IntegerField()
+    messages_behind_at = peewee.IntegerField(null=True)
 
     class Meta:
         table_name = "conversation_sync"

@@ -392,6 +392,29 @@ class CacheReader:
             last_reconciled_at=r.last_reconciled_at,
         )
 
+    def messages_behind(self, account_id: str, conversation: str) -> int | None:
+        """The activity time C1 reported that C2 has not read up to yet (schema V2), or None."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT messages_behind_at FROM conversation_sync"
+                " WHERE account_id = ? AND conversation_id = ?",
+                (account_id, _conversation_id(conversation)),
+            )
+            .fetchone()
+        )
+        return None if row is None else row[0]
+
+    def conversations_behind(self, account_id: str) -> list[Conversation]:
+        """Conversations whose new activity C2 has not read yet, newest activity first."""
+        sql = (
+            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations c WHERE account_id = ? AND EXISTS ("  # noqa: S608
+            "SELECT 1 FROM conversation_sync s WHERE s.account_id = c.account_id"
+            " AND s.conversation_id = c.conversation_id AND s.messages_behind_at IS NOT NULL)"
+            " ORDER BY last_activity_at DESC, conversation_id DESC"
+        )
+        return [_conversation(r) for r in self._conn().execute(sql, (account_id,))]
+
     def account_sync(self, account_id: str) -> AccountSyncState | None:
         query = AccountSyncRow.select().where(AccountSyncRow.account_id == account_id).bind(self._db.peewee)
         r = query.first()

@@ -148,8 +148,25 @@ def _statements(script: str) -> list[str]:
     return out
 
 
+V2: Final = """
+-- The activity time C1 reported for a conversation whose messages had been synced before but not up to
+-- it yet. An incremental run's C1 stops at the first conversation whose activity the cache already
+-- has; without this marker a run that stored the C1 page and failed before reading the conversation's
+-- new messages would make it look unchanged to every later run. Cleared when C2 has read past it.
+ALTER TABLE conversation_sync ADD COLUMN messages_behind_at INTEGER;
+CREATE INDEX conversation_sync_behind ON conversation_sync (account_id)
+    WHERE messages_behind_at IS NOT NULL;
+"""
+
+
 def create_v1(conn: sqlite3.Connection) -> None:
     """v0 (a new, empty file) → v1."""
     # executescript() would COMMIT the migration's open transaction first; run statement by statement.
     for statement in _statements(V1):
+        conn.execute(statement)
+
+
+def add_messages_behind_v2(conn: sqlite3.Connection) -> None:
+    """v1 → v2: ``conversation_sync.messages_behind_at`` (see :data:`V2`)."""
+    for statement in _statements(V2):
         conn.execute(statement)

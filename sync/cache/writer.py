@@ -170,8 +170,10 @@ class CacheWriter:
             [writes.SetReactions(account_id, message, tuple(reactions))], advance_seq_to=advance_seq_to
         )
 
-    def set_conversation_sync(self, state: ConversationSyncState) -> Future[ChangeSet]:
-        return self.apply([writes.SetConversationSync(state)])
+    def set_conversation_sync(
+        self, state: ConversationSyncState, *, caught_up_to: int | None = None
+    ) -> Future[ChangeSet]:
+        return self.apply([writes.SetConversationSync(state, caught_up_to)])
 
     def set_account_sync(self, state: AccountSyncState) -> Future[ChangeSet]:
         return self.apply([writes.SetAccountSync(state)])

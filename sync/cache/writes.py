@@ -148,6 +148,9 @@ class SetReactions:
 @dataclass(frozen=True, slots=True)
 class SetConversationSync:
     state: ConversationSyncState
+    caught_up_to: int | None = None
+    """C2 has read every message up to now, which covers a ``messages_behind_at`` mark up to this
+    value (the mark as read before the C2 read started); a higher mark, set since, is kept."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -598,6 +601,13 @@ def _upsert_conversations(
             " latest_has_attachment = excluded.latest_has_attachment",
             (account, conversation, *new),
         )
+        if old is not None and activity > old[1]:
+            # New activity that C1 reports before C2 has read it: remembered until C2 has (schema V2).
+            conn.execute(
+                "UPDATE conversation_sync SET messages_behind_at = max(coalesce(messages_behind_at, 0), ?)"
+                " WHERE account_id = ? AND conversation_id = ? AND newest_synced_at IS NOT NULL",
+                (activity, account, conversation),
+            )
         acc.conversations.add((account, conversation))
 
 
@@ -855,6 +865,12 @@ def _set_conversation_sync(
             ConversationSyncRow.updated_at,
         ],
     ).execute(db.peewee)
+    if op.caught_up_to is not None:
+        conn.execute(
+            "UPDATE conversation_sync SET messages_behind_at = NULL"
+            " WHERE account_id = ? AND conversation_id = ? AND messages_behind_at <= ?",
+            (s.account_id, conversation, op.caught_up_to),
+        )
 
 
 def _set_account_sync(db: CacheDatabase, conn: sqlite3.Connection, op: SetAccountSync, acc: _Changes) -> None:

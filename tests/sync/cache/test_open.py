@@ -75,6 +75,22 @@ def test_newer_schema_is_refused_with_both_versions_named(tmp_path: Path) -> Non
     assert path.read_bytes() == before
 
 
+def test_a_version_1_file_is_upgraded_to_remember_conversations_behind(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    with Cache.open_file(path, migrations={1: MIGRATIONS[1]}) as old:
+        old.writer.upsert_accounts(ACCOUNTS).result()
+        old.writer.upsert_messages([msg(ACCOUNT_A, 1, message_token(1), 100)]).result()
+    assert _user_version(path) == 1
+
+    with Cache.open_file(path) as new:
+        assert new.reader.message(ACCOUNT_A, message_token(1)) is not None  # data survives
+        conversation = new.reader.conversations(ACCOUNT_A, limit=1)[0]
+        assert new.reader.messages_behind(ACCOUNT_A, conversation.conversation_id) is None
+        assert new.reader.conversations_behind(ACCOUNT_A) == []
+    assert _user_version(path) == SCHEMA_VERSION == 2
+    assert _user_version(path.with_name(f"{path.name}.v1.bak")) == 1
+
+
 def _add_pinned_column(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE conversations ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0")
 

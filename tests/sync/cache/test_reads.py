@@ -282,3 +282,32 @@ def test_conversations_page_search_finds_any_cached_message_text(cache: Cache) -
     assert found("100%") == []  # LIKE wildcards in the text are literal
     cache.writer.tombstone([message_token(1)], TombstoneReason.RECALLED_HERE).result()
     assert found("budget") == []  # a recalled message is not searchable
+
+
+def test_new_activity_of_a_synced_conversation_is_marked_until_its_messages_are_read(cache: Cache) -> None:
+    cache.writer.upsert_conversations([conv(ACCOUNT_A, 1, 1_000), conv(ACCOUNT_A, 2, 900)]).result()
+    first, second = (c.conversation_id for c in cache.reader.conversations(ACCOUNT_A, limit=2))
+    synced = ConversationSyncState(ACCOUNT_A, first, newest_synced_at=1_000)
+    cache.writer.set_conversation_sync(synced).result()
+
+    # C1 reports new activity for both; only the one whose messages were being kept current is marked
+    # (a conversation never read is read whole when opened).
+    cache.writer.upsert_conversations([conv(ACCOUNT_A, 1, 2_000), conv(ACCOUNT_A, 2, 1_900)]).result()
+    assert cache.reader.messages_behind(ACCOUNT_A, first) == 2_000
+    assert cache.reader.messages_behind(ACCOUNT_A, second) is None
+    assert [c.conversation_id for c in cache.reader.conversations_behind(ACCOUNT_A)] == [first]
+    # The same activity again changes nothing; newer activity raises the mark.
+    cache.writer.upsert_conversations([conv(ACCOUNT_A, 1, 2_000)]).result()
+    assert cache.reader.messages_behind(ACCOUNT_A, first) == 2_000
+    cache.writer.upsert_conversations([conv(ACCOUNT_A, 1, 3_000)]).result()
+
+    # A C2 read that started when the mark was 2,000 does not clear the newer mark...
+    cache.writer.set_conversation_sync(synced, caught_up_to=2_000).result()
+    assert cache.reader.messages_behind(ACCOUNT_A, first) == 3_000
+    # ... one that started after it does; a plain sync-state write never does.
+    cache.writer.upsert_conversations([conv(ACCOUNT_A, 1, 4_000)]).result()
+    cache.writer.set_conversation_sync(synced).result()
+    assert cache.reader.messages_behind(ACCOUNT_A, first) == 4_000
+    cache.writer.set_conversation_sync(synced, caught_up_to=4_000).result()
+    assert cache.reader.messages_behind(ACCOUNT_A, first) is None
+    assert cache.reader.conversations_behind(ACCOUNT_A) == []

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
 
+from sync import urns
 from sync.errors import ServerError
 from sync.model import RECALL_WINDOW_MS
-from tests.fixtures.sandbox import SandboxHandle
+from tests.fixtures.sandbox import SandboxHandle, enc
 from tests.sync.core.helpers import all_cached_messages, open_core, recallable, server_ids
 from tests.sync.sandbox.helpers import accounts, all_conversations
 
@@ -237,5 +239,38 @@ def test_a_first_run_reads_messages_of_the_newest_conversations_only(
                     and s.newest_synced_at is not None
                 ]
                 assert [c.conversation_id for c in synced] == [c.conversation_id for c in rows[:3]]
+
+    asyncio.run(scenario())
+
+
+def test_an_incremental_run_cut_short_after_its_conversation_page_still_reads_the_new_messages_next_time(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """C1 stops at the first conversation whose activity the cache already has. A run that stored the C1
+    page and then failed before reading a changed conversation's messages must not make that conversation
+    look unchanged to the next run (its new messages would never be read)."""
+
+    async def scenario() -> None:
+        async with open_core(sandbox, tmp_path, read_retries=0) as core:
+            await core.engine.sync_once(reconcile=False)
+            account = core.cache.reader.accounts()[0].account_id
+            conversation = core.cache.reader.conversations(account, limit=1)[0]
+            injected = urns.message_id(
+                sandbox.control(
+                    "POST",
+                    "inject",
+                    {"accountId": account, "conversationUrn": conversation.conversation_urn, "text": "away"},
+                )["messageUrn"]
+            )
+            # The next run stores the C1 page, then fails on this conversation's messages.
+            path = re.escape(f"{enc(conversation.conversation_urn)}/messages")
+            sandbox.control("POST", "faults", {"method": "GET", "path": path, "count": 1, "status": 500})
+            with pytest.raises(ServerError):
+                await core.engine.sync_once(reconcile=False)
+            assert core.cache.reader.message(account, injected) is None
+            cached = core.cache.reader.conversation(account, conversation.conversation_id)
+            assert cached is not None and cached.last_activity_at > conversation.last_activity_at
+            await core.engine.sync_once(reconcile=False)
+            assert core.cache.reader.message(account, injected) is not None
 
     asyncio.run(scenario())

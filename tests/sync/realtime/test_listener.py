@@ -6,10 +6,11 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
+from sync import urns
 from sync.engine import message_in
 from sync.model import StreamState
 from sync.realtime import EventStream, _Frame
-from tests.fixtures.sandbox import SandboxHandle
+from tests.fixtures.sandbox import SandboxHandle, enc
 from tests.sync.core.helpers import open_core, recallable, server_ids
 from tests.sync.realtime.helpers import listening, server_seq, visible_ids
 
@@ -260,5 +261,51 @@ def test_a_watchdog_shorter_than_the_heartbeat_reconnects(sandbox: SandboxHandle
             await listener.until(lambda: listener.stream.connections >= 3, "two watchdog reconnects")
             assert listener.catch_ups == 1  # the reconnects resume with `since`
             assert listener.stream.hello is not None and listener.stream.hello.resumed
+
+    asyncio.run(scenario())
+
+
+def test_a_catch_up_right_after_a_fresh_message_was_recalled_elsewhere_hides_it(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """The catch-up after ``resumed: false`` stores hello's seq, so a recall made before the hello is never
+    replayed: the catch-up's reconciliation must judge every cached message sent before the hello, even one
+    sent within the clock margin of the read (it used to leave those alone, and they stayed visible)."""
+
+    async def scenario() -> None:
+        async with open_core(sandbox, tmp_path) as core:
+            await core.engine.sync_once()
+            account = core.cache.reader.accounts()[0].account_id
+            conversation = core.cache.reader.conversations(account, limit=1)[0]
+            other = sandbox.client(session="another-device")
+            sent = other.post(
+                "/conversations/send",
+                json={
+                    "accountId": account,
+                    "conversationUrn": conversation.conversation_urn,
+                    "message": "oops",
+                },
+            )
+            assert sent.status_code == 200, sent.text
+            message_urn = sent.json()["sentMessage"]["messageUrn"]
+            await core.engine.sync_once(reconcile=False)  # this client has seen the message
+            message_id = core.cache.reader.message_ids_sent_between(
+                account, conversation.conversation_id, 0, 2**62
+            )
+            fresh = urns.message_id(message_urn)
+            assert fresh in message_id
+            recalled = other.delete(
+                f"/conversations/{enc(conversation.conversation_urn)}/messages/{enc(message_urn)}",
+                params={"accountId": account},
+            )
+            assert recalled.status_code == 200, recalled.text
+            # While this client was away the server forgot the events: the stream cannot resume.
+            await asyncio.wrap_future(core.cache.writer.set_last_applied_seq(10**9))
+            async with listening(sandbox, core) as listener:
+                await listener.until(lambda: listener.stream.state is StreamState.LIVE, "live", within=20)
+                assert listener.stream.hello is not None and listener.stream.hello.resumed is False
+                assert core.cache.reader.last_applied_seq() == listener.stream.hello.seq
+                assert core.cache.reader.message(account, fresh) is None
+                assert core.cache.reader.is_tombstoned(fresh)
 
     asyncio.run(scenario())
