@@ -293,7 +293,7 @@ class ApiClient:
         budget: RateBudget | None = DEFAULT_BUDGET,
         read_retries: int = 2,
         max_retry_wait_s: float = 30.0,
-        decode_in_thread_bytes: int | None = 256 * 1024,
+        decode_in_thread_bytes: int | None = 16 * 1024,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,

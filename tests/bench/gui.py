@@ -26,6 +26,7 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from desktop.backend import Backend
+from desktop.loop import keep_the_gui_thread_responsive
 from desktop.services import InboxService
 from desktop.settings import Settings
 from desktop.windows import WindowManager
@@ -73,6 +74,7 @@ def qasync_loop() -> Iterator[Any]:
     app = QApplication.instance() or QApplication([])
     assert isinstance(app, QApplication)
     app.setQuitOnLastWindowClosed(False)
+    keep_the_gui_thread_responsive()  # what desktop.loop.run does for the app
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:
