@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from sync import urns
 from sync.cache.db import CacheDatabase
-from sync.cache.models import AccountRow, AccountSyncRow, ConversationSyncRow, RecallLogRow, recall_attempt
+from sync.cache.models import AccountRow, AccountSyncRow, RecallLogRow, recall_attempt
 from sync.cache.writes import COMMITS_PREFIX
 from sync.model import (
     RECALL_WINDOW_MS,
@@ -371,25 +371,27 @@ class CacheReader:
         return None if row is None else int(row[0])
 
     def conversation_sync(self, account_id: str, conversation: str) -> ConversationSyncState | None:
-        query = (
-            ConversationSyncRow.select()
-            .where(
-                (ConversationSyncRow.account_id == account_id)
-                & (ConversationSyncRow.conversation_id == _conversation_id(conversation))
+        # Plain SQL, not a peewee query: the engine reads this once per conversation it syncs, on the GUI
+        # thread, and building the query cost more than running it.
+        row = (
+            self._conn()
+            .execute(
+                "SELECT oldest_synced_at, newest_synced_at, older_cursor, reached_oldest, last_reconciled_at"
+                " FROM conversation_sync WHERE account_id = ? AND conversation_id = ?",
+                (account_id, _conversation_id(conversation)),
             )
-            .bind(self._db.peewee)
+            .fetchone()
         )
-        r = query.first()
-        if r is None:
+        if row is None:
             return None
         return ConversationSyncState(
-            account_id=r.account_id,
-            conversation_id=r.conversation_id,
-            oldest_synced_at=r.oldest_synced_at,
-            newest_synced_at=r.newest_synced_at,
-            older_cursor=r.older_cursor,
-            reached_oldest=bool(r.reached_oldest),
-            last_reconciled_at=r.last_reconciled_at,
+            account_id=account_id,
+            conversation_id=_conversation_id(conversation),
+            oldest_synced_at=row[0],
+            newest_synced_at=row[1],
+            older_cursor=row[2],
+            reached_oldest=bool(row[3]),
+            last_reconciled_at=row[4],
         )
 
     def messages_behind(self, account_id: str, conversation: str) -> int | None:
