@@ -163,6 +163,7 @@ def run_gui(args: argparse.Namespace) -> int:
                     window.show_banner(note, "info")
             # The cached inbox first; the network side (imports, client, sync, stream) right after.
             await first_paint(manager.windows[0].conversation_view.viewport())
+            await service.prepare_network_side()
             service.start()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):

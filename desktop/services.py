@@ -119,6 +119,19 @@ class InboxService(QObject):
 
         return RecallService(self.api, self.cache)
 
+    async def prepare_network_side(self) -> None:
+        """Build the network side in a worker thread: importing httpx's transport stack and the event
+        stream, and loading the TLS trust store when the client is made, take tens of milliseconds that
+        would otherwise freeze a window that has just painted (desktop.app calls this before start)."""
+        await asyncio.to_thread(self._build_network_side)
+
+    def _build_network_side(self) -> None:
+        from sync import api, realtime, watcher
+
+        api.preload_transport()
+        del realtime, watcher  # imported for their cost only: the watcher is made when leading
+        _ = self.api, self.engine, self.recalls
+
     def _server_now_ms(self) -> int:
         # Before the client exists no Date header has been seen either: local time is the best guess.
         api = self.__dict__.get("api")

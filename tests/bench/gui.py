@@ -116,6 +116,7 @@ async def open_session(base_url: str, key: str, data: Path) -> Session:
     service.engine = SyncEngine(service.api, service.cache, on_progress=service.sync_progress_changed.emit)
     service.recalls = RecallService(service.api, service.cache)
     manager = WindowManager(service, Settings(data), sandbox=True, recall_grace_s=0)
+    await service.prepare_network_side()  # as desktop.app does between the first paint and the sync
     return Session(service, manager, bugs)
 
 
