@@ -79,9 +79,12 @@ class _PaintWatcher(QObject):
         self._done = done
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Paint:
-            # Resolved on the next loop pass, after this paint has reached the screen.
-            asyncio.get_running_loop().call_soon(self._resolve)
+        if event.type() == QEvent.Type.Paint and not self._done.done():
+            # Resolved on the next loop pass, after this paint has reached the screen. The future's own
+            # loop, not get_running_loop(): Qt may deliver a paint while no asyncio callback is running.
+            loop = self._done.get_loop()
+            if not loop.is_closed():
+                loop.call_soon(self._resolve)
         return False
 
     def _resolve(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -32,7 +33,7 @@ from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QS
 from sync.model import Message
 
 from .conversation_model import ConversationRole
-from .message_model import BubbleData, MessageRole, RecallStatus
+from .message_model import BubbleData, MessageListModel, MessageRole, RecallStatus
 from .text import avatar_color, format_message_time, format_time, truncation_note
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -58,16 +59,6 @@ def _now_ms() -> int:
 
 
 _FONTS: dict[tuple[str, float, bool], QFont] = {}
-_METRICS: dict[str, QFontMetrics] = {}
-
-
-def _metrics(font: QFont) -> QFontMetrics:
-    """Font metrics, built once per font (every row's layout asks for the same few)."""
-    key = font.key()
-    found = _METRICS.get(key)
-    if found is None:
-        found = _METRICS[key] = QFontMetrics(font)
-    return found
 
 
 def _scaled(font: QFont, factor: float, *, bold: bool = False) -> QFont:
@@ -218,6 +209,178 @@ class ConversationDelegate(QStyledItemDelegate):
         painter.restore()
 
 
+# Message text is measured with QFontMetrics.boundingRect and painted with QPainter.drawText, both with these
+# flags over a rect of the same width: one C++ call each, the same text engine, so the painted text is the
+# measured one. drawText takes a plain string: markup in a message is never interpreted.
+_TEXT_FLAGS = int(
+    Qt.AlignmentFlag.AlignAbsolute
+    | Qt.AlignmentFlag.AlignLeft
+    | Qt.AlignmentFlag.AlignTop
+    | Qt.TextFlag.TextWordWrap
+)
+_LEFT_VCENTER = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+_RIGHT_VCENTER = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+_LEFT_TOP = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
+_CENTER = Qt.AlignmentFlag.AlignCenter
+_SELECTED = QStyle.StateFlag.State_Selected
+_NO_PEN = Qt.PenStyle.NoPen
+_ANTIALIASING = QPainter.RenderHint.Antialiasing
+_REACTION_BORDER = QColor("#D5DAE0")
+_REACTION_FILL = QColor("#FFFFFF")
+_BUBBLE_ROLE = int(MessageRole.BUBBLE)
+_MESSAGE_ROLE = int(MessageRole.MESSAGE)
+_ATTACHMENT_NOTE = "📎 Attachment (open it on LinkedIn)"
+_FAILED = RecallStatus.FAILED.value
+
+
+class _BubbleFonts:
+    """The fonts and metrics of bubbles drawn in one base font, built once per font.
+
+    What only some rows need (the attachment note, the "Retry" link) is measured when first needed: each
+    new font or fallback font (the note's emoji) costs a font load, and a thread's first page waits for
+    everything measured before it paints.
+    """
+
+    __slots__ = (
+        "_attachment_w",
+        "_dot_w",
+        "_retry_w",
+        "base",
+        "fm",
+        "header",
+        "header_fm",
+        "header_h",
+        "key",
+        "link",
+        "min_inner",
+        "small",
+        "small_fm",
+        "small_h",
+        "widths",
+    )
+
+    def __init__(self, base: QFont, key: str) -> None:
+        self.key = key
+        self.base = QFont(base)
+        self.small = _make_scaled(base, 0.85)
+        self.header = _make_scaled(base, 0.85, bold=True)
+        self.link = _link_font(self.small)
+        self.fm = QFontMetrics(self.base)
+        self.small_fm = QFontMetrics(self.small)
+        self.header_fm = QFontMetrics(self.header)
+        self.small_h = self.small_fm.height()
+        self.header_h = self.header_fm.height()
+        self.min_inner = self.fm.averageCharWidth() * 4
+        self._retry_w = -1
+        self._dot_w = -1
+        self._attachment_w = -1
+        self.widths: dict[tuple[bool, str], int] = {}
+        """Advances of header strings (sender names, times) in the header font (True) or the small one."""
+
+    @property
+    def retry_w(self) -> int:
+        if self._retry_w < 0:
+            self._retry_w = QFontMetrics(self.link).horizontalAdvance("Retry") + 2
+        return self._retry_w
+
+    @property
+    def dot_w(self) -> int:
+        if self._dot_w < 0:
+            self._dot_w = self.small_fm.horizontalAdvance(" · ")
+        return self._dot_w
+
+    @property
+    def attachment_w(self) -> int:
+        if self._attachment_w < 0:
+            self._attachment_w = self.small_fm.horizontalAdvance(_ATTACHMENT_NOTE)
+        return self._attachment_w
+
+    def header_width(self, sender: str, time_text: str) -> int:
+        widths = self.widths
+        if len(widths) >= 4_096:
+            widths.clear()
+        sender_w = widths.get((True, sender))
+        if sender_w is None:
+            sender_w = widths[(True, sender)] = self.header_fm.horizontalAdvance(sender)
+        time_w = widths.get((False, time_text))
+        if time_w is None:
+            time_w = widths[(False, time_text)] = self.small_fm.horizontalAdvance(time_text)
+        return sender_w + 14 + time_w
+
+
+_BUBBLE_FONTS: dict[str, _BubbleFonts] = {}
+
+
+class BubbleText:
+    """A message's text as laid out in its bubble: the plain string, its wrapped size, and how it is drawn.
+
+    Normally drawn with ``QPainter.drawText`` and ``_TEXT_FLAGS`` into the rect it was measured in (word wrap,
+    plain text). A word too long for a line cannot be broken that way: such a text is wrapped at word
+    boundaries or anywhere by a ``QTextLayout``, kept here so that it is drawn exactly as it was measured.
+    """
+
+    __slots__ = ("_layout", "_text", "height", "line_width", "width")
+
+    def __init__(self, text: str, width: int, height: int, line_width: int, layout: QTextLayout | None):
+        self._text = text
+        self.width = width
+        self.height = height
+        self.line_width = line_width
+        """The width lines were wrapped at (the drawing rect's width)."""
+        self._layout = layout
+
+    def text(self) -> str:
+        """The literal characters laid out (markup and control characters included)."""
+        return self._text
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(0, 0, self.width, self.height)
+
+    def draw(self, painter: QPainter, origin: QPointF) -> None:
+        if self._layout is not None:
+            self._layout.draw(painter, origin)
+        elif self._text:
+            rect = QRectF(origin.x(), origin.y(), self.line_width, self.height)
+            painter.drawText(rect, _TEXT_FLAGS, self._text)
+
+
+def _measure_text(text: str, fonts: _BubbleFonts, line_width: int) -> BubbleText:
+    """``text`` wrapped at ``line_width`` in the base font: one C++ call unless a word overflows a line."""
+    if not text:
+        return BubbleText(text, 0, 0, line_width, None)
+    box = fonts.fm.boundingRect(QRect(0, 0, line_width, 0), _TEXT_FLAGS, text)
+    if box.width() <= line_width:
+        return BubbleText(text, box.width(), box.height(), line_width, None)
+    return _wrap_anywhere(text, fonts, line_width)
+
+
+def _wrap_anywhere(text: str, fonts: _BubbleFonts, line_width: int) -> BubbleText:
+    """A text with a word longer than a line (a long link): wrapped at word boundaries, or anywhere inside
+    such a word, line by line the way ``drawText`` places lines (leading between them, whole-pixel tops)."""
+    # drawText turns "\n" into line separators itself; a bare QTextLayout does not.
+    layout = QTextLayout(text.replace("\n", "\u2028"), fonts.base)
+    option = QTextOption(Qt.AlignmentFlag.AlignAbsolute | Qt.AlignmentFlag.AlignLeft)
+    option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+    option.setTextDirection(Qt.LayoutDirection.LeftToRight)
+    layout.setTextOption(option)
+    layout.setCacheEnabled(True)
+    leading = fonts.fm.leading()
+    y = float(-leading)
+    natural = 0.0
+    layout.beginLayout()
+    while True:
+        line = layout.createLine()
+        if not line.isValid():
+            break
+        line.setLineWidth(line_width)
+        y = float(math.ceil(y + leading))
+        line.setPosition(QPointF(0, y))
+        y += line.height()
+        natural = max(natural, line.naturalTextWidth())
+    layout.endLayout()
+    return BubbleText(text, min(line_width, math.ceil(natural)), math.ceil(y), line_width, layout)
+
+
 @dataclass(slots=True)
 class BubbleLayout:
     """Where each part of one message row goes, relative to the row's top-left corner."""
@@ -225,9 +388,13 @@ class BubbleLayout:
     height: int
     bubble: QRect
     header: QRect
+    time_text: str
+    """The time in the header, as measured (and painted)."""
     text_origin: QPointF
-    text_layout: QTextLayout
+    text_layout: BubbleText
     note: QRect
+    notes: str
+    """The note lines under the text (truncation, attachment), "\\n"-separated."""
     reactions: QRect
     status: QRect
     status_text: str
@@ -236,20 +403,26 @@ class BubbleLayout:
     data: BubbleData
 
 
-@dataclass(frozen=True, slots=True)
-class _Inputs:
-    """Everything a row's layout depends on: its cache key."""
+def _bubble_data(index: AnyIndex) -> object:
+    """The row's ``BubbleData`` (asked of the model directly when it is ours: no trip through QVariant)."""
+    model = index.model()
+    if isinstance(model, MessageListModel):
+        return model.bubble_data(index.row()) if index.column() == 0 else None
+    return index.data(_BUBBLE_ROLE)
 
-    data: BubbleData
-    width: int
-    font_key: str
+
+_LayoutKey = tuple[BubbleData, int, str]
+"""Everything a row's layout depends on: (row data, row width, font key)."""
 
 
 class MessageDelegate(QStyledItemDelegate):
     """Chat bubbles: own messages right-aligned in the accent colour, others left; recall status below.
 
-    Text is laid out with ``QTextLayout`` over a plain string, so markup in a message is shown as typed.
-    Layouts are cached per (message value, recall state, width): the list asks for size hints often.
+    Text is measured with ``QFontMetrics.boundingRect`` and drawn with ``QPainter.drawText`` over a plain
+    string (same flags, same width), so markup in a message is shown as typed and the painted text always
+    fits the measured size. The list asks for the size hint of every row of a page before it paints any,
+    so a size hint works out the row's height only (cached per message value, recall state, width and
+    font); the full layout is made for the rows painted. Text sizes are cached per text and font.
     """
 
     retry_clicked = Signal(Message)
@@ -264,14 +437,62 @@ class MessageDelegate(QStyledItemDelegate):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._cache: dict[_Inputs, BubbleLayout] = {}
+        self._cache: dict[_LayoutKey, BubbleLayout] = {}
+        """Full layouts, of the rows painted (or clicked)."""
+        self._heights: dict[_LayoutKey, int] = {}
+        """Row heights, of every row the view measured: a size hint needs no more than the text's height."""
+        self._texts: dict[tuple[str, str], BubbleText] = {}
+        """(text, font key) → the text's last measurement."""
+        self._fonts: _BubbleFonts | None = None
+        self._minute = -1
+        self._day: tuple[int, int] = (0, 0)
 
     def clear_cache(self) -> None:
+        """Forget the row layouts and heights (say, the width changed). Text measurements are kept: each
+        is reused only at widths where it still holds."""
         self._cache.clear()
+        self._heights.clear()
 
     def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
+        # The view measures every row of a page before it paints any: only the height is worked out here
+        # (the text's wrapped height and a few sums); the rest of the layout waits for the row's paint.
         width = self._row_width(option)
-        return QSize(width, self.layout_for(option, index).height)
+        data = _bubble_data(index)
+        if not isinstance(data, BubbleData):
+            return QSize(width, 0)
+        fonts = self._fonts_for(option.font)
+        key = (data, width, fonts.key)
+        height = self._heights.get(key)
+        if height is None:
+            if len(self._heights) >= self.CACHE_LIMIT:
+                self._heights.clear()
+            text = self._text(data.text, self._text_width(width), fonts)
+            height = self._heights[key] = self._height(data, text.height, fonts)
+        return QSize(width, height)
+
+    def min_row_height(self, font: QFont) -> int:
+        """No row is lower than this (an empty message, no notes, reactions or status)."""
+        return self._height_of(0, 0, False, False, self._fonts_for(font))
+
+    def _text_width(self, row_width: int) -> int:
+        """The width a row's text is wrapped at."""
+        return max(160, min(self.MAX_BUBBLE, int(row_width * 0.72))) - 2 * self.PAD_X
+
+    def _height(self, data: BubbleData, text_h: int, fonts: _BubbleFonts) -> int:
+        notes = (1 if data.omitted else 0) + (1 if data.message.has_attachment else 0)
+        return self._height_of(text_h, notes, bool(data.reactions), bool(data.recall_text), fonts)
+
+    def _height_of(self, text_h: int, notes: int, reactions: bool, status: bool, fonts: _BubbleFonts) -> int:
+        """A row's height: bubble (header, text, notes), reactions chip, recall status line, margins."""
+        small_h = fonts.small_h
+        height = self.MARGIN_Y + self.PAD_Y + fonts.header_h + 3 + text_h + self.PAD_Y
+        if notes:
+            height += notes * small_h + 2
+        if reactions:
+            height += small_h  # the chip overlaps the bubble's bottom edge by 4 px
+        if status:
+            height += 2 + small_h
+        return height + self.MARGIN_Y
 
     def _row_width(self, option: QStyleOptionViewItem) -> int:
         widget = option.widget
@@ -280,80 +501,108 @@ class MessageDelegate(QStyledItemDelegate):
         rect: QRect = option.rect
         return max(240, rect.width())
 
+    def prepare(self, font: QFont) -> None:
+        """Load the bubble fonts for ``font`` (the view's) ahead of the first row: done when the view is
+        made, so that opening the first conversation does not wait for a font to load."""
+        self._fonts_for(font)
+
+    def _fonts_for(self, base: QFont) -> _BubbleFonts:
+        # QFont == is one cheap C++ call; key() builds a string: compare with the last font first.
+        fonts = self._fonts
+        if fonts is not None and base == fonts.base:
+            return fonts
+        key = base.key()
+        fonts = _BUBBLE_FONTS.get(key)
+        if fonts is None:
+            fonts = _BUBBLE_FONTS[key] = _BubbleFonts(base, key)
+        self._fonts = fonts
+        return fonts
+
+    def _check_day(self) -> None:
+        """Forget the layouts when the local date changes: their times ("14:05" vs "12 Mar, 14:05") did."""
+        minute = _now_ms() // 60_000
+        if minute == self._minute:
+            return
+        self._minute = minute
+        local = time.localtime(minute * 60)
+        day = (local.tm_year, local.tm_yday)
+        if day != self._day:
+            self._day = day
+            self._cache.clear()
+
     def layout_for(self, option: QStyleOptionViewItem, index: AnyIndex) -> BubbleLayout:
-        data = index.data(MessageRole.BUBBLE)
-        assert isinstance(data, BubbleData)
-        base: QFont = option.font
-        inputs = _Inputs(data=data, width=self._row_width(option), font_key=base.key())
-        cached = self._cache.get(inputs)
+        geo = self._layout(option, _bubble_data(index))
+        assert geo is not None
+        return geo
+
+    def _layout(self, option: QStyleOptionViewItem, data: object) -> BubbleLayout | None:
+        """The row's full layout (for painting and clicks), or None for a row without a bubble."""
+        if not isinstance(data, BubbleData):
+            return None
+        self._check_day()
+        fonts = self._fonts_for(option.font)
+        key = (data, self._row_width(option), fonts.key)
+        cached = self._cache.get(key)
         if cached is None:
             if len(self._cache) >= self.CACHE_LIMIT:
                 self._cache.clear()
-            cached = self._cache[inputs] = self._compute(inputs, base)
+            cached = self._cache[key] = self._compute(data, key[1], fonts)
         return cached
 
-    def _compute(self, inputs: _Inputs, base: QFont) -> BubbleLayout:
-        data = inputs.data
+    def _text(self, text: str, line_width: int, fonts: _BubbleFonts) -> BubbleText:
+        """``text`` wrapped at ``line_width``, measured once per text, font and width — or reused from a
+        wider width: wrapped at ``w`` into lines no wider than ``n``, a text breaks at the same places at
+        any width from ``n`` to ``w`` (a shown scroll bar narrows the rows of a thread just measured)."""
+        key = (text, fonts.key)
+        found = self._texts.get(key)
+        if found is None or not found.width <= line_width <= found.line_width:
+            if len(self._texts) >= self.CACHE_LIMIT:
+                self._texts.clear()
+            found = self._texts[key] = _measure_text(text, fonts, line_width)
+        return found
+
+    def _compute(self, data: BubbleData, width: int, fonts: _BubbleFonts) -> BubbleLayout:
         message = data.message
-        small = _scaled(base, 0.85)
-        small_fm = _metrics(small)
-        header_font = _scaled(base, 0.85, bold=True)
-        header_fm = _metrics(header_font)
-        fm = _metrics(base)
-        max_bubble = max(160, min(self.MAX_BUBBLE, int(inputs.width * 0.72)))
-        max_text = max_bubble - 2 * self.PAD_X
+        own = message.is_sent_by_owner
+        small_fm = fonts.small_fm
+        small_h = fonts.small_h
+        max_text = self._text_width(width)
+        text = self._text(data.text, max_text, fonts)
+        text_h = text.height
 
-        text = data.text
-        layout = QTextLayout(text, base)
-        text_option = QTextOption()
-        text_option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
-        layout.setTextOption(text_option)
-        layout.beginLayout()
-        text_h = 0.0
-        text_w = 0.0
-        while True:
-            line = layout.createLine()
-            if not line.isValid():
-                break
-            line.setLineWidth(max_text)
-            line.setPosition(QPointF(0, text_h))
-            text_h += line.height()
-            text_w = max(text_w, line.naturalTextWidth())
-        layout.endLayout()
-        if not text:
-            text_h = 0.0
-
-        note_lines: list[str] = []
         if data.omitted:
-            note_lines.append(truncation_note(data.omitted))
-        if message.has_attachment:
-            note_lines.append("📎 Attachment (open it on LinkedIn)")
-        note_w = max((small_fm.horizontalAdvance(n) for n in note_lines), default=0)
-        note_h = small_fm.height() * len(note_lines)
+            truncation = truncation_note(data.omitted)
+            notes = f"{truncation}\n{_ATTACHMENT_NOTE}" if message.has_attachment else truncation
+            note_w = small_fm.horizontalAdvance(truncation)
+            if message.has_attachment:
+                note_w = max(note_w, fonts.attachment_w)
+            note_h = small_h * (2 if message.has_attachment else 1)
+        elif message.has_attachment:
+            notes, note_w, note_h = _ATTACHMENT_NOTE, fonts.attachment_w, small_h
+        else:
+            notes, note_w, note_h = "", 0, 0
 
         time_text = format_message_time(message.sent_at, _now_ms())
-        header_w = header_fm.horizontalAdvance(data.sender) + 14 + small_fm.horizontalAdvance(time_text)
-        inner_w = min(max_text, max(int(text_w + 1), header_w, note_w, fm.averageCharWidth() * 4))
+        header_w = fonts.header_width(data.sender, time_text)
+        inner_w = min(max_text, max(text.width, header_w, note_w, fonts.min_inner))
         bubble_w = inner_w + 2 * self.PAD_X
-        header_h = header_fm.height()
-        bubble_h = (
-            self.PAD_Y + header_h + 3 + int(text_h + 0.999) + (note_h + 2 if note_h else 0) + self.PAD_Y
-        )
-        x = inputs.width - self.MARGIN_X - bubble_w if message.is_sent_by_owner else self.MARGIN_X
+        header_h = fonts.header_h
+        bubble_h = self.PAD_Y + header_h + 3 + text_h + (note_h + 2 if note_h else 0) + self.PAD_Y
+        x = width - self.MARGIN_X - bubble_w if own else self.MARGIN_X
         bubble = QRect(x, self.MARGIN_Y, bubble_w, bubble_h)
         header = QRect(x + self.PAD_X, self.MARGIN_Y + self.PAD_Y, inner_w, header_h)
-        text_top = header.bottom() + 1 + 3
-        note = QRect(x + self.PAD_X, text_top + int(text_h + 0.999) + 2, inner_w, note_h)
-        y = bubble.bottom() + 1
+        text_top = self.MARGIN_Y + self.PAD_Y + header_h + 3
+        note = QRect(x + self.PAD_X, text_top + text_h + 2, inner_w, note_h)
+        y = self.MARGIN_Y + bubble_h
 
         reactions = QRect()
         reactions_text = data.reactions
         if reactions_text:
             rw = small_fm.horizontalAdvance(reactions_text) + 14
-            rh = small_fm.height() + 4
-            rx = bubble.right() - rw - 6 if message.is_sent_by_owner else bubble.left() + 6
+            rh = small_h + 4
+            rx = x + bubble_w - rw - 7 if own else x + 6
             reactions = QRect(rx, y - 4, rw, rh)
-            y = reactions.bottom() + 1
+            y = y - 4 + rh
 
         status = QRect()
         retry = QRect()
@@ -361,26 +610,25 @@ class MessageDelegate(QStyledItemDelegate):
         if data.recall_text:
             # Slack of 2 px: elidedText elides text that is exactly as wide as the space given.
             sw = small_fm.horizontalAdvance(data.recall_text) + 2
-            link_fm = _metrics(_link_font(small))
-            retry_w = link_fm.horizontalAdvance("Retry") + 2
-            dot_w = small_fm.horizontalAdvance(" · ")
-            tail = dot_w + retry_w if data.can_retry else 0
+            tail = fonts.dot_w + fonts.retry_w if data.can_retry else 0
             # A long reason is elided, never the "Retry" link after it.
-            sw = min(sw, inputs.width - 2 * self.MARGIN_X - tail)
+            sw = min(sw, width - 2 * self.MARGIN_X - tail)
             status_text = _elide(small_fm, data.recall_text, sw)
             total = sw + tail
-            sx = bubble.right() - total if message.is_sent_by_owner else bubble.left()
-            status = QRect(max(self.MARGIN_X, sx), y + 2, total, small_fm.height())
+            sx = x + bubble_w - 1 - total if own else x
+            status = QRect(max(self.MARGIN_X, sx), y + 2, total, small_h)
             if data.can_retry:
-                retry = QRect(status.left() + sw + dot_w, status.top(), retry_w, status.height())
-            y = status.bottom() + 1
+                retry = QRect(status.left() + sw + fonts.dot_w, y + 2, fonts.retry_w, small_h)
+            y = y + 2 + small_h
         return BubbleLayout(
-            height=y + self.MARGIN_Y,
+            height=y + self.MARGIN_Y,  # == self._height(data, text_h, fonts), what sizeHint said
             bubble=bubble,
             header=header,
+            time_text=time_text,
             text_origin=QPointF(x + self.PAD_X, text_top),
-            text_layout=layout,
+            text_layout=text,
             note=note,
+            notes=notes,
             reactions=reactions,
             status=status,
             status_text=status_text,
@@ -389,87 +637,63 @@ class MessageDelegate(QStyledItemDelegate):
         )
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
-        if not isinstance(index.data(MessageRole.BUBBLE), BubbleData):
+        geo = self._layout(option, _bubble_data(index))
+        if geo is None:
             return
-        geo = self.layout_for(option, index)
-        message = geo.data.message
+        data = geo.data
+        own = data.message.is_sent_by_owner
+        fonts = self._fonts_for(option.font)
         rect: QRect = option.rect
-        base: QFont = option.font
-        own = message.is_sent_by_owner
         painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(_ANTIALIASING)
         painter.translate(rect.topLeft())
-        state = option.state
 
         bubble = QRectF(geo.bubble)
-        if state & QStyle.StateFlag.State_Selected:
-            painter.setPen(Qt.PenStyle.NoPen)
+        if option.state & _SELECTED:
+            painter.setPen(_NO_PEN)
             painter.setBrush(FOCUS_RING)
             painter.drawRoundedRect(bubble.adjusted(-3, -3, 3, 3), 17, 17)
         path = QPainterPath()
         path.addRoundedRect(bubble, 14, 14)
         painter.fillPath(path, OWN_BUBBLE if own else OTHER_BUBBLE)
 
-        small = _scaled(base, 0.85)
-        header_font = _scaled(base, 0.85, bold=True)
-        painter.setFont(header_font)
+        painter.setFont(fonts.header)
         painter.setPen(OWN_MUTED if own else ACCENT)
-        painter.drawText(
-            geo.header, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, geo.data.sender
-        )
-        painter.setFont(small)
+        painter.drawText(geo.header, _LEFT_VCENTER, data.sender)
+        painter.setFont(fonts.small)
         painter.setPen(OWN_MUTED if own else MUTED)
-        time_text = format_message_time(message.sent_at, _now_ms())
-        painter.drawText(geo.header, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, time_text)
+        painter.drawText(geo.header, _RIGHT_VCENTER, geo.time_text)
 
+        painter.setFont(fonts.base)
         painter.setPen(OWN_TEXT if own else OTHER_TEXT)
         geo.text_layout.draw(painter, geo.text_origin)
 
-        if geo.note.height() > 0:
-            painter.setFont(small)
+        if geo.notes:
+            painter.setFont(fonts.small)
             painter.setPen(OWN_MUTED if own else MUTED)
-            notes = []
-            if geo.data.omitted:
-                notes.append(truncation_note(geo.data.omitted))
-            if message.has_attachment:
-                notes.append("📎 Attachment (open it on LinkedIn)")
-            painter.drawText(
-                geo.note, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, "\n".join(notes)
-            )
+            painter.drawText(geo.note, _LEFT_TOP, geo.notes)
 
-        if not geo.reactions.isNull():
-            painter.setPen(QColor("#D5DAE0"))
-            painter.setBrush(QColor("#FFFFFF"))
-            painter.drawRoundedRect(
-                QRectF(geo.reactions), geo.reactions.height() / 2, geo.reactions.height() / 2
-            )
-            painter.setFont(small)
+        if data.reactions:
+            reactions = geo.reactions
+            painter.setPen(_REACTION_BORDER)
+            painter.setBrush(_REACTION_FILL)
+            painter.drawRoundedRect(QRectF(reactions), reactions.height() / 2, reactions.height() / 2)
+            painter.setFont(fonts.small)
             painter.setPen(TEXT)
-            painter.drawText(geo.reactions, Qt.AlignmentFlag.AlignCenter, geo.data.reactions)
+            painter.drawText(reactions, _CENTER, data.reactions)
 
-        if not geo.status.isNull():
-            painter.setFont(small)
-            failed = geo.data.recall_status == RecallStatus.FAILED.value
-            painter.setPen(ERROR if failed else MUTED)
-            status_text = geo.status_text
-            painter.drawText(
-                geo.status, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, status_text
-            )
-            if not geo.retry.isNull():
-                sm = _metrics(small)
-                dot = QRect(
-                    geo.retry.left() - sm.horizontalAdvance(" · "),
-                    geo.retry.top(),
-                    sm.horizontalAdvance(" · "),
-                    geo.retry.height(),
-                )
+        if data.recall_text:
+            painter.setFont(fonts.small)
+            painter.setPen(ERROR if data.recall_status == _FAILED else MUTED)
+            painter.drawText(geo.status, _LEFT_VCENTER, geo.status_text)
+            retry = geo.retry
+            if not retry.isNull():
+                dot = QRect(retry.left() - fonts.dot_w, retry.top(), fonts.dot_w, retry.height())
                 painter.setPen(MUTED)
-                painter.drawText(dot, Qt.AlignmentFlag.AlignCenter, "·")
-                painter.setFont(_link_font(small))
+                painter.drawText(dot, _CENTER, "·")
+                painter.setFont(fonts.link)
                 painter.setPen(ACCENT)
-                painter.drawText(
-                    geo.retry, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, "Retry"
-                )
+                painter.drawText(retry, _LEFT_VCENTER, "Retry")
         painter.restore()
 
     def editorEvent(
@@ -480,10 +704,14 @@ class MessageDelegate(QStyledItemDelegate):
             and event.type() == QEvent.Type.MouseButtonRelease
             and event.button() == Qt.MouseButton.LeftButton
         ):
-            retry = self.layout_for(option, index).retry
+            geo = self._layout(option, _bubble_data(index))
             rect: QRect = option.rect
-            if not retry.isNull() and retry.translated(rect.topLeft()).contains(event.position().toPoint()):
-                message = index.data(MessageRole.MESSAGE)
+            if (
+                geo is not None
+                and not geo.retry.isNull()
+                and geo.retry.translated(rect.topLeft()).contains(event.position().toPoint())
+            ):
+                message = index.data(_MESSAGE_ROLE)
                 if isinstance(message, Message):
                     self.retry_clicked.emit(message)
                     return True

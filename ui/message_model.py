@@ -73,6 +73,9 @@ class MessageRole(enum.IntEnum):
 
 
 _ROLE_NAMES = {role: role.name.lower().encode() for role in MessageRole}
+_BUBBLE = int(MessageRole.BUBBLE)
+_MESSAGE = int(MessageRole.MESSAGE)
+_NO_RECALL = RecallRowState(RecallStatus.NONE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,8 @@ def message_sort_key(message: Message) -> tuple[int, str]:
 
 
 def reactions_text(message: Message) -> str:
+    if not message.reactions:
+        return ""
     return "  ".join(f"{r.emoji} {r.count}" if r.count > 1 else r.emoji for r in message.reactions)
 
 
@@ -120,6 +125,9 @@ class MessageListModel(QAbstractListModel):
         self._has_older = False
         self._loading = False
         self._recall: dict[MessageKey, RecallRowState] = {}
+        self._bubbles: dict[MessageKey, tuple[Message, RecallRowState | None, BubbleData]] = {}
+        """Each row's last ``BubbleData`` and what it was made of: the delegate asks for it on every size
+        hint and paint, and a thread's first page is measured whole before it paints."""
 
     # -- which conversation ------------------------------------------------------------------------------
 
@@ -134,6 +142,7 @@ class MessageListModel(QAbstractListModel):
         self.beginResetModel()
         self._account_id, self._conversation_id = account_id, conversation_id
         self._rows = []
+        self._bubbles.clear()
         self._has_older = False
         if account_id is not None and conversation_id is not None:
             page = self._reader.messages_page(account_id, conversation_id, before=None, limit=self._page_size)
@@ -229,6 +238,7 @@ class MessageListModel(QAbstractListModel):
         self.beginRemoveRows(QModelIndex(), row, row)
         message = self._rows.pop(row)
         self._recall.pop(message_key(message), None)
+        self._bubbles.pop(message_key(message), None)
         self.endRemoveRows()
 
     # -- recall state ------------------------------------------------------------------------------------
@@ -277,11 +287,37 @@ class MessageListModel(QAbstractListModel):
         names.update({int(role): QByteArray(name) for role, name in _ROLE_NAMES.items()})
         return names
 
-    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows) or index.column() != 0:
+    def bubble_data(self, row: int) -> BubbleData | None:
+        """Row ``row``'s display inputs (None: no such row), the same value object as long as the message
+        and its recall state are unchanged (cheap to return again, and to find in the delegate's cache)."""
+        if not 0 <= row < len(self._rows):
             return None
-        m = self._rows[index.row()]
-        state = self._recall.get(message_key(m)) or RecallRowState(RecallStatus.NONE)
+        m = self._rows[row]
+        key = (m.account_id, m.message_id)
+        state = self._recall.get(key)
+        cached = self._bubbles.get(key)
+        if cached is not None and cached[0] is m and cached[1] is state:
+            return cached[2]
+        shown = state or _NO_RECALL
+        text, omitted = bubble_text(m.text)
+        sender = "You" if m.is_sent_by_owner else (m.sender_name or "Unknown")
+        bubble = BubbleData(
+            m, text, omitted, sender, reactions_text(m), shown.status.value, shown.text, shown.can_retry
+        )
+        self._bubbles[key] = (m, state, bubble)
+        return bubble
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        row = index.row()
+        if not 0 <= row < len(self._rows) or index.column() != 0 or not index.isValid():
+            return None
+        # The delegate's roles first: it asks for them on every size hint and paint.
+        if role == _BUBBLE:
+            return self.bubble_data(row)
+        m = self._rows[row]
+        if role == _MESSAGE:
+            return m
+        state = self._recall.get(message_key(m)) or _NO_RECALL
         if role == Qt.ItemDataRole.DisplayRole:
             # Plain text plus the recall status line, so every reader of the row sees the state.
             text, omitted = bubble_text(m.text)
@@ -296,14 +332,6 @@ class MessageListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.AccessibleTextRole:
             sender = "You" if m.is_sent_by_owner else m.sender_name
             return f"{sender}: {bubble_text(m.text)[0]}" + (f" ({state.text})" if state.text else "")
-        if role == MessageRole.MESSAGE:
-            return m
-        if role == MessageRole.BUBBLE:
-            text, omitted = bubble_text(m.text)
-            sender = "You" if m.is_sent_by_owner else (m.sender_name or "Unknown")
-            return BubbleData(
-                m, text, omitted, sender, reactions_text(m), state.status.value, state.text, state.can_retry
-            )
         if role == MessageRole.KEY:
             return message_key(m)
         if role == MessageRole.TEXT:

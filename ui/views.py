@@ -37,6 +37,7 @@ class MessageListView(QListView):
         super().__init__(parent)
         self.setObjectName("messageList")
         self.bubble_delegate = MessageDelegate(self)
+        self.bubble_delegate.prepare(self.font())
         self.setItemDelegate(self.bubble_delegate)
         self.setUniformItemSizes(False)
         self.setResizeMode(QListView.ResizeMode.Adjust)
@@ -49,6 +50,7 @@ class MessageListView(QListView):
         self.verticalScrollBar().setSingleStep(24)
         self.verticalScrollBar().valueChanged.connect(self._on_scrollbar_value_changed)
         self._stick_to_bottom = True
+        self._scroll_bar_forced = False
         self._message_model: MessageListModel | None = None
 
     def set_message_model(self, model: MessageListModel) -> None:
@@ -88,9 +90,24 @@ class MessageListView(QListView):
             QTimer.singleShot(0, self, self.scroll_to_newest)
 
     def _on_model_model_reset(self) -> None:
+        self._expect_scroll_bar()
         QTimer.singleShot(0, self, self._after_reset)
 
+    def _expect_scroll_bar(self) -> None:
+        """Show the scroll bar up front when the new rows cannot fit whatever their heights: the rows are
+        then measured once, at the width they keep, not again when the bar appears (row heights depend on
+        the width). Back to "as needed" after the layout (``_after_reset``)."""
+        model = self._message_model
+        if model is None or self.verticalScrollBarPolicy() != Qt.ScrollBarPolicy.ScrollBarAsNeeded:
+            return
+        if model.rowCount() * self.bubble_delegate.min_row_height(self.font()) > self.viewport().height():
+            self._scroll_bar_forced = True
+            self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+
     def _after_reset(self) -> None:
+        if self._scroll_bar_forced:
+            self._scroll_bar_forced = False
+            self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.scroll_to_newest()
         # A short first page leaves no scroll bar to reach the top with: fill the viewport.
         for _ in range(5):

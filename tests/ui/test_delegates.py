@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSizeF, Qt
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QTextDocument
+from PySide6.QtGui import QColor, QFontMetrics, QImage, QMouseEvent, QPainter, QTextDocument
 from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
 from pytestqt.qtbot import QtBot
 
+from sync.model import Reaction
 from ui.conversation_model import ConversationListModel, ConversationRole
 from ui.delegates import OTHER_BUBBLE, OTHER_TEXT, ConversationDelegate, MessageDelegate
 from ui.message_model import MessageListModel
@@ -148,3 +150,69 @@ def test_conversation_rows_are_uniform_and_keep_markup_literal(qapp: QApplicatio
     delegate.paint(painter, option(380, ConversationDelegate.ROW_HEIGHT), model.index(0, 0))
     painter.end()
     assert not image.isNull()
+
+
+def test_size_hint_is_the_painted_layout_height_and_the_text_fits_its_bubble(qapp: QApplication) -> None:
+    long_word = "see https://example.com/" + "y" * 300 + " thanks"
+    texts = ["hi", "three\nshort\nlines", "lorem ipsum dolor sit amet " * 40, long_word, "", "x" * 100_000]
+    for text in texts:
+        for own in (False, True):
+            for recall in ("", "pending", "failed"):
+                reader = reader_with()
+                reactions = (Reaction("👍", 2),) if own else ()
+                message = make_message(0, text=text, own=own, reactions=reactions)
+                reader.put_message(dataclasses.replace(message, has_attachment=not own))
+                model = MessageListModel(reader)
+                model.set_conversation("acc-1", "c1")
+                if recall == "pending":
+                    model.mark_recall_pending("acc-1", "m0")
+                elif recall == "failed":
+                    model.mark_recall_failed("acc-1", "m0", "server error " * 20, True)
+                for width in (300, 800, 1400):
+                    delegate = MessageDelegate()
+                    hint = delegate.sizeHint(option(width, 10), model.index(0, 0))
+                    geo = delegate.layout_for(option(width, 10), model.index(0, 0))
+                    assert hint.height() == geo.height, (text[:20], own, recall, width)
+                    text_box = geo.text_layout.boundingRect()
+                    assert text_box.width() <= geo.header.width() <= geo.bubble.width()
+                    assert geo.text_origin.y() + text_box.height() <= geo.note.top()
+                    assert geo.bubble.left() >= 0 and geo.bubble.right() < width
+
+
+def test_newlines_in_a_message_start_new_lines(qapp: QApplication) -> None:
+    delegate = MessageDelegate()
+    # Keep the models referenced: an index outliving its model is a dangling pointer.
+    one, three = one_message_model("one line"), one_message_model("one\ntwo\nthree")
+    single = delegate.layout_for(option(800, 10), one.index(0, 0)).text_layout.boundingRect()
+    triple = delegate.layout_for(option(800, 10), three.index(0, 0)).text_layout.boundingRect()
+    assert triple.height() >= 3 * single.height()
+    assert triple.width() < single.width() + 10
+
+
+def test_a_word_longer_than_the_bubble_wraps_inside_it(qapp: QApplication) -> None:
+    model = one_message_model("x" * 300)
+    delegate = MessageDelegate()
+    opt = option(800, 10)
+    geo = delegate.layout_for(opt, model.index(0, 0))
+    box = geo.text_layout.boundingRect()
+    assert box.width() <= geo.header.width()
+    assert box.height() >= 2 * QFontMetrics(opt.font).height()
+    opt.rect = QRect(0, 0, 800, geo.height)
+    painted = render(delegate, opt, model)
+    # Nothing of the text is painted right of the bubble.
+    outside = QRect(geo.bubble.right() + 2, 0, 800 - geo.bubble.right() - 2, geo.height)
+    blank = QImage(outside.size(), painted.format())
+    blank.fill(QColor("white"))
+    assert painted.copy(outside) == blank
+
+
+def test_a_text_measured_wider_is_reused_while_it_still_fits(qapp: QApplication) -> None:
+    short, long = one_message_model("hello there"), one_message_model("hello there " * 40)
+    delegate = MessageDelegate()
+    wide = delegate.layout_for(option(811, 10), short.index(0, 0)).text_layout
+    long_wide = delegate.layout_for(option(811, 10), long.index(0, 0)).text_layout
+    delegate.clear_cache()  # as on a resize: the row layouts go, the measured texts stay
+    assert delegate.layout_for(option(801, 10), short.index(0, 0)).text_layout is wide
+    long_narrow = delegate.layout_for(option(400, 10), long.index(0, 0)).text_layout
+    assert long_narrow is not long_wide
+    assert long_narrow.boundingRect().height() > long_wide.boundingRect().height()

@@ -316,3 +316,33 @@ def test_escape_cancels_the_grace_period(qtbot: QtBot) -> None:
     with qtbot.waitSignal(window.grace_bar.cancelled), qtbot.assertNotEmitted(window.recall_requested):
         qtbot.keyClick(window.reply_edit, Qt.Key.Key_Escape)
     assert not window.grace_bar.isVisible()
+
+
+def test_a_long_thread_is_measured_once_and_a_short_one_keeps_no_scroll_bar(qtbot: QtBot) -> None:
+    reader = reader_with(conversations=2, messages=40)
+    for n in range(3):
+        reader.put_message(make_message(100 + n, conversation="c0"))
+    window = MainWindow(reader, style_sheet="")
+    qtbot.addWidget(window)
+    with qtbot.waitExposed(window):
+        window.show()
+    view = window.message_view
+    bar = view.verticalScrollBar()
+    widths: list[int] = []
+    size_hint = view.bubble_delegate.sizeHint
+
+    def recording(option, index):  # type: ignore[no-untyped-def]
+        widths.append(view.viewport().width())
+        return size_hint(option, index)
+
+    view.bubble_delegate.sizeHint = recording  # type: ignore[method-assign]
+    long_thread, short_thread = reader.conversation("acc-1", "c1"), reader.conversation("acc-1", "c0")
+    assert long_thread is not None and short_thread is not None
+    window.open_conversation(long_thread)
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum(), timeout=2_000)
+    # Laid out at the width the rows keep beside the scroll bar: not first without it, then again.
+    assert widths and len(set(widths)) == 1
+    assert view.verticalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAsNeeded
+    window.open_conversation(short_thread)
+    qtbot.waitUntil(lambda: not bar.isVisible(), timeout=2_000)
+    assert view.verticalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAsNeeded

@@ -163,3 +163,19 @@ def test_huge_and_many_line_text_is_bounded_for_layout() -> None:
     assert model.index(0, 0).data(MessageRole.OMITTED_CHARS) == 96_000
     assert model.index(1, 0).data(MessageRole.BUBBLE_TEXT).count("\n") < 60
     assert len(model.index(0, 0).data(MessageRole.TEXT)) == 100_000
+
+
+def test_bubble_data_is_reused_until_its_message_or_recall_state_changes() -> None:
+    reader = reader_with(messages=3)
+    model = opened(reader)
+    first = model.index(1, 0).data(MessageRole.BUBBLE)
+    assert model.index(1, 0).data(MessageRole.BUBBLE) is first
+    model.mark_recall_pending("acc-1", "m1")
+    pending = model.index(1, 0).data(MessageRole.BUBBLE)
+    assert pending is not first and pending.recall_status == "pending"
+    model.clear_recall_state("acc-1", "m1")
+    assert model.index(1, 0).data(MessageRole.BUBBLE).recall_status == "none"
+    reader.put_message(make_message(1, text="edited"))
+    model.apply_changes(ChangeSet(messages_updated=frozenset({RowKey("acc-1", "c1", "m1")})))
+    assert model.index(1, 0).data(MessageRole.BUBBLE).text == "edited"
+    assert model.bubble_data(3) is None and model.bubble_data(-1) is None
