@@ -100,6 +100,19 @@ def _pragmas(busy_timeout_s: float) -> list[tuple[str, Any]]:
     ]
 
 
+WRITER_CACHE_KIB: Final = 64 * 1024
+"""The writer connection's page cache while it writes (readers keep SQLite's default 2 MiB). A first
+sync inserts into random-order indexes far bigger than 2 MiB: a cache that holds their hot pages saves
+re-reading and re-spilling them. Given back when the writer goes idle (:meth:`CacheDatabase.writer_idle`).
+"""
+
+
+def _writer_pragmas() -> list[tuple[str, Any]]:
+    # Only what trades memory for speed: durability (synchronous, WAL), foreign keys and triggers
+    # stay as every connection has them.
+    return [("cache_size", -WRITER_CACHE_KIB)]
+
+
 class CacheDatabase:
     """An open cache file: a peewee database (one SQLite connection per thread) and the shared lock.
 
@@ -112,6 +125,8 @@ class CacheDatabase:
         self.path = path
         self.peewee = db
         self._lock_file = lock_file
+        self._tuned: sqlite3.Connection | None = None
+        """The writer thread's connection once :meth:`tune_writer` set its pragmas."""
 
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection = self.peewee.connection()  # type: ignore[no-untyped-call]
@@ -121,6 +136,20 @@ class CacheDatabase:
         """``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes fails at once with
         "database is locked" when another process committed in between, busy timeout or not."""
         return self.peewee.atomic("IMMEDIATE")
+
+    def tune_writer(self) -> sqlite3.Connection:
+        """The calling (writer) thread's connection, with the writer's pragmas (set once per connection)."""
+        conn = self.connection()
+        if conn is not self._tuned:
+            for name, value in _writer_pragmas():
+                conn.execute(f"PRAGMA {name} = {value}")
+            self._tuned = conn
+        return conn
+
+    def writer_idle(self) -> None:
+        """The writer has nothing queued: free its page cache beyond what it holds pinned."""
+        if not self.peewee.is_closed() and self._tuned is self.connection():
+            self._tuned.execute("PRAGMA shrink_memory")
 
     def close_thread_connection(self) -> None:
         """Close the calling thread's connection (each thread that read or wrote has one)."""

@@ -5,6 +5,18 @@ Sync batches, tombstones and event applications are queued to it; each returns a
 Listeners registered with :meth:`CacheWriter.subscribe` see every non-empty ChangeSet on the
 writer thread right after its commit, whoever submitted the write — the desktop layer turns
 them into Qt signals there.
+
+Group commit: when several :meth:`CacheWriter.apply` requests (every ``upsert_*``, ``tombstone``,
+``update_conversation`` … call) are queued back to back, the writer thread runs them in ONE
+``BEGIN IMMEDIATE`` transaction, each in its own savepoint (``sync.cache.writes.apply_group``), and
+keeps taking what is queued behind them while the transaction is open, up to a bound of requests, rows
+and time. A commit rewrites every page the transaction dirtied, and on a random-order index that is
+about one page per row for a batch of 1,000 rows: committing bigger groups is what keeps a first sync's
+ingest near raw ``executemany`` speed. Each caller still gets its own ChangeSet (or its own error: a
+failed request rolls back to its savepoint and nothing else), and only after the shared COMMIT; when
+the transaction as a whole fails, every request of the group gets that error. Other writes
+(:meth:`CacheWriter.submit`: the recall log, ``set_last_applied_seq``, ad hoc functions) run alone
+and end a group, so the order of all writes is the order they were queued in.
 """
 
 from __future__ import annotations
@@ -12,10 +24,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import uuid
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Concatenate, ParamSpec, TypeVar
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, Concatenate, Final, ParamSpec, TypeVar
 
 from sync.cache import writes
 from sync.cache.db import CacheClosed, CacheDatabase
@@ -41,29 +56,66 @@ T = TypeVar("T")
 
 ChangeListener = Callable[[ChangeSet], None]
 
+MAX_GROUP_REQUESTS: Final = 100
+"""Requests per group transaction at most."""
+MAX_GROUP_ROWS: Final = 25_000
+"""Rows (``writes.Request.size``) per group at most; a single bigger request still runs whole."""
+MAX_GROUP_SECONDS: Final = 0.5
+"""No request joins a group whose transaction has been open this long: bounds how long the write
+lock is held (other processes wait for it) and how late the group's first caller hears back."""
+_IDLE_S: Final = 0.5
+"""How often an idle writer thread looks up (interpreter exit without close; releasing cache memory)."""
+
+
+@dataclass(slots=True)
+class _Job:
+    future: Future[Any]
+    request: writes.Request | None
+    """A groupable :meth:`CacheWriter.apply`; None for a :meth:`CacheWriter.submit` call."""
+    call: Callable[[], Any] | None = None
+    size: int = 1
+
 
 class CacheWriter:
     """Owns the writer thread of one open cache. Thread-safe: submit from any thread or loop."""
 
-    def __init__(self, db: CacheDatabase) -> None:
+    def __init__(
+        self,
+        db: CacheDatabase,
+        *,
+        max_group_requests: int = MAX_GROUP_REQUESTS,
+        max_group_rows: int = MAX_GROUP_ROWS,
+        max_group_seconds: float = MAX_GROUP_SECONDS,
+    ) -> None:
         self._db = db
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cache-writer")
         self._listeners: list[ChangeListener] = []
         self._lock = threading.Lock()
+        self._queued = threading.Condition(self._lock)
+        self._queue: deque[_Job] = deque()
         self._closed = False
+        self._busy = False
+        """Written since the writer was last idle (only the writer thread reads or writes it)."""
+        self._max_requests = max(1, max_group_requests)
+        self._max_rows = max_group_rows
+        self._max_seconds = max_group_seconds
         self.commit_key = f"{writes.COMMITS_PREFIX}{uuid.uuid4().hex}"
         """This writer's row in ``meta``: other processes tell its commits from theirs by it."""
+        # Not a daemon: queued writes finish before the interpreter exits, as they would on close().
+        self._thread = threading.Thread(target=self._main, name="cache-writer", daemon=False)
+        self._thread.start()
 
     # --- generic ----------------------------------------------------------------------------------
 
     def submit(
         self, fn: Callable[Concatenate[CacheDatabase, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> Future[T]:
-        """Queue ``fn(db, *args, **kwargs)`` on the writer thread; the future carries its result."""
-        with self._lock:
-            if self._closed:
-                raise CacheClosed("the cache writer is closed")
-            return self._executor.submit(self._call, fn, *args, **kwargs)
+        """Queue ``fn(db, *args, **kwargs)`` on the writer thread; the future carries its result.
+
+        ``fn`` runs alone (in its own transaction if it opens one), between the groups before and after it.
+        """
+        future: Future[T] = Future()
+        self._enqueue(_Job(future, None, lambda: fn(self._db, *args, **kwargs)))
+        return future
 
     async def run(
         self, fn: Callable[Concatenate[CacheDatabase, P], T], /, *args: P.args, **kwargs: P.kwargs
@@ -89,35 +141,148 @@ class CacheWriter:
             if self._closed:
                 return
             self._closed = True
-            self._executor.submit(self._db.close_thread_connection)
-        self._executor.shutdown(wait=True)
+            self._queued.notify()
+        if threading.current_thread() is not self._thread:  # a listener may close the cache
+            self._thread.join()
 
     @property
     def closed(self) -> bool:
         return self._closed
 
-    def _call(
-        self, fn: Callable[Concatenate[CacheDatabase, P], T], /, *args: P.args, **kwargs: P.kwargs
-    ) -> T:
-        result = fn(self._db, *args, **kwargs)
-        changed = isinstance(result, ChangeSet) and bool(result)
-        if changed:
-            with self._lock:
-                listeners = list(self._listeners)
+    def _enqueue(self, job: _Job) -> None:
+        with self._lock:
+            if self._closed:
+                raise CacheClosed("the cache writer is closed")
+            self._queue.append(job)
+            self._queued.notify()
+
+    # --- the writer thread ------------------------------------------------------------------------
+
+    def _main(self) -> None:
+        try:
+            while True:
+                job = self._next_job()
+                if job is None:
+                    return
+                self._busy = True
+                if job.request is None:
+                    self._run_alone(job)
+                else:
+                    self._run_group(job)
+        finally:
+            try:
+                self._db.close_thread_connection()
+            except Exception:
+                log.exception("cache writer: closing its connection failed")
+
+    def _next_job(self) -> _Job | None:
+        """The next job to run (its future marked running), or None when the writer is done."""
+        idle = False
+        with self._lock:
+            while True:
+                while self._queue:
+                    job = self._queue.popleft()
+                    if job.future.set_running_or_notify_cancel():
+                        return job
+                if self._closed:
+                    return None
+                if idle and not threading.main_thread().is_alive():
+                    # The interpreter is exiting without close(): what was queued has run; refuse the rest.
+                    self._closed = True
+                    return None
+                if not self._queued.wait(_IDLE_S) and not self._queue:
+                    idle = True
+                    if self._busy:  # the first idle moment after writes: give back the page cache
+                        self._busy = False
+                        self._lock.release()
+                        try:
+                            self._db.writer_idle()
+                        except Exception:
+                            log.exception("cache writer: releasing memory failed")
+                        finally:
+                            self._lock.acquire()
+
+    def _next_in_group(self, started: float, count: int, rows: int) -> _Job | None:
+        """The next queued request, if it may join the open group."""
+        with self._lock:
+            while self._queue:
+                job = self._queue[0]
+                if job.request is None or count >= self._max_requests:
+                    return None
+                if rows + job.size > self._max_rows or time.monotonic() - started >= self._max_seconds:
+                    return None
+                self._queue.popleft()
+                if job.future.set_running_or_notify_cancel():
+                    return job
+            return None
+
+    def _run_alone(self, job: _Job) -> None:
+        assert job.call is not None
+        try:
+            result = job.call()
+            changed = isinstance(result, ChangeSet) and bool(result)
+            if changed:
+                self._announce([result])
+            if changed or isinstance(result, RecallAttempt):
+                writes.count_commit(self._db, self.commit_key)
+        except BaseException as exc:  # the caller's to see, as a thread pool hands it over
+            job.future.set_exception(exc)
+        else:
+            job.future.set_result(result)
+
+    def _run_group(self, first: _Job) -> None:
+        group = [first]
+        started = time.monotonic()
+
+        def requests() -> Iterator[writes.Request]:
+            job: _Job | None = first
+            rows = 0
+            while job is not None:
+                assert job.request is not None
+                rows += job.size
+                yield job.request
+                job = self._next_in_group(started, len(group), rows)
+                if job is not None:
+                    group.append(job)
+
+        try:
+            self._db.tune_writer()
+            results = writes.apply_group(self._db, requests(), commit_key=self.commit_key)
+        except BaseException as exc:  # the transaction as a whole failed: none of the group is stored
+            for job in group:
+                job.future.set_exception(exc)
+            return
+        self._announce([r for r in results if isinstance(r, ChangeSet) and r])
+        for job, result in zip(group, results, strict=True):
+            if isinstance(result, Exception):
+                job.future.set_exception(result)
+            else:
+                job.future.set_result(result)
+
+    def _announce(self, changes: Sequence[ChangeSet]) -> None:
+        if not changes:
+            return
+        with self._lock:
+            listeners = list(self._listeners)
+        for change in changes:
             for listener in listeners:
                 try:
-                    listener(result)  # type: ignore[arg-type]
+                    listener(change)
                 except Exception:  # a listener's bug must not fail the write that already committed
                     log.exception("cache change listener %r failed", listener)
-        if changed or isinstance(result, RecallAttempt):
-            writes.count_commit(self._db, self.commit_key)
-        return result
 
     # --- the writes the sync needs (each one transaction; see sync.cache.writes) -------------------
 
     def apply(self, ops: Sequence[writes.WriteOp], *, advance_seq_to: int | None = None) -> Future[ChangeSet]:
-        """Several operations in one transaction, optionally advancing ``last_applied_seq`` with them."""
-        return self.submit(writes.apply, ops, advance_seq_to=advance_seq_to)
+        """Several operations in one transaction, optionally advancing ``last_applied_seq`` with them.
+
+        Atomic on its own (all of it or, with an error for this caller, nothing of it), though it may
+        share its commit with the requests queued next to it (group commit, see the module docstring).
+        """
+        request = writes.Request(ops, advance_seq_to)
+        future: Future[ChangeSet] = Future()
+        self._enqueue(_Job(future, request, size=request.size))
+        return future
 
     def upsert_accounts(self, accounts: Sequence[Account]) -> Future[ChangeSet]:
         return self.apply([writes.UpsertAccounts(accounts)])
