@@ -19,6 +19,9 @@ from sync.model import Conversation, Message
 from sync.recall import eligibility
 from tests.fixtures.sandbox import SandboxHandle
 
+CLOSE_GUIS: pytest.StashKey[Callable[[], None]] = pytest.StashKey()
+"""Where the harness leaves the test's closer for the hook in tests/desktop/conftest.py."""
+
 
 @dataclass
 class Gui:
@@ -58,8 +61,18 @@ class Gui:
         return conversation
 
 
+def close_all(made: list[Gui]) -> None:
+    """Close every window and service the test made, on the loop. Idempotent."""
+    for harness in made:
+        for window in list(harness.manager.windows):
+            window.close()
+        harness.run(harness.service.close())
+
+
 @pytest.fixture
-def gui_factory(qtbot: QtBot, qloop: Any, tmp_path: Path) -> Iterator[Callable[[SandboxHandle], Gui]]:
+def gui_factory(
+    request: pytest.FixtureRequest, qtbot: QtBot, qloop: Any, tmp_path: Path
+) -> Iterator[Callable[[SandboxHandle], Gui]]:
     made: list[Gui] = []
 
     def make(sandbox: SandboxHandle) -> Gui:
@@ -75,13 +88,14 @@ def gui_factory(qtbot: QtBot, qloop: Any, tmp_path: Path) -> Iterator[Callable[[
         harness.run(service.engine.sync_once())
         return harness
 
+    # Closed as soon as the test body returns (tests/desktop/conftest.py): pytest-qt processes Qt events
+    # right after it, outside the asyncio loop, and a task it stepped then (an HTTP request of the
+    # watcher) failed with "no running event loop".
+    request.node.stash[CLOSE_GUIS] = lambda: close_all(made)
     try:
         yield make
     finally:
-        for harness in made:
-            for window in list(harness.manager.windows):
-                window.close()
-            harness.run(harness.service.close())
+        close_all(made)
 
 
 @pytest.fixture
