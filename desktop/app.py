@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from desktop import backend as backends
 from desktop import credentials
-from desktop.loop import run
+from desktop.loop import freeze_start_up_objects, run
 from desktop.paths import data_dir, log_file
 from desktop.settings import BASE_URL, Settings
 
@@ -167,6 +167,7 @@ def run_gui(args: argparse.Namespace) -> int:
             # The cached inbox first; the network side (imports, client, sync, stream) right after.
             await first_paint(manager.windows[0].conversation_view.viewport())
             await service.prepare_network_side()
+            freeze_start_up_objects()
             service.start()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):

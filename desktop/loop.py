@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -25,6 +26,15 @@ thread gives the GIL up (a socket call, a SQLite read, a queue put), it waited u
 interval to get it back, several times per event-loop turn: that, not its own work, made most of the
 window's lateness during a big sync (BENCHMARKS.md figure 3). The cost is more frequent switches
 between busy threads, a few percent of their throughput at most."""
+
+
+def freeze_start_up_objects() -> None:
+    """Move every object alive now (modules, Qt wrappers, the first page of the inbox) out of the
+    garbage collector's sight (``gc.freeze``). A full collection walks every tracked object while it
+    holds the GIL; during a big sync, with the start-up heap included, those pauses were 50-290 ms of
+    a frozen window (BENCHMARKS.md figure 3). Called once the app has started."""
+    gc.collect()
+    gc.freeze()
 
 
 def keep_the_gui_thread_responsive() -> None:

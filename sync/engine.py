@@ -119,6 +119,10 @@ class SyncEngine:
         self._on_progress = on_progress
         self._initial_message_conversations = initial_message_conversations
         self._change_sets: list[ChangeSet] = []
+        """What the current :meth:`sync_once` changed, for its report. Only a pass collects: a long-running
+        app calls the other methods for months, and kept change sets are memory (and work for every
+        full garbage collection) that nothing reads."""
+        self._in_pass = False
         self._message_pages = 0
         self._skipped = 0
         self._tombstoned = 0
@@ -130,14 +134,19 @@ class SyncEngine:
     async def sync_once(self, *, reconcile: bool = True) -> SyncReport:
         """Accounts, then each account's conversations and new messages, then (optionally) reconciliation."""
         self._reset_counters()
-        accounts = await self.discover_accounts()
-        for index, account in enumerate(accounts):
-            self._progress(index, len(accounts), f"account {account.name or account.account_id}")
-            await self.sync_account(account)
-        if reconcile:
-            await self.reconcile()
-        self._progress(len(accounts), len(accounts), "done")
-        return self._report(len(accounts))
+        self._in_pass = True
+        try:
+            accounts = await self.discover_accounts()
+            for index, account in enumerate(accounts):
+                self._progress(index, len(accounts), f"account {account.name or account.account_id}")
+                await self.sync_account(account)
+            if reconcile:
+                await self.reconcile()
+            self._progress(len(accounts), len(accounts), "done")
+            return self._report(len(accounts))
+        finally:
+            self._in_pass = False
+            self._change_sets = []
 
     async def discover_accounts(self) -> list[Account]:
         """A1 for the list, A2 for each account's mailbox prefix (spec A2); stored through the writer.
@@ -471,7 +480,7 @@ class SyncEngine:
     async def _write(self, future: Future[ChangeSet]) -> ChangeSet:
         """Await a queued write without blocking the loop, and remember what it changed."""
         result = await asyncio.wrap_future(future)
-        if result:
+        if result and self._in_pass:
             # Kept, not merged: merging per page would copy every set so far (quadratic over a sync).
             self._change_sets.append(result)
         return result

@@ -17,6 +17,10 @@ ConversationKey = tuple[str, str]
 """(account id, conversation id)."""
 
 PAGE_SIZE = 100
+BULK_CHANGES = 20
+"""A change set naming more conversations than this re-reads the first page instead of moving rows one by
+one: each single-row diff re-reads its conversation and re-indexes the loaded rows, and a sync's burst
+of a hundred of them over thousands of loaded rows stalled the GUI thread for hundreds of ms."""
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -197,11 +201,11 @@ class ConversationListModel(QAbstractListModel):
     def apply_changes(self, changes: ChangeSet) -> None:
         """Re-read only the conversations the change set names; move, insert, update or remove their rows.
 
-        A change set naming more conversations than a page (a first sync's C1 pages) re-reads the loaded
-        rows in one query instead: hundreds of single-row moves, each re-read and re-laid out, would cost
-        the GUI thread far more than one reset.
+        A change set naming more than :data:`BULK_CHANGES` conversations (a sync's C1 pages) re-reads the
+        first page in one query instead: hundreds of single-row moves, each re-read and re-laid out, would
+        cost the GUI thread far more than one reset.
         """
-        if len(changes.conversations_changed) > self._page_size:
+        if len(changes.conversations_changed) > min(BULK_CHANGES, self._page_size):
             # The first page only: re-reading thousands of loaded rows would be a stall of its own;
             # fetchMore brings the rest back as the view scrolls.
             self.reload()
@@ -227,10 +231,14 @@ class ConversationListModel(QAbstractListModel):
                 self._rows.insert(target, fresh)
                 self._row_of = None
                 self.endInsertRows()
+            else:
+                self._exhausted = False  # the reader has a row past ours again
             return
         if target is None:
-            # Its activity moved it past the loaded prefix: fetchMore brings it back in its place.
+            # Its activity moved it past the loaded prefix: fetchMore brings it back in its place. (Not
+            # before the removal: a view may fetch more while it is notified of it.)
             self._remove(row)
+            self._exhausted = False
             return
         old = self._rows[row]
         if target != row:
@@ -269,7 +277,9 @@ class ConversationListModel(QAbstractListModel):
                 lo = mid + 1
             else:
                 hi = mid
-        if lo == len(rows) and not self._exhausted:
+        if lo == len(rows) and (not self._exhausted or len(rows) >= self._page_size):
+            # Past the loaded rows: fetchMore brings it in its place. A list that had run out is not grown
+            # row by row past a page (each row would cost every later diff): the caller lets it page again.
             return None
         return lo
 
@@ -288,7 +298,8 @@ class ConversationListModel(QAbstractListModel):
 
     def _index(self) -> dict[ConversationKey, int]:
         if self._row_of is None:
-            self._row_of = {conversation_key(c): i for i, c in enumerate(self._rows)}
+            # Inlined conversation_key: this runs over every loaded row after each move or insert.
+            self._row_of = {(c.account_id, c.conversation_id): i for i, c in enumerate(self._rows)}
         return self._row_of
 
     # -- reading -----------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from desktop.backend import Backend
-from desktop.loop import keep_the_gui_thread_responsive
+from desktop.loop import freeze_start_up_objects, keep_the_gui_thread_responsive
 from desktop.services import InboxService
 from desktop.settings import Settings
 from desktop.windows import WindowManager
@@ -117,6 +117,7 @@ async def open_session(base_url: str, key: str, data: Path) -> Session:
     service.recalls = RecallService(service.api, service.cache)
     manager = WindowManager(service, Settings(data), sandbox=True, recall_grace_s=0)
     await service.prepare_network_side()  # as desktop.app does between the first paint and the sync
+    freeze_start_up_objects()  # likewise
     return Session(service, manager, bugs)
 
 
