@@ -208,6 +208,11 @@ class WindowManager(QObject):
     # --- service → windows ----------------------------------------------------------------------------
 
     def _on_service_changes_applied(self, changes: ChangeSet) -> None:
+        # A recall first, in every window: what each window does with the rest of a change set (its list,
+        # header and recall log) would otherwise delay the next window's view of it.
+        if changes.messages_hidden or changes.tombstones_added:
+            for window in self.windows:
+                window.hide_recalled_now(changes)
         for window in self.windows:
             window.apply_changes(changes)
 

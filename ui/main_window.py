@@ -409,6 +409,17 @@ class MainWindow(QMainWindow):
         else:
             self.flush_changes()
 
+    def hide_recalled_now(self, changes: ChangeSet) -> None:
+        """Take the messages a change set hides out of the open thread at once, and nothing else.
+
+        The window manager calls this on every window before any of them applies the whole change set,
+        so the second window does not wait for the first one's list, header and recall-log updates to
+        show a recall. Applying the change set afterwards finds these rows gone already."""
+        if changes.messages_hidden or changes.tombstones_added:
+            self.message_model.apply_changes(
+                ChangeSet(messages_hidden=changes.messages_hidden, tombstones_added=changes.tombstones_added)
+            )
+
     def flush_changes(self) -> None:
         """Apply queued change sets now (the timer calls it; tests may too)."""
         self._changes_timer.stop()

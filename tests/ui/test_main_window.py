@@ -346,3 +346,22 @@ def test_a_long_thread_is_measured_once_and_a_short_one_keeps_no_scroll_bar(qtbo
     window.open_conversation(short_thread)
     qtbot.waitUntil(lambda: not bar.isVisible(), timeout=2_000)
     assert view.verticalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAsNeeded
+
+
+def test_a_recall_is_taken_out_of_the_thread_first_without_any_other_read(
+    window: MainWindow, reader: FakeInboxReader
+) -> None:
+    window.open_conversation(window.conversation_model.conversation_at(1))  # type: ignore[arg-type]
+    victim = window.message_model.message_at(2)
+    assert victim is not None
+    rows = window.message_model.rowCount()
+    changes = reader.hide(victim).merged(ChangeSet(conversations_changed=frozenset({("acc-1", "c1")})))
+    before = dict(reader.calls)
+    window.hide_recalled_now(changes)
+    assert window.message_model.rowCount() == rows - 1
+    assert all(window.message_model.message_at(r) != victim for r in range(rows - 1))
+    # Nothing read: the conversation list, header and recall log wait for apply_changes.
+    assert reader.calls["conversation"] == before.get("conversation", 0)
+    assert reader.calls["recall_log"] == before.get("recall_log", 0)
+    window.apply_changes(changes)  # the whole change set afterwards finds the row gone already
+    assert window.message_model.rowCount() == rows - 1
