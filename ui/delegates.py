@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from PySide6.QtCore import (
@@ -25,6 +26,7 @@ from PySide6.QtGui import (
     QMouseEvent,
     QPainter,
     QPainterPath,
+    QPixmap,
     QTextLayout,
     QTextOption,
 )
@@ -33,7 +35,7 @@ from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QS
 from sync.model import Message
 
 from .conversation_model import ConversationRole
-from .message_model import BubbleData, MessageListModel, MessageRole, RecallStatus
+from .message_model import RECALLING_TEXT, BubbleData, MessageListModel, MessageRole, RecallStatus
 from .text import avatar_color, format_message_time, format_time, truncation_note
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -91,6 +93,52 @@ def _elide(metrics: QFontMetrics, text: str, width: int) -> str:
     return metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(0, width))
 
 
+class _RenderedRows:
+    """Rows already painted, as pixmaps, by everything their pixels depend on.
+
+    A view repaints every visible row whenever anything in it moves (a row removed, a relayout, a
+    scroll, a window uncovered): with rows drawn from scratch that is several milliseconds of text
+    shaping and antialiased fills per window, during which nothing else on the GUI thread runs — a
+    recall's change set included. A cached row is one ``drawPixmap``. Past the byte budget the whole
+    cache is dropped (rows on screen are rendered again on their next paint)."""
+
+    def __init__(self, budget_bytes: int) -> None:
+        self._pixmaps: dict[Hashable, QPixmap] = {}
+        self._bytes = 0
+        self._budget = budget_bytes
+
+    def draw(self, painter: QPainter, key: Hashable, area: QRect, render: Callable[[QPainter], None]) -> None:
+        """Draw the row's ``area`` (painter coordinates), rendering it with ``render`` on a miss."""
+        dpr = painter.device().devicePixelRatioF()
+        full_key = (key, area.size().toTuple(), dpr)
+        pixmap = self._pixmaps.get(full_key)
+        if pixmap is None:
+            pixmap = QPixmap(math.ceil(area.width() * dpr), math.ceil(area.height() * dpr))
+            pixmap.setDevicePixelRatio(dpr)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            row_painter = QPainter(pixmap)
+            row_painter.translate(-area.left(), -area.top())
+            render(row_painter)
+            row_painter.end()
+            size = pixmap.width() * pixmap.height() * 4
+            if self._bytes + size > self._budget:
+                self.clear()
+            self._pixmaps[full_key] = pixmap
+            self._bytes += size
+        painter.drawPixmap(area.topLeft(), pixmap)
+
+    def clear(self) -> None:
+        self._pixmaps.clear()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._pixmaps)
+
+
+ROW_PIXMAP_BUDGET = 16 * 1024 * 1024
+"""Bytes of rendered rows kept per delegate (a few screens of rows at 2× device pixel ratio)."""
+
+
 class ConversationDelegate(QStyledItemDelegate):
     """Avatar initials, name, headline, preview, time, star and unread badge, in a fixed-height row.
 
@@ -103,7 +151,32 @@ class ConversationDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
         return QSize(max(200, option.rect.width()), self.ROW_HEIGHT)
 
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rendered = _RenderedRows(ROW_PIXMAP_BUDGET)
+
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        rect = QRect(option.rect)
+        base: QFont = option.font
+        state = option.state
+        shown = (
+            index.data(ConversationRole.TITLE),
+            index.data(ConversationRole.HEADLINE),
+            index.data(ConversationRole.PREVIEW),
+            index.data(ConversationRole.UNREAD_COUNT),
+            index.data(ConversationRole.STARRED),
+            index.data(ConversationRole.AVATAR_SEED),
+            index.data(ConversationRole.INITIALS),
+            format_time(int(index.data(ConversationRole.LAST_ACTIVITY) or 0), _now_ms()),
+            bool(state & QStyle.StateFlag.State_Selected),
+            bool(state & QStyle.StateFlag.State_MouseOver),
+            base.key(),
+        )
+        self._rendered.draw(painter, shown, rect, lambda row: self._paint_row(row, option, index, shown[7]))
+
+    def _paint_row(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex, time_text: str
+    ) -> None:
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = QRect(option.rect)
@@ -143,7 +216,6 @@ class ConversationDelegate(QStyledItemDelegate):
         top = rect.top() + (rect.height() - (line_h + 2 * small_fm.height() + 4)) // 2
 
         # First line: name (bold), star, time on the right.
-        time_text = format_time(int(index.data(ConversationRole.LAST_ACTIVITY) or 0), _now_ms())
         time_w = small_fm.horizontalAdvance(time_text)
         painter.setFont(small)
         painter.setPen(ACCENT if unread else MUTED)
@@ -231,6 +303,12 @@ _BUBBLE_ROLE = int(MessageRole.BUBBLE)
 _MESSAGE_ROLE = int(MessageRole.MESSAGE)
 _ATTACHMENT_NOTE = "📎 Attachment (open it on LinkedIn)"
 _FAILED = RecallStatus.FAILED.value
+_PENDING = RecallStatus.PENDING.value
+
+
+def _has_status_line(data: BubbleData) -> bool:
+    """A line under the bubble: the reason a recall failed (a recall in flight shows in the header)."""
+    return bool(data.recall_text) and data.recall_status != _PENDING
 
 
 class _BubbleFonts:
@@ -444,6 +522,7 @@ class MessageDelegate(QStyledItemDelegate):
         self._texts: dict[tuple[str, str], BubbleText] = {}
         """(text, font key) → the text's last measurement."""
         self._fonts: _BubbleFonts | None = None
+        self._rendered = _RenderedRows(ROW_PIXMAP_BUDGET)
         self._minute = -1
         self._day: tuple[int, int] = (0, 0)
 
@@ -452,6 +531,7 @@ class MessageDelegate(QStyledItemDelegate):
         is reused only at widths where it still holds."""
         self._cache.clear()
         self._heights.clear()
+        self._rendered.clear()
 
     def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
         # The view measures every row of a page before it paints any: only the height is worked out here
@@ -480,7 +560,7 @@ class MessageDelegate(QStyledItemDelegate):
 
     def _height(self, data: BubbleData, text_h: int, fonts: _BubbleFonts) -> int:
         notes = (1 if data.omitted else 0) + (1 if data.message.has_attachment else 0)
-        return self._height_of(text_h, notes, bool(data.reactions), bool(data.recall_text), fonts)
+        return self._height_of(text_h, notes, bool(data.reactions), _has_status_line(data), fonts)
 
     def _height_of(self, text_h: int, notes: int, reactions: bool, status: bool, fonts: _BubbleFonts) -> int:
         """A row's height: bubble (header, text, notes), reactions chip, recall status line, margins."""
@@ -582,7 +662,14 @@ class MessageDelegate(QStyledItemDelegate):
         else:
             notes, note_w, note_h = "", 0, 0
 
-        time_text = format_message_time(message.sent_at, _now_ms())
+        # "Recalling…" takes the time's place: the row keeps its height, so marking a recall in flight
+        # repaints that one row instead of laying out and repainting the whole thread in every window
+        # just before the answer arrives (the answer's change set would wait behind that work).
+        time_text = (
+            RECALLING_TEXT
+            if data.recall_status == _PENDING
+            else format_message_time(message.sent_at, _now_ms())
+        )
         header_w = fonts.header_width(data.sender, time_text)
         inner_w = min(max_text, max(text.width, header_w, note_w, fonts.min_inner))
         bubble_w = inner_w + 2 * self.PAD_X
@@ -607,7 +694,7 @@ class MessageDelegate(QStyledItemDelegate):
         status = QRect()
         retry = QRect()
         status_text = ""
-        if data.recall_text:
+        if _has_status_line(data):
             # Slack of 2 px: elidedText elides text that is exactly as wide as the space given.
             sw = small_fm.horizontalAdvance(data.recall_text) + 2
             tail = fonts.dot_w + fonts.retry_w if data.can_retry else 0
@@ -640,16 +727,29 @@ class MessageDelegate(QStyledItemDelegate):
         geo = self._layout(option, _bubble_data(index))
         if geo is None:
             return
-        data = geo.data
-        own = data.message.is_sent_by_owner
+        selected = bool(option.state & _SELECTED)
         fonts = self._fonts_for(option.font)
         rect: QRect = option.rect
+        # The painted part of the row, in row coordinates: the bubble with its focus ring, the reactions
+        # chip and the status line, and a little slack for antialiased edges.
+        area = geo.bubble.adjusted(-4, -4, 4, 4).united(geo.reactions).united(geo.status).united(geo.retry)
+        area = area.adjusted(-2, -2, 2, 2)
+        key = (geo.data, rect.width(), fonts.key, selected, geo.time_text)
+        painter.save()
+        painter.translate(rect.topLeft())
+        self._rendered.draw(painter, key, area, lambda row: self._paint_bubble(row, geo, fonts, selected))
+        painter.restore()
+
+    def _paint_bubble(
+        self, painter: QPainter, geo: BubbleLayout, fonts: _BubbleFonts, selected: bool
+    ) -> None:
+        data = geo.data
+        own = data.message.is_sent_by_owner
         painter.save()
         painter.setRenderHint(_ANTIALIASING)
-        painter.translate(rect.topLeft())
 
         bubble = QRectF(geo.bubble)
-        if option.state & _SELECTED:
+        if selected:
             painter.setPen(_NO_PEN)
             painter.setBrush(FOCUS_RING)
             painter.drawRoundedRect(bubble.adjusted(-3, -3, 3, 3), 17, 17)
@@ -682,7 +782,7 @@ class MessageDelegate(QStyledItemDelegate):
             painter.setPen(TEXT)
             painter.drawText(reactions, _CENTER, data.reactions)
 
-        if data.recall_text:
+        if not geo.status.isNull():
             painter.setFont(fonts.small)
             painter.setPen(ERROR if data.recall_status == _FAILED else MUTED)
             painter.drawText(geo.status, _LEFT_VCENTER, geo.status_text)

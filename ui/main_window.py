@@ -507,9 +507,9 @@ class MainWindow(QMainWindow):
         self._recall_grace_s = max(0, seconds)
 
     def mark_recall_pending(self, account_id: str, message_id: str) -> None:
-        """The request is in flight: the bubble shows "Recalling…" (nothing is removed yet)."""
-        with self._keeping_the_newest_in_view():
-            self.message_model.mark_recall_pending(account_id, message_id)
+        """The request is in flight: the bubble shows "Recalling…" (nothing is removed yet). In its header,
+        where the time was: the row keeps its height, so nothing else moves."""
+        self.message_model.mark_recall_pending(account_id, message_id)
         self._refresh_visible_recall_log()
 
     def mark_recall_failed(self, account_id: str, message_id: str, reason_text: str, can_retry: bool) -> None:

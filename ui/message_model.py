@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import enum
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QObject, QPersistentModelIndex, Qt
 
@@ -73,6 +73,10 @@ class MessageRole(enum.IntEnum):
 
 
 _ROLE_NAMES = {role: role.name.lower().encode() for role in MessageRole}
+
+SAME_SIZE_CHANGE: Final = [int(MessageRole.RECALL_STATUS)]
+"""The roles of a ``dataChanged`` that changes how a row looks but not its height (a recall in flight
+begins or ends): a view may repaint the row without laying the thread out again."""
 _BUBBLE = int(MessageRole.BUBBLE)
 _MESSAGE = int(MessageRole.MESSAGE)
 _NO_RECALL = RecallRowState(RecallStatus.NONE)
@@ -250,22 +254,26 @@ class MessageListModel(QAbstractListModel):
         self._set_recall(account_id, message_id, RecallRowState(RecallStatus.FAILED, reason_text, can_retry))
 
     def clear_recall_state(self, account_id: str, message_id: str) -> None:
-        if self._recall.pop((account_id, message_id), None) is not None:
-            self._emit_row_changed(account_id, message_id)
+        before = self._recall.pop((account_id, message_id), None)
+        if before is not None:
+            self._emit_row_changed(account_id, message_id, resized=before.status is RecallStatus.FAILED)
 
     def recall_state(self, account_id: str, message_id: str) -> RecallRowState | None:
         return self._recall.get((account_id, message_id))
 
     def _set_recall(self, account_id: str, message_id: str, state: RecallRowState) -> None:
         # Kept even when the row is not loaded (another conversation is open): it shows when it is.
+        before = self._recall.get((account_id, message_id))
         self._recall[(account_id, message_id)] = state
-        self._emit_row_changed(account_id, message_id)
+        # Only a failure adds a line under the bubble ("Recalling…" takes the time's place).
+        failed = [s is not None and s.status is RecallStatus.FAILED for s in (before, state)]
+        self._emit_row_changed(account_id, message_id, resized=failed[0] != failed[1])
 
-    def _emit_row_changed(self, account_id: str, message_id: str) -> None:
+    def _emit_row_changed(self, account_id: str, message_id: str, *, resized: bool = True) -> None:
         row = self.row_of(account_id, message_id)
         if row is not None:
             index = self.index(row, 0)
-            self.dataChanged.emit(index, index, [])
+            self.dataChanged.emit(index, index, [] if resized else SAME_SIZE_CHANGE)
 
     # -- reading -----------------------------------------------------------------------------------------
 

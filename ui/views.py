@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from collections.abc import Sequence
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView, QPlainTextEdit, QWidget
 
 from .delegates import ConversationDelegate, MessageDelegate
-from .message_model import MessageListModel
+from .message_model import SAME_SIZE_CHANGE, MessageListModel
 
 
 class ConversationListView(QListView):
@@ -59,6 +61,19 @@ class MessageListView(QListView):
         model.modelReset.connect(self._on_model_model_reset)
         model.rowsAboutToBeInserted.connect(self._on_model_rows_about_to_be_inserted)
         model.rowsInserted.connect(self._on_model_rows_inserted)
+
+    def dataChanged(
+        self,
+        top_left: QModelIndex | QPersistentModelIndex,
+        bottom_right: QModelIndex | QPersistentModelIndex,
+        roles: Sequence[int] = (),
+    ) -> None:
+        if list(roles) == SAME_SIZE_CHANGE:
+            # QListView lays every row out again on any change (a few ms per thread, per window); a change
+            # that keeps the row's height needs only a repaint of that row.
+            QAbstractItemView.dataChanged(self, top_left, bottom_right, list(roles))
+            return
+        super().dataChanged(top_left, bottom_right, list(roles))
 
     def is_at_bottom(self) -> bool:
         bar = self.verticalScrollBar()

@@ -109,8 +109,11 @@ re-reading and re-spilling them. Given back when the writer goes idle (:meth:`Ca
 
 def _writer_pragmas() -> list[tuple[str, Any]]:
     # Only what trades memory for speed: durability (synchronous, WAL), foreign keys and triggers
-    # stay as every connection has them.
-    return [("cache_size", -WRITER_CACHE_KIB)]
+    # stay as every connection has them. SQLite's automatic checkpoint runs inside the COMMIT that
+    # crosses its threshold, copying the WAL back and syncing the file (10-20 ms here) before that
+    # write's caller hears back: a recall's tombstone could wait for it. The writer thread checkpoints
+    # between writes instead (CacheWriter._checkpoint_between_writes).
+    return [("cache_size", -WRITER_CACHE_KIB), ("wal_autocheckpoint", 0)]
 
 
 class CacheDatabase:
@@ -150,6 +153,15 @@ class CacheDatabase:
         """The writer has nothing queued: free its page cache beyond what it holds pinned."""
         if not self.peewee.is_closed() and self._tuned is self.connection():
             self._tuned.execute("PRAGMA shrink_memory")
+
+    def checkpoint(self) -> bool:
+        """On the writer thread, between writes: a PASSIVE checkpoint (it never waits for readers;
+        what they still use is copied next time). False when this connection still checkpoints on its
+        own (its pragmas are not set yet)."""
+        if self.peewee.is_closed() or self._tuned is None or self._tuned is not self.connection():
+            return False
+        self._tuned.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        return True
 
     def close_thread_connection(self) -> None:
         """Close the calling thread's connection (each thread that read or wrote has one)."""

@@ -63,6 +63,10 @@ MAX_GROUP_ROWS: Final = 25_000
 MAX_GROUP_SECONDS: Final = 0.5
 """No request joins a group whose transaction has been open this long: bounds how long the write
 lock is held (other processes wait for it) and how late the group's first caller hears back."""
+CHECKPOINT_QUIET_S: Final = 1.0
+"""The writer checkpoints the WAL between writes when none is queued, at most this often…"""
+CHECKPOINT_MAX_S: Final = 5.0
+"""…and after this long even with writes queued (a long sync), so that the WAL stays small."""
 _IDLE_S: Final = 0.5
 """How often an idle writer thread looks up (interpreter exit without close; releasing cache memory)."""
 
@@ -98,6 +102,9 @@ class CacheWriter:
         self._max_requests = max(1, max_group_requests)
         self._max_rows = max_group_rows
         self._max_seconds = max_group_seconds
+        self._last_checkpoint = time.monotonic()
+        self.checkpoints = 0
+        """Checkpoints the writer thread ran (for tests)."""
         self.commit_key = f"{writes.COMMITS_PREFIX}{uuid.uuid4().hex}"
         """This writer's row in ``meta``: other processes tell its commits from theirs by it."""
         # Not a daemon: queued writes finish before the interpreter exits, as they would on close().
@@ -169,11 +176,30 @@ class CacheWriter:
                     self._run_alone(job)
                 else:
                     self._run_group(job)
+                self._checkpoint_between_writes()
         finally:
             try:
                 self._db.close_thread_connection()
             except Exception:
                 log.exception("cache writer: closing its connection failed")
+
+    def _checkpoint_between_writes(self) -> None:
+        """Copy the WAL back into the database after the last write's callers have heard back (the
+        writer connection's automatic checkpoint is off: it ran inside the COMMIT that crossed its
+        threshold, 10-20 ms on which that write's caller waited, a recall's tombstone included)."""
+        since = time.monotonic() - self._last_checkpoint
+        if since < CHECKPOINT_QUIET_S:
+            return
+        with self._lock:
+            queued = bool(self._queue)
+        if queued and since < CHECKPOINT_MAX_S:
+            return
+        try:
+            if self._db.checkpoint():
+                self.checkpoints += 1
+        except Exception:  # the writes are committed; the next checkpoint copies what this one did not
+            log.exception("cache writer: checkpoint failed")
+        self._last_checkpoint = time.monotonic()
 
     def _next_job(self) -> _Job | None:
         """The next job to run (its future marked running), or None when the writer is done."""
@@ -196,6 +222,9 @@ class CacheWriter:
                         self._busy = False
                         self._lock.release()
                         try:
+                            if self._db.checkpoint():
+                                self.checkpoints += 1
+                            self._last_checkpoint = time.monotonic()
                             self._db.writer_idle()
                         except Exception:
                             log.exception("cache writer: releasing memory failed")

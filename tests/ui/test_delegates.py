@@ -12,8 +12,9 @@ from pytestqt.qtbot import QtBot
 
 from sync.model import Reaction
 from ui.conversation_model import ConversationListModel, ConversationRole
-from ui.delegates import OTHER_BUBBLE, OTHER_TEXT, ConversationDelegate, MessageDelegate
-from ui.message_model import MessageListModel
+from ui.delegates import OTHER_BUBBLE, OTHER_TEXT, ConversationDelegate, MessageDelegate, _RenderedRows
+from ui.message_model import RECALLING_TEXT, MessageListModel
+from ui.text import format_time
 
 from .fakes import FakeInboxReader, make_conversation, make_message, reader_with
 
@@ -216,3 +217,103 @@ def test_a_text_measured_wider_is_reused_while_it_still_fits(qapp: QApplication)
     long_narrow = delegate.layout_for(option(400, 10), long.index(0, 0)).text_layout
     assert long_narrow is not long_wide
     assert long_narrow.boundingRect().height() > long_wide.boundingRect().height()
+
+
+def test_a_recall_in_flight_shows_in_the_header_and_keeps_the_row_height(qapp: QApplication) -> None:
+    model = one_message_model("see you tomorrow", own=True)
+    delegate = MessageDelegate()
+    sent = delegate.layout_for(option(800, 10), model.index(0, 0))
+    model.mark_recall_pending("acc-1", "m0")
+    pending = delegate.layout_for(option(800, 10), model.index(0, 0))
+    assert pending.time_text == RECALLING_TEXT != sent.time_text
+    assert pending.status.isNull()
+    assert pending.height == sent.height == delegate.sizeHint(option(800, 10), model.index(0, 0)).height()
+    # A failure needs its line under the bubble: the reason and "Retry".
+    model.mark_recall_failed("acc-1", "m0", "LinkedIn did not answer", True)
+    failed = delegate.layout_for(option(800, 10), model.index(0, 0))
+    assert failed.height > sent.height
+    assert not failed.status.isNull() and failed.time_text == sent.time_text
+
+
+def _direct_bubble(delegate: MessageDelegate, opt: QStyleOptionViewItem, model: MessageListModel) -> QImage:
+    """The row painted straight onto the image, without the rendered-rows cache."""
+    geo = delegate.layout_for(opt, model.index(0, 0))
+    image = QImage(opt.rect.width(), opt.rect.height(), QImage.Format.Format_ARGB32)
+    image.fill(QColor("white"))
+    painter = QPainter(image)
+    delegate._paint_bubble(painter, geo, delegate._fonts_for(opt.font), selected=False)
+    painter.end()
+    return image
+
+
+def _largest_difference(a: QImage, b: QImage) -> int:
+    """The largest difference of one colour channel between two images of the same size (0-255)."""
+    assert a.size() == b.size()
+    a, b = a.convertToFormat(QImage.Format.Format_RGB32), b.convertToFormat(QImage.Format.Format_RGB32)
+    return max(
+        (abs(x - y) for x, y in zip(a.constBits().tobytes(), b.constBits().tobytes(), strict=True)), default=0
+    )
+
+
+def test_bubbles_painted_from_the_cache_match_a_direct_paint_and_show_each_change(qapp: QApplication) -> None:
+    for own in (True, False):
+        model = one_message_model("one\ntwo three", own=own)
+        delegate = MessageDelegate()
+        opt = option(700, 10)
+        opt.rect = QRect(0, 0, 700, delegate.layout_for(opt, model.index(0, 0)).height)
+        first = render(delegate, opt, model)
+        # Composited from a transparent pixmap: antialiased edges may round 1/255 differently, no more.
+        assert _largest_difference(first, _direct_bubble(delegate, opt, model)) <= 1
+        assert render(delegate, opt, model) == first  # painted again, from the cache
+        model.mark_recall_pending("acc-1", "m0")
+        pending = render(delegate, opt, model)
+        assert _largest_difference(pending, first) > 100  # "Recalling…" in the header, not the cached row
+        assert _largest_difference(pending, _direct_bubble(delegate, opt, model)) <= 1
+        model.clear_recall_state("acc-1", "m0")
+        assert render(delegate, opt, model) == first
+
+
+def test_conversation_rows_painted_from_the_cache_match_a_direct_paint_and_show_each_change(
+    qapp: QApplication,
+) -> None:
+    reader = FakeInboxReader()
+    reader.put_conversation(make_conversation(0, name="Ada", text="lunch?", unread=0))
+    model = ConversationListModel(reader)
+    delegate = ConversationDelegate()
+    opt = option(380, ConversationDelegate.ROW_HEIGHT)
+
+    def paint(direct: bool) -> QImage:
+        image = QImage(380, ConversationDelegate.ROW_HEIGHT, QImage.Format.Format_ARGB32)
+        image.fill(QColor("white"))
+        painter = QPainter(image)
+        if direct:
+            time_text = format_time(
+                int(model.index(0, 0).data(ConversationRole.LAST_ACTIVITY)), int(time.time() * 1000)
+            )
+            delegate._paint_row(painter, opt, model.index(0, 0), time_text)
+        else:
+            delegate.paint(painter, opt, model.index(0, 0))
+        painter.end()
+        return image
+
+    read = paint(direct=False)
+    assert read == paint(direct=True)
+    assert paint(direct=False) == read
+    reader.put_conversation(make_conversation(0, name="Ada", text="lunch?", unread=2))
+    model.reload()
+    unread = paint(direct=False)
+    assert unread != read  # the badge, not the cached row without it
+    assert unread == paint(direct=True)
+
+
+def test_rendered_rows_are_dropped_past_their_byte_budget(qapp: QApplication) -> None:
+    row = QRect(0, 0, 100, 50)  # 20,000 bytes at a device pixel ratio of 1
+    rows = _RenderedRows(budget_bytes=45_000)
+    image = QImage(100, 50, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    rendered: list[str] = []
+    for key in ("a", "b", "a", "c"):
+        rows.draw(painter, key, row, lambda p, k=key: rendered.append(k))
+    painter.end()
+    assert rendered == ["a", "b", "c"]  # "a" again came from the cache
+    assert len(rows) == 1  # "c" would have passed the budget: the others went

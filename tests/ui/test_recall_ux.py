@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QMenu, QStyleOptionViewItem
 from pytestqt.qtbot import QtBot
 
 from sync.model import Message
+from ui.delegates import AnyIndex, MessageDelegate
 from ui.main_window import MainWindow
-from ui.message_model import MessageRole
+from ui.message_model import SAME_SIZE_CHANGE, MessageRole
 from ui.recall import REASON_IN_PROGRESS, REASON_NOT_OWN, REASON_WINDOW_CLOSED, RecallConfirmDialog
 
 from .fakes import MINUTE, NOW_MS, FakeInboxReader, make_message, reader_with
@@ -256,3 +257,42 @@ def test_a_successful_recall_removes_the_row_when_the_change_set_arrives(
     with qtbot.waitSignal(window.message_model.rowsRemoved, timeout=1_000):
         window.apply_changes(changes)
     assert window.message_model.row_of("acc-1", "m10") is None
+
+
+class _CountingDelegate(MessageDelegate):
+    """Counts the rows the view measures: a layout pass measures every row of the thread."""
+
+    measured = 0
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
+        self.measured += 1
+        return super().sizeHint(option, index)
+
+
+def test_a_recall_in_flight_repaints_its_row_without_laying_the_thread_out_again(
+    qtbot: QtBot, make_window: MakeWindow, inbox: FakeInboxReader
+) -> None:
+    window = make_window()
+    window.show()
+    qtbot.waitExposed(window)
+    view, model = window.message_view, window.message_model
+    counting = _CountingDelegate(view)
+    view.bubble_delegate = counting
+    view.setItemDelegate(counting)
+    qtbot.wait(50)
+    assert model.rowCount() >= 5 and model.row_of("acc-1", "m10") is not None
+    changes: list[list[int]] = []
+    model.dataChanged.connect(lambda _a, _b, roles: changes.append(list(roles)))
+
+    counting.measured = 0
+    window.mark_recall_pending("acc-1", "m10")
+    qtbot.wait(50)
+    assert changes == [SAME_SIZE_CHANGE]
+    assert counting.measured <= 2  # the row's own rectangle at most, not every row again
+
+    window.mark_recall_failed("acc-1", "m10", "offline", True)
+    qtbot.wait(50)
+    assert changes[-1] == []  # the failure line makes the row taller: the thread is laid out again
+    assert counting.measured >= model.rowCount()
+    window.clear_recall_state("acc-1", "m10")
+    assert changes[-1] == []

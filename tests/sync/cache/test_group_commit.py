@@ -308,7 +308,7 @@ def test_the_writer_connection_keeps_the_durability_pragmas(cache: Cache) -> Non
 
     def pragmas(db: CacheDatabase) -> dict[str, object]:
         conn = db.connection()
-        names = ("synchronous", "foreign_keys", "journal_mode", "cache_size")
+        names = ("synchronous", "foreign_keys", "journal_mode", "cache_size", "wal_autocheckpoint")
         return {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
 
     assert cache.writer.submit(pragmas).result(10) == {
@@ -316,6 +316,7 @@ def test_the_writer_connection_keeps_the_durability_pragmas(cache: Cache) -> Non
         "foreign_keys": 1,
         "journal_mode": "wal",
         "cache_size": -WRITER_CACHE_KIB,
+        "wal_autocheckpoint": 0,
     }
     cache.writer.submit(lambda db: db.writer_idle()).result(10)  # gives memory back, keeps working
     assert cache.writer.upsert_messages([msg(ACCOUNT_A, 1, T2, 200)]).result(10).messages_inserted
@@ -339,3 +340,33 @@ for n in range(50):
     assert done.returncode == 0, done.stderr
     with Cache.open_file(path) as again:
         assert again.reader.counts().messages == 50
+
+
+def _write_pages(cache: Cache, first: int, count: int) -> None:
+    """Some 1,500 WAL pages: more than SQLite's own automatic checkpoint lets the WAL hold."""
+    big = "x" * 3_000
+    for n in range(first, first + count):
+        cache.writer.upsert_messages([msg(ACCOUNT_A, 1, message_token(n), n, big)]).result(10)
+
+
+def test_no_write_waits_for_a_checkpoint_the_writer_runs_them_between_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "c.sqlite"
+    monkeypatch.setattr("sync.cache.writer.CHECKPOINT_QUIET_S", 3_600.0)
+    monkeypatch.setattr("sync.cache.writer.CHECKPOINT_MAX_S", 3_600.0)
+    with Cache.open_file(path) as cache:
+        cache.writer.upsert_accounts(ACCOUNTS).result(10)
+        cache.writer.submit(lambda db: db.checkpoint()).result(10)
+        before = path.stat().st_size
+        _write_pages(cache, 0, 1_200)
+        # No COMMIT copied the WAL back (SQLite's automatic checkpoint would have, past 1,000 pages)…
+        assert path.stat().st_size == before
+        assert cache.writer.checkpoints == 0
+        # …the writer does, between writes, once its interval has passed.
+        monkeypatch.setattr("sync.cache.writer.CHECKPOINT_QUIET_S", 0.0)
+        _write_pages(cache, 1_200, 1)
+        cache.writer.submit(lambda db: None).result(10)  # runs after the checkpoint that followed the write
+        assert cache.writer.checkpoints >= 1
+        assert path.stat().st_size > before + 1_000 * 3_000
+        assert cache.reader.counts().messages == 1_201
