@@ -83,6 +83,12 @@ def main() -> int:
         await asyncio.sleep(0.5)
         window.grab().save(str(out / "inbox.png"))
 
+        # A recall in flight: "Recalling…" in the bubble's header, where its time was.
+        window.mark_recall_pending(target.account_id, target.message_id)
+        await asyncio.sleep(0.3)
+        window.grab().save(str(out / "recall-pending.png"))
+        window.clear_recall_state(target.account_id, target.message_id)
+
         # The recall confirmation, as the context menu opens it.
         window.request_recall(target)
         await until(lambda: window.confirm_dialog is not None and window.confirm_dialog.isVisible())
