@@ -99,8 +99,8 @@ class _RenderedRows:
     A view repaints every visible row whenever anything in it moves (a row removed, a relayout, a
     scroll, a window uncovered): with rows drawn from scratch that is several milliseconds of text
     shaping and antialiased fills per window, during which nothing else on the GUI thread runs — a
-    recall's change set included. A cached row is one ``drawPixmap``. Past the byte budget the whole
-    cache is dropped (rows on screen are rendered again on their next paint)."""
+    recall's change set included. A cached row is one ``drawPixmap``. Past the byte budget the least
+    recently drawn rows go."""
 
     def __init__(self, budget_bytes: int) -> None:
         self._pixmaps: dict[Hashable, QPixmap] = {}
@@ -111,8 +111,10 @@ class _RenderedRows:
         """Draw the row's ``area`` (painter coordinates), rendering it with ``render`` on a miss."""
         dpr = painter.device().devicePixelRatioF()
         full_key = (key, area.size().toTuple(), dpr)
-        pixmap = self._pixmaps.get(full_key)
-        if pixmap is None:
+        pixmap = self._pixmaps.pop(full_key, None)
+        if pixmap is not None:
+            self._pixmaps[full_key] = pixmap  # most recently drawn last
+        else:
             pixmap = QPixmap(math.ceil(area.width() * dpr), math.ceil(area.height() * dpr))
             pixmap.setDevicePixelRatio(dpr)
             pixmap.fill(Qt.GlobalColor.transparent)
@@ -120,9 +122,9 @@ class _RenderedRows:
             row_painter.translate(-area.left(), -area.top())
             render(row_painter)
             row_painter.end()
-            size = pixmap.width() * pixmap.height() * 4
-            if self._bytes + size > self._budget:
-                self.clear()
+            size = _bytes_of(pixmap)
+            while self._pixmaps and self._bytes + size > self._budget:
+                self._bytes -= _bytes_of(self._pixmaps.pop(next(iter(self._pixmaps))))
             self._pixmaps[full_key] = pixmap
             self._bytes += size
         painter.drawPixmap(area.topLeft(), pixmap)
@@ -133,6 +135,10 @@ class _RenderedRows:
 
     def __len__(self) -> int:
         return len(self._pixmaps)
+
+
+def _bytes_of(pixmap: QPixmap) -> int:
+    return pixmap.width() * pixmap.height() * 4
 
 
 ROW_PIXMAP_BUDGET = 16 * 1024 * 1024

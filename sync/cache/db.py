@@ -107,13 +107,23 @@ re-reading and re-spilling them. Given back when the writer goes idle (:meth:`Ca
 """
 
 
+WAL_SIZE_LIMIT_BYTES: Final = 16 * 1024 * 1024
+"""The WAL file is cut back to this size when the writer starts it over after a checkpoint."""
+
+
 def _writer_pragmas() -> list[tuple[str, Any]]:
     # Only what trades memory for speed: durability (synchronous, WAL), foreign keys and triggers
     # stay as every connection has them. SQLite's automatic checkpoint runs inside the COMMIT that
     # crosses its threshold, copying the WAL back and syncing the file (10-20 ms here) before that
     # write's caller hears back: a recall's tombstone could wait for it. The writer thread checkpoints
     # between writes instead (CacheWriter._checkpoint_between_writes).
-    return [("cache_size", -WRITER_CACHE_KIB), ("wal_autocheckpoint", 0)]
+    # With checkpoints spaced by time the WAL can grow past SQLite's usual few MiB during a first
+    # sync: journal_size_limit gives the space back when the WAL starts over.
+    return [
+        ("cache_size", -WRITER_CACHE_KIB),
+        ("wal_autocheckpoint", 0),
+        ("journal_size_limit", WAL_SIZE_LIMIT_BYTES),
+    ]
 
 
 class CacheDatabase:

@@ -306,14 +306,15 @@ def test_conversation_rows_painted_from_the_cache_match_a_direct_paint_and_show_
     assert unread == paint(direct=True)
 
 
-def test_rendered_rows_are_dropped_past_their_byte_budget(qapp: QApplication) -> None:
+def test_rendered_rows_past_their_byte_budget_drop_the_least_recently_drawn(qapp: QApplication) -> None:
     row = QRect(0, 0, 100, 50)  # 20,000 bytes at a device pixel ratio of 1
     rows = _RenderedRows(budget_bytes=45_000)
     image = QImage(100, 50, QImage.Format.Format_ARGB32)
     painter = QPainter(image)
     rendered: list[str] = []
-    for key in ("a", "b", "a", "c"):
+    for key in ("a", "b", "a", "c", "a", "b"):
         rows.draw(painter, key, row, lambda p, k=key: rendered.append(k))
     painter.end()
-    assert rendered == ["a", "b", "c"]  # "a" again came from the cache
-    assert len(rows) == 1  # "c" would have passed the budget: the others went
+    # "a" was drawn again before "c" came: "b" was the least recently drawn and made room for "c".
+    assert rendered == ["a", "b", "c", "b"]
+    assert len(rows) == 2

@@ -22,7 +22,7 @@ from sync.cache import (
     UpsertMessages,
     writes,
 )
-from sync.cache.db import WRITER_CACHE_KIB
+from sync.cache.db import WAL_SIZE_LIMIT_BYTES, WRITER_CACHE_KIB
 from sync.model import ChangeSet, ConversationSyncState, RowKey, TombstoneReason
 from tests.sync.cache.helpers import ACCOUNT_A, ACCOUNT_B, ACCOUNTS, message_token, msg, thread_token
 
@@ -308,7 +308,14 @@ def test_the_writer_connection_keeps_the_durability_pragmas(cache: Cache) -> Non
 
     def pragmas(db: CacheDatabase) -> dict[str, object]:
         conn = db.connection()
-        names = ("synchronous", "foreign_keys", "journal_mode", "cache_size", "wal_autocheckpoint")
+        names = (
+            "synchronous",
+            "foreign_keys",
+            "journal_mode",
+            "cache_size",
+            "wal_autocheckpoint",
+            "journal_size_limit",
+        )
         return {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
 
     assert cache.writer.submit(pragmas).result(10) == {
@@ -317,6 +324,7 @@ def test_the_writer_connection_keeps_the_durability_pragmas(cache: Cache) -> Non
         "journal_mode": "wal",
         "cache_size": -WRITER_CACHE_KIB,
         "wal_autocheckpoint": 0,
+        "journal_size_limit": WAL_SIZE_LIMIT_BYTES,
     }
     cache.writer.submit(lambda db: db.writer_idle()).result(10)  # gives memory back, keeps working
     assert cache.writer.upsert_messages([msg(ACCOUNT_A, 1, T2, 200)]).result(10).messages_inserted
