@@ -18,7 +18,11 @@ qt_libs=(libglib2.0-0 libegl1 libgl1 libx11-6 libdbus-1-3 libfontconfig1 libfree
 screen_libs=(xvfb xauth libx11-xcb1 libxcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
   libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-util1 libxcb-xfixes0 libxcb-xkb1
   libxkbcommon-x11-0)
+# A colour emoji font: messages carry emoji, and without one they show as empty boxes. The app and real
+# windows get it; the tests do not need it (they pass with and without it).
+app_fonts=(fonts-noto-color-emoji)
 wanted=("${qt_libs[@]}")
+if [ "$want_test" = 0 ] || [ "$want_screen" = 1 ]; then wanted+=("${app_fonts[@]}"); fi
 if [ "$want_screen" = 1 ]; then wanted+=("${screen_libs[@]}"); fi
 
 missing=()
