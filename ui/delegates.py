@@ -109,6 +109,8 @@ class _RenderedRows:
 
     def draw(self, painter: QPainter, key: Hashable, area: QRect, render: Callable[[QPainter], None]) -> None:
         """Draw the row's ``area`` (painter coordinates), rendering it with ``render`` on a miss."""
+        if area.isEmpty():
+            return  # a view squeezed to nothing: a null pixmap cannot be painted on
         dpr = painter.device().devicePixelRatioF()
         full_key = (key, area.size().toTuple(), dpr)
         pixmap = self._pixmaps.pop(full_key, None)

@@ -318,3 +318,13 @@ def test_rendered_rows_past_their_byte_budget_drop_the_least_recently_drawn(qapp
     # "a" was drawn again before "c" came: "b" was the least recently drawn and made room for "c".
     assert rendered == ["a", "b", "c", "b"]
     assert len(rows) == 2
+
+
+def test_a_row_squeezed_to_nothing_is_not_rendered(qapp: QApplication) -> None:
+    rows = _RenderedRows(budget_bytes=45_000)
+    image = QImage(100, 50, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    rendered: list[str] = []
+    rows.draw(painter, "a", QRect(0, 0, 0, 50), lambda p: rendered.append("a"))
+    painter.end()
+    assert rendered == [] and len(rows) == 0
