@@ -351,7 +351,8 @@ for n in range(50):
 
 
 def _write_pages(cache: Cache, first: int, count: int) -> None:
-    """Some 1,500 WAL pages: more than SQLite's own automatic checkpoint lets the WAL hold."""
+    """About a WAL page per row (a 3,000-character text): 1,200 rows are more than the 1,000 pages SQLite's
+    own automatic checkpoint lets the WAL hold."""
     big = "x" * 3_000
     for n in range(first, first + count):
         cache.writer.upsert_messages([msg(ACCOUNT_A, 1, message_token(n), n, big)]).result(10)
@@ -363,6 +364,7 @@ def test_no_write_waits_for_a_checkpoint_the_writer_runs_them_between_writes(
     path = tmp_path / "c.sqlite"
     monkeypatch.setattr("sync.cache.writer.CHECKPOINT_QUIET_S", 3_600.0)
     monkeypatch.setattr("sync.cache.writer.CHECKPOINT_MAX_S", 3_600.0)
+    monkeypatch.setattr("sync.cache.writer._IDLE_S", 3_600.0)  # no idle-time checkpoint on a slow machine
     with Cache.open_file(path) as cache:
         cache.writer.upsert_accounts(ACCOUNTS).result(10)
         cache.writer.submit(lambda db: db.checkpoint()).result(10)
