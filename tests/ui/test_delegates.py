@@ -328,3 +328,27 @@ def test_a_row_squeezed_to_nothing_is_not_rendered(qapp: QApplication) -> None:
     rows.draw(painter, "a", QRect(0, 0, 0, 50), lambda p: rendered.append("a"))
     painter.end()
     assert rendered == [] and len(rows) == 0
+
+
+def test_rows_rendered_on_a_high_dpi_screen_keep_its_device_pixels(qapp: QApplication) -> None:
+    reader = FakeInboxReader()
+    reader.put_conversation(make_conversation(0, name="Ada", text="lunch?", unread=2, starred=True))
+    model = ConversationListModel(reader)
+    delegate = ConversationDelegate()
+    opt = option(380, ConversationDelegate.ROW_HEIGHT)
+
+    def paint(direct: bool) -> QImage:
+        image = QImage(760, 2 * ConversationDelegate.ROW_HEIGHT, QImage.Format.Format_ARGB32)
+        image.setDevicePixelRatio(2.0)
+        image.fill(QColor("white"))
+        painter = QPainter(image)
+        if direct:
+            last = int(model.index(0, 0).data(ConversationRole.LAST_ACTIVITY))
+            delegate._paint_row(painter, opt, model.index(0, 0), format_time(last, int(time.time() * 1000)))
+        else:
+            delegate.paint(painter, opt, model.index(0, 0))
+        painter.end()
+        return image
+
+    # Rendered at twice the pixels, not scaled up from a 1× pixmap (which would blur every edge).
+    assert paint(direct=False) == paint(direct=True)
