@@ -156,12 +156,12 @@ class ConversationDelegate(QStyledItemDelegate):
     ROW_HEIGHT = 78
     AVATAR = 44
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
-        return QSize(max(200, option.rect.width()), self.ROW_HEIGHT)
-
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rendered = _RenderedRows(ROW_PIXMAP_BUDGET)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
+        return QSize(max(200, option.rect.width()), self.ROW_HEIGHT)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
         rect = QRect(option.rect)
