@@ -194,6 +194,9 @@ class CacheWriter:
             queued = bool(self._queue)
         if queued and since < CHECKPOINT_MAX_S:
             return
+        self._checkpoint()
+
+    def _checkpoint(self) -> None:
         try:
             if self._db.checkpoint():
                 self.checkpoints += 1
@@ -222,9 +225,7 @@ class CacheWriter:
                         self._busy = False
                         self._lock.release()
                         try:
-                            if self._db.checkpoint():
-                                self.checkpoints += 1
-                            self._last_checkpoint = time.monotonic()
+                            self._checkpoint()
                             self._db.writer_idle()
                         except Exception:
                             log.exception("cache writer: releasing memory failed")
