@@ -345,14 +345,17 @@ class CacheReader:
             unread_messages=one(f"SELECT sum(unread_count) FROM conversations{where}", params),  # noqa: S608
         )
 
-    def commits_by_others(self, own_key: str) -> int:
-        """Visible commits counted by every writer but ``own_key`` (see ``writes.count_commit``)."""
+    def commits_by_others(self, own_key: str, *more_own_keys: str) -> int:
+        """Visible commits counted by every writer but ``own_key`` and ``more_own_keys`` (a process's
+        sync workers: see ``sync.worker``; ``writes.count_commit`` counts them)."""
+        own = (own_key, *more_own_keys)
+        marks = ", ".join("?" * len(own))
         row = (
             self._conn()
             .execute(
-                "SELECT coalesce(sum(CAST(value AS INTEGER)), 0) FROM meta"
-                " WHERE key >= ? AND key < ? AND key != ?",
-                (COMMITS_PREFIX, COMMITS_PREFIX[:-1] + ";", own_key),
+                "SELECT coalesce(sum(CAST(value AS INTEGER)), 0) FROM meta"  # noqa: S608 - placeholders only
+                f" WHERE key >= ? AND key < ? AND key NOT IN ({marks})",
+                (COMMITS_PREFIX, COMMITS_PREFIX[:-1] + ";", *own),
             )
             .fetchone()
         )

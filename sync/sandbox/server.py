@@ -1083,6 +1083,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--live", action="store_true", help="contacts reply now and then")
     parser.add_argument("--live-interval-s", type=float, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--state-dir", type=Path, default=None, help="persist state between runs")
+    parser.add_argument(
+        "--background",
+        action="store_true",
+        help="run at background CPU priority (the app's embedded sandbox: it stands in for a remote server)",
+    )
     return parser
 
 
@@ -1222,6 +1227,10 @@ def main(argv: list[str]) -> int:
     if args.now is not None and not 10**12 <= args.now < 10**13:
         parser.error("--now is epoch milliseconds (13 digits)")  # message tokens hold a 13-digit sentAt
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="sandbox: %(levelname)s %(message)s")
+    if args.background:
+        from sync.priority import run_in_background
+
+        run_in_background()
     opts = options_from(args)
     if opts.host not in ("127.0.0.1", "::1", "localhost"):
         log.warning("serving plain HTTP on %s, beyond loopback", opts.host)

@@ -1,0 +1,213 @@
+"""The sync worker process against the real sandbox: passes, change sets, failures, lifecycle, secrecy."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from sync.api import process_session_id
+from sync.cache import Cache
+from sync.errors import ServerError, SignedOut
+from sync.model import ChangeSet, SyncProgress
+from sync.priority import in_background
+from sync.worker import (
+    Changes,
+    Failure,
+    FrameError,
+    FrameReader,
+    SyncWorker,
+    WorkerBug,
+    WorkerConfig,
+    WorkerLost,
+    encode_frame,
+    error_of,
+    failure_of,
+)
+from tests.fixtures.sandbox import SandboxHandle
+from tests.sync.core.helpers import all_cached_messages
+
+
+class Seen:
+    def __init__(self) -> None:
+        self.changes: list[ChangeSet] = []
+        self.progress: list[SyncProgress] = []
+
+
+@asynccontextmanager
+async def worker_on(
+    sandbox: SandboxHandle, data: Path, *, key: str | None = None, **options: object
+) -> AsyncIterator[tuple[SyncWorker, Seen, Cache]]:
+    cache = Cache.open(data, sandbox.base_url)  # the parent's own cache, as the GUI has it
+    seen = Seen()
+    config = WorkerConfig(str(data), sandbox.base_url, key or sandbox.key, process_session_id(), budget=None)
+    worker = SyncWorker(config, on_changes=seen.changes.append, on_progress=seen.progress.append, **options)  # type: ignore[arg-type]
+    try:
+        yield worker, seen, cache
+    finally:
+        await worker.close()
+        cache.close()
+
+
+def test_a_pass_in_the_worker_fills_the_cache_and_sends_every_change_set(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with worker_on(sandbox, tmp_path) as (worker, seen, cache):
+            report = await worker.sync_once()
+            assert worker.pid is not None and worker.pid != os.getpid()
+            assert report.accounts == 2 and report.message_pages > 0
+            assert report.changes == ChangeSet(), "the report leaves out what the change sets already said"
+            cached = all_cached_messages(cache)
+            assert cached, "the worker's writes are in the parent's cache"
+            sent = set().union(*(c.messages_inserted for c in seen.changes))
+            assert {(m.account_id, m.message_id) for m in cached} == {
+                (k.account_id, k.message_id) for k in sent
+            }
+            assert seen.progress and seen.progress[-1].phase == "done"
+            # The parent can tell the worker's commits from another process's.
+            assert worker.commit_key is not None
+            assert cache.reader.commits_by_others(cache.writer.commit_key) > 0
+            assert cache.reader.commits_by_others(cache.writer.commit_key, worker.commit_key) == 0
+
+    asyncio.run(scenario())
+
+
+def test_the_worker_runs_at_background_priority_and_its_key_is_not_on_its_command_line(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    async def scenario() -> bytes:
+        async with worker_on(sandbox, tmp_path) as (worker, _seen, _cache):
+            await worker.start()
+            assert worker.pid is not None
+            assert in_background(worker.pid)
+            assert not in_background()  # the parent (the window) keeps its priority
+            assert sandbox.key not in repr(worker) and sandbox.key not in repr(worker.config)
+            return await asyncio.to_thread(Path(f"/proc/{worker.pid}/cmdline").read_bytes)
+
+    cmdline = asyncio.run(scenario())
+    assert b"sync.worker" in cmdline and sandbox.key.encode() not in cmdline
+
+
+def test_known_errors_come_back_as_the_same_type_and_change_nothing(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with worker_on(sandbox, tmp_path, key="wrong-key") as (worker, seen, cache):
+            with pytest.raises(SignedOut) as raised:
+                await worker.sync_once()
+            assert raised.value.status == 401
+            assert "wrong-key" not in str(raised.value)
+            assert cache.reader.counts().messages == 0 and not seen.changes
+        async with worker_on(sandbox, tmp_path / "b") as (worker, _seen, cache):
+            sandbox.control(
+                "POST", "faults", {"method": "GET", "path": "/accounts", "count": 1, "status": 500}
+            )
+            with pytest.raises(ServerError) as server_error:
+                await worker.sync_once()
+            assert server_error.value.status == 500
+            assert cache.reader.counts().messages == 0
+            report = await worker.sync_once()  # the same worker goes on
+            assert report.accounts == 2
+
+    asyncio.run(scenario())
+
+
+def test_a_worker_that_dies_mid_pass_fails_the_call_and_the_next_call_starts_a_new_one(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with worker_on(sandbox, tmp_path) as (worker, _seen, cache):
+            await worker.start()
+            first_pid, first_key = worker.pid, worker.commit_key
+            assert first_pid is not None
+            sandbox.control(
+                "POST", "faults", {"method": "GET", "path": "/accounts", "count": 1, "delay_s": 3}
+            )
+            call = asyncio.ensure_future(worker.sync_once())
+            await asyncio.sleep(0.5)
+            os.kill(first_pid, signal.SIGKILL)
+            with pytest.raises(WorkerLost):
+                await call
+            assert not worker.running
+            report = await worker.sync_once()
+            assert worker.pid not in (None, first_pid) and worker.starts == 2
+            assert report.accounts == 2 and cache.reader.counts().messages > 0
+            assert worker.commit_keys == {first_key, worker.commit_key}
+
+    asyncio.run(scenario())
+
+
+def test_closing_stops_the_worker_and_a_worker_whose_parent_is_gone_exits(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    async def scenario() -> int:
+        async with worker_on(sandbox, tmp_path) as (worker, _seen, _cache):
+            await worker.start()
+            pid = worker.pid
+            assert pid is not None
+            await worker.close()
+            assert not worker.running
+            with pytest.raises(WorkerLost):
+                await worker.sync_once()  # closed for good
+            return pid
+
+    pid = asyncio.run(scenario())
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+
+    # The parent vanishing is an EOF on the worker's stdin.
+    config = WorkerConfig(str(tmp_path / "c"), sandbox.base_url, sandbox.key, "s", budget=None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sync.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(encode_frame(config))
+    proc.stdin.flush()
+    header = proc.stdout.read(4)
+    assert FrameReader().feed(header + proc.stdout.read(int.from_bytes(header, "big")))  # Ready
+    proc.stdin.close()
+    assert proc.wait(timeout=20) == 0
+    proc.stdout.close()
+
+
+def test_unreadable_frames_are_refused_with_a_clear_error() -> None:
+    reader = FrameReader()
+    whole = encode_frame(Changes(ChangeSet(accounts_changed=frozenset({"a"}))))
+    assert reader.feed(whole[:3]) == [] and reader.feed(whole[3:10]) == []
+    assert reader.feed(whole[10:]) == [Changes(ChangeSet(accounts_changed=frozenset({"a"})))]
+    with pytest.raises(FrameError, match="unreadable frame"):
+        FrameReader().feed(len(b"garbage").to_bytes(4, "big") + b"garbage")
+    with pytest.raises(FrameError, match="over the limit"):
+        FrameReader().feed((2**31).to_bytes(4, "big"))
+    # A worker that gets garbage instead of its configuration says so and exits.
+    done = subprocess.run(
+        [sys.executable, "-m", "sync.worker"], input=b"\x00\x00\x00\x03abc", capture_output=True, timeout=30
+    )
+    assert done.returncode == 2 and b"no configuration" in done.stderr
+
+
+def test_errors_cross_the_pipe_with_their_fields_and_bugs_keep_their_traceback() -> None:
+    error = ServerError("upstream failed", status=503, code="UPSTREAM", endpoint="GET /accounts")
+    (frame,) = FrameReader().feed(encode_frame(failure_of(7, error)))
+    assert isinstance(frame, Failure)
+    back = error_of(frame)
+    assert type(back) is ServerError
+    assert (back.status, back.code, back.endpoint, str(back)) == (
+        503,
+        "UPSTREAM",
+        "GET /accounts",
+        str(error),
+    )
+    assert back.user_message == error.user_message
+    try:
+        raise KeyError("oops")
+    except KeyError as exc:
+        bug = error_of(failure_of(8, exc))
+    assert isinstance(bug, WorkerBug) and "KeyError" in str(bug) and "raise KeyError" in str(bug)
