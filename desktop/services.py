@@ -1,7 +1,9 @@
 """The bridge between ``sync/`` and Qt: one InboxService per process, shared by every window.
 
 It owns the cache, the API client, the sync engine, the recall service and (when this process holds the
-data dir's lock) the watcher that follows the event stream. Results reach the windows as Qt signals
+data dir's lock) the watcher that follows the event stream. The watcher's sync passes run in a sync
+worker process at background priority (``sync.worker``), which sends each change set it commits back
+here; the event stream and the user's actions stay in this process. Results reach the windows as Qt signals
 carrying frozen values: change sets from the cache writer (marshalled from the writer thread to the GUI
 thread), stream state, sync progress, recall status, notifications and errors. A process that does not
 hold the lock follows the one that does by polling ``PRAGMA data_version`` and takes over the lock
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from sync.realtime import AppliedEvent
     from sync.recall import RecallService, RecallStatus
     from sync.watcher import Watcher
+    from sync.worker import SyncWorker
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +84,15 @@ class InboxService(QObject):
         self.lock = DataDirLock(data)
         self.tasks = TaskGroup(self._on_task_failed)
         self.watcher: Watcher | None = None
+        self.unpaced_sync = False
+        """Benchmarks against a sandbox without rate limits: the sync worker paces nothing locally."""
         self.stream_state = StreamState.OFFLINE
         self._loop = asyncio.get_event_loop()
         self._closing = False
         self._loading_older: set[tuple[str, str]] = set()
         self._unsubscribe = self.cache.writer.subscribe(self._on_writer_changes)
         self._data_version = self.cache.reader.data_version()
-        self._foreign_commits = self.cache.reader.commits_by_others(self.cache.writer.commit_key)
+        self._foreign_commits = self._commits_by_other_processes()
         self._data_version_timer = QTimer(self)
         self._data_version_timer.setInterval(DATA_VERSION_POLL_MS)
         self._data_version_timer.timeout.connect(self._on_data_version_timer_timeout)
@@ -104,8 +109,27 @@ class InboxService(QObject):
     @functools.cached_property
     def api(self) -> ApiClient:
         from sync.api import ApiClient
+        from sync.worker import GUI_BUDGET
 
-        return ApiClient(self.backend.base_url, self.backend.api_key)
+        # The sync worker has the rest of the key's budget (sync.worker.WORKER_BUDGET).
+        return ApiClient(self.backend.base_url, self.backend.api_key, budget=GUI_BUDGET)
+
+    @functools.cached_property
+    def sync_worker(self) -> SyncWorker:
+        """The process that runs the background sync passes; started by the first one."""
+        from desktop.paths import log_file
+        from sync.worker import WORKER_BUDGET, SyncWorker, WorkerConfig
+
+        log_path = log_file(self.data)
+        config = WorkerConfig(
+            str(self.data),
+            self.backend.base_url,
+            self.backend.api_key,
+            self.api.session_id,
+            budget=None if self.unpaced_sync else WORKER_BUDGET,
+            log_path=str(log_path) if log_path.exists() else None,
+        )
+        return SyncWorker(config, on_changes=self._deliver_changes, on_progress=self._on_engine_progress)
 
     @functools.cached_property
     def engine(self) -> SyncEngine:
@@ -154,6 +178,8 @@ class InboxService(QObject):
         self._data_version_timer.stop()
         self._lock_timer.stop()
         await self.tasks.close()
+        if "sync_worker" in self.__dict__:
+            await self.sync_worker.close()
         if "api" in self.__dict__:
             await self.api.aclose()
         self._unsubscribe()
@@ -169,7 +195,7 @@ class InboxService(QObject):
         self.watcher = Watcher(
             self.api,
             self.cache,
-            self.engine,
+            self.sync_worker,
             self.backend.api_key,
             ws_url=self.backend.ws_url,
             on_state=self._on_watcher_state,
@@ -256,8 +282,14 @@ class InboxService(QObject):
         return self._spawn_action(older(), "Could not load older messages")
 
     def sync_now(self) -> asyncio.Task[None]:
+        """A full pass now: in the sync worker when this process leads, else here (a follower's pass is
+        rare and on request; it must not start a second worker beside the leader's)."""
+
         async def sync() -> None:
-            await self.engine.sync_once()
+            if self.is_leader:
+                await self.sync_worker.sync_once()
+            else:
+                await self.engine.sync_once()
 
         return self._spawn_action(sync(), "Sync failed")
 
@@ -300,10 +332,16 @@ class InboxService(QObject):
         if version == self._data_version:
             return
         self._data_version = version
-        foreign = self.cache.reader.commits_by_others(self.cache.writer.commit_key)
+        foreign = self._commits_by_other_processes()
         if foreign != self._foreign_commits:
             self._foreign_commits = foreign
             self.foreign_commit.emit()
+
+    def _commits_by_other_processes(self) -> int:
+        """Commits by writers that are neither ours nor our sync worker's (whose change sets we get)."""
+        worker = self.__dict__.get("sync_worker")
+        ours = worker.commit_keys if worker is not None else ()
+        return self.cache.reader.commits_by_others(self.cache.writer.commit_key, *ours)
 
     def _on_lock_timer_timeout(self) -> None:
         if self._try_lead():

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from sync import wire
 from sync.api import ApiClient
 from sync.cache import Cache
+from sync.cache.reads import MAX_PAGE
 from sync.errors import InvalidCursor, KnownError
 from sync.model import (
     RECALL_WINDOW_MS,
@@ -435,8 +436,7 @@ class SyncEngine:
             # Changed in an earlier run that stopped before reading their messages (schema V2).
             for conversation in self.cache.reader.conversations_behind(account_id):
                 targets.setdefault(conversation.conversation_id, conversation)
-        newest = self.cache.reader.conversations(account_id, limit=self._initial_message_conversations)
-        for index, conversation in enumerate(newest):
+        for index, conversation in enumerate(await self._newest_conversations(account_id)):
             if index % 200 == 199:
                 await asyncio.sleep(0)  # a long first-run list: let the GUI thread breathe
             if conversation.conversation_id in targets:
@@ -447,6 +447,22 @@ class SyncEngine:
                     continue
             targets[conversation.conversation_id] = conversation
         return sorted(targets.values(), key=lambda c: c.last_activity_at, reverse=True)
+
+    async def _newest_conversations(self, account_id: str) -> list[Conversation]:
+        """The account's newest ``initial_message_conversations``, read in pages (the reader caps a page at
+        ``MAX_PAGE``: a larger setting was silently cut to it)."""
+        wanted = self._initial_message_conversations
+        found: list[Conversation] = []
+        after: Conversation | None = None
+        while len(found) < wanted:
+            size = min(wanted - len(found), MAX_PAGE)
+            page = self.cache.reader.conversations(account_id, limit=size, after=after)
+            found += page
+            if len(page) < size:
+                break
+            after = page[-1]
+            await asyncio.sleep(0)
+        return found
 
     async def _read_newest_page(self, conversation: Conversation, state: ConversationSyncState) -> None:
         started = self.api.server_now_ms()

@@ -20,8 +20,10 @@ new messages), then reconciliation of the recall-window horizon for recalls made
 reconciliation costs one C2 page per conversation holding a message sent within an hour of its last
 complete view L, and with many recently active conversations that would be most of the rate limit every
 round. So the poller spends from its own token bucket (``poll_burst`` requests, refilled at
-``poll_rate_per_s``; by default 60 and 0.75/s: below the API client's local budget of 0.9/s, so that
-budget refills while polling and the user's own sends and recalls never queue behind a round), and:
+``poll_rate_per_s``; by default 60 and 0.5/s: below the local budget of the client that runs the
+passes — 0.6/s for a GUI's sync worker, whose user actions have a budget of their own, 0.9/s for
+``sync --watch`` — so that budget refills while polling and nothing the user does queues behind a
+round), and:
 
 - a round starts when its interval has passed and the bucket holds the incremental part's cost plus
   one reconciliation. When the bucket cannot pay for a whole round (the incremental part plus every
@@ -35,8 +37,8 @@ budget refills while polling and the user's own sends and recalls never queue be
   being when it was last read completely), a deferred conversation is read further back — no recall
   is missed, and nothing older than the horizon is ever tombstoned by inference. Only the delay before
   a recall made elsewhere vanishes grows: with 50 recently active conversations and an empty bucket, a
-  full rotation takes about 50 / (0.75 / 2) s ≈ 2 min, while new messages keep arriving every few
-  seconds (the incremental part of a round is paced at 3 requests per 8 s).
+  full rotation takes about 50 / (0.5 / 2) s ≈ 3 min, while new messages keep arriving every few
+  seconds (the incremental part of a round is paced at 3 requests per 12 s).
 - a 429 drains the bucket and postpones the next round by ``Retry-After`` (the API client has
   already retried reads within its own limits).
 
@@ -62,13 +64,13 @@ import math
 import os
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Protocol
 
 from sync.api import ApiClient, TokenBucket
 from sync.cache import Cache
-from sync.engine import PAGE_CONVERSATIONS, SyncEngine, SyncReport
+from sync.engine import PAGE_CONVERSATIONS, SyncReport
 from sync.errors import KnownError, RateLimited, SignedOut, TimedOut, Unreachable
-from sync.model import StreamState
+from sync.model import Conversation, StreamState
 from sync.realtime import HELLO_TIMEOUT_S, WATCHDOG_S, EventCallback, EventStream, StreamAbsent
 
 log = logging.getLogger(__name__)
@@ -77,12 +79,21 @@ POLL_FOCUSED_S: Final = 15.0
 POLL_BACKGROUND_S: Final = 60.0
 STREAM_RETRY_S: Final = 300.0
 POLL_BURST: Final = 60.0
-POLL_RATE_PER_S: Final = 0.75
+POLL_RATE_PER_S: Final = 0.5
 INCREMENTAL_SHARE: Final = 0.5
 """Under budget pressure, the incremental part of the rounds spends at most this share of the refill."""
 POLL_ENV: Final = "CONNECTSAFELY_POLL_S"
 STREAM_RETRY_ENV: Final = "CONNECTSAFELY_STREAM_RETRY_S"
 MIN_INTERVAL_S: Final = 0.05
+
+
+class SyncPasses(Protocol):
+    """What the watcher runs: a :class:`~sync.engine.SyncEngine` in this process (``sync --watch``), or
+    a GUI's :class:`~sync.worker.SyncWorker`, which runs the same passes in a background process."""
+
+    async def sync_once(self, *, reconcile: bool = True) -> SyncReport: ...
+
+    async def reconcile_conversation(self, conversation: Conversation, last_complete: int | None) -> int: ...
 
 
 def env_seconds(name: str) -> float | None:
@@ -108,7 +119,7 @@ class Watcher:
         self,
         api: ApiClient,
         cache: Cache,
-        engine: SyncEngine,
+        engine: SyncPasses,
         api_key: str,
         *,
         ws_url: str | None = None,

@@ -51,12 +51,15 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from sync import errors
 from sync.api import RateBudget
 from sync.errors import KnownError
 from sync.model import ChangeSet, Conversation, SyncProgress
+
+if TYPE_CHECKING:
+    from sync.engine import SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -265,10 +268,11 @@ class SyncWorker:
 
     # --- the passes ------------------------------------------------------------------------------------
 
-    async def sync_once(self, *, reconcile: bool = True) -> Any:
+    async def sync_once(self, *, reconcile: bool = True) -> SyncReport:
         """``SyncEngine.sync_once`` in the worker. The report's ``changes`` is empty: the change sets came
         as they were written (a first sync's merged set would be megabytes to send for nothing)."""
-        return await self._call("sync_once", reconcile=reconcile)
+        report: SyncReport = await self._call("sync_once", reconcile=reconcile)
+        return report
 
     async def reconcile_conversation(self, conversation: Conversation, last_complete: int | None) -> int:
         return int(await self._call("reconcile_conversation", conversation, last_complete))

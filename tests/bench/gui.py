@@ -105,7 +105,8 @@ async def open_session(base_url: str, key: str, data: Path) -> Session:
 
     The service's API client is replaced by one with ``budget=None``: the sandbox runs with
     ``--rate-limit off`` here and the app's local pacing (just under the real service's limits) would
-    otherwise set the pace of every figure. The engine and recall service are rebuilt on it.
+    otherwise set the pace of every figure. The engine and recall service are rebuilt on it, and the
+    sync worker is told not to pace either.
     """
     bugs: list[BaseException] = []
     backend = Backend(base_url, None, key, True, "sandbox")
@@ -115,6 +116,7 @@ async def open_session(base_url: str, key: str, data: Path) -> Session:
     service.api = ApiClient(base_url, key, budget=None)
     service.engine = SyncEngine(service.api, service.cache, on_progress=service.sync_progress_changed.emit)
     service.recalls = RecallService(service.api, service.cache)
+    service.unpaced_sync = True  # the sync worker's client likewise
     manager = WindowManager(service, Settings(data), sandbox=True, recall_grace_s=0)
     await service.prepare_network_side()  # as desktop.app does between the first paint and the sync
     freeze_start_up_objects()  # likewise

@@ -197,6 +197,8 @@ def test_closing_the_last_window_leaves_no_task_and_no_child(gui: Gui) -> None:
     second = gui.manager.open_window()
     gui.service.start()
     gui.drive_until(lambda: gui.service.watcher is not None)
+    gui.drive_until(lambda: gui.service.sync_worker.running)  # the stream's first catch-up started it
+    worker_pid = gui.service.sync_worker.pid
     first.close()
     assert not gui.manager._closed.is_set()
     second.close()
@@ -204,6 +206,62 @@ def test_closing_the_last_window_leaves_no_task_and_no_child(gui: Gui) -> None:
     gui.run(gui.service.close())
     assert gui.service.tasks.running == 0
     assert not gui.service.lock.held
+    assert not gui.service.sync_worker.running
+    assert not Path(f"/proc/{worker_pid}").exists()
+
+
+def test_the_leaders_sync_runs_in_a_background_process_and_reaches_every_window_as_diffs(
+    gui_factory: Callable[[SandboxHandle], Gui], sandbox_factory: Callable[..., SandboxHandle]
+) -> None:
+    from sync.priority import in_background
+
+    gui = gui_factory(sandbox_factory("--no-events"))  # only a sync can bring the new message
+    gui.service.start()
+    assert gui.service.is_leader
+    first = gui.manager.open_window()
+    second = gui.manager.open_window()
+    account = gui.service.reader.accounts()[0]
+    conversation = gui.service.cache.reader.conversations(account.account_id, limit=1)[0]
+    first.open_conversation(conversation)
+    before = {
+        row: first.conversation_model.conversation_at(row)
+        for row in range(first.conversation_model.rowCount())
+    }
+    foreign: list[bool] = []
+    resets: list[bool] = []
+    gui.service.foreign_commit.connect(lambda: foreign.append(True))
+    second.conversation_model.modelReset.connect(lambda: resets.append(True))
+    gui.sandbox.control(
+        "POST",
+        "inject",
+        {
+            "accountId": account.account_id,
+            "conversationUrn": conversation.conversation_urn,
+            "text": "from afar",
+        },
+    )
+    gui.run(gui.service.sync_now())
+
+    worker = gui.service.sync_worker
+    assert worker.pid is not None and worker.pid != os.getpid() and in_background(worker.pid)
+    gui.drive_until(
+        lambda: any(
+            (m := first.message_model.message_at(r)) is not None and m.text == "from afar"
+            for r in range(first.message_model.rowCount())
+        )
+    )
+    top = second.conversation_model.conversation_at(0)
+    assert top is not None and top.conversation_id == conversation.conversation_id
+    assert top.latest is not None and top.latest.text == "from afar"
+    gui.run(asyncio.sleep(0.5))  # several data_version polls: the worker's commits are not another process's
+    assert foreign == [] and resets == []
+    current = first.conversation_view.currentIndex()
+    assert current.isValid()
+    assert (
+        first.conversation_model.conversation_at(current.row()).conversation_id
+        == conversation.conversation_id
+    )  # type: ignore[union-attr]
+    assert len(before) == first.conversation_model.rowCount()
 
 
 def test_older_history_loads_from_the_server_as_you_scroll_up(

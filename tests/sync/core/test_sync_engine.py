@@ -243,6 +243,38 @@ def test_a_first_run_reads_messages_of_the_newest_conversations_only(
     asyncio.run(scenario())
 
 
+def test_a_first_run_asked_for_more_conversations_than_a_read_page_gets_them_all(
+    sandbox: SandboxHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine lists the newest conversations in pages: a cap above the reader's page size (made 2
+    here) was silently cut to it."""
+    from sync import engine as engine_module
+    from sync.cache import reads
+
+    monkeypatch.setattr(reads, "MAX_PAGE", 2)
+    monkeypatch.setattr(engine_module, "MAX_PAGE", 2)
+
+    async def scenario() -> None:
+        async with open_core(sandbox, tmp_path) as core:
+            engine = type(core.engine)(core.api, core.cache, initial_message_conversations=5)
+            before = request_counts(sandbox)
+            await engine.sync_once(reconcile=False)
+            assert diff(request_counts(sandbox), before)[C2] == 2 * 5
+            monkeypatch.undo()  # read the result with whole pages
+            for account in core.cache.reader.accounts():
+                rows = core.cache.reader.conversations(account.account_id, limit=100)
+                assert len(rows) > 5
+                synced = [
+                    c.conversation_id
+                    for c in rows
+                    if (s := core.cache.reader.conversation_sync(account.account_id, c.conversation_id))
+                    and s.newest_synced_at is not None
+                ]
+                assert synced == [c.conversation_id for c in rows[:5]]
+
+    asyncio.run(scenario())
+
+
 def test_an_incremental_run_cut_short_after_its_conversation_page_still_reads_the_new_messages_next_time(
     sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
