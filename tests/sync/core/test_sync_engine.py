@@ -256,21 +256,21 @@ def test_a_first_run_asked_for_more_conversations_than_a_read_page_gets_them_all
 
     async def scenario() -> None:
         async with open_core(sandbox, tmp_path) as core:
-            engine = type(core.engine)(core.api, core.cache, initial_message_conversations=5)
+            engine = type(core.engine)(core.api, core.cache, initial_message_conversations=4)
             before = request_counts(sandbox)
             await engine.sync_once(reconcile=False)
-            assert diff(request_counts(sandbox), before)[C2] == 2 * 5
+            assert diff(request_counts(sandbox), before)[C2] == 2 * 4
             monkeypatch.undo()  # read the result with whole pages
             for account in core.cache.reader.accounts():
                 rows = core.cache.reader.conversations(account.account_id, limit=100)
-                assert len(rows) > 5
+                assert len(rows) > 4
                 synced = [
                     c.conversation_id
                     for c in rows
                     if (s := core.cache.reader.conversation_sync(account.account_id, c.conversation_id))
                     and s.newest_synced_at is not None
                 ]
-                assert synced == [c.conversation_id for c in rows[:5]]
+                assert synced == [c.conversation_id for c in rows[:4]]
 
     asyncio.run(scenario())
 
