@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from sync.cache import Cache
 from sync.model import Account, Conversation, Message, RecallAttempt
@@ -30,6 +30,9 @@ class CacheInboxReader:
 
     def conversation(self, account_id: str, conversation_id: str) -> Conversation | None:
         return self._cache.reader.conversation(account_id, conversation_id)
+
+    def newest_activity(self, keys: Collection[tuple[str, str]]) -> int | None:
+        return self._cache.reader.newest_activity(keys)
 
     def messages_page(
         self, account_id: str, conversation_id: str, *, before: tuple[int, str] | None, limit: int

@@ -6,6 +6,7 @@ The UI never talks HTTP or SQL: every model reads through one of these, on the G
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Protocol
 
 from sync.model import Account, Conversation, Message, RecallAttempt
@@ -34,6 +35,10 @@ class InboxReader(Protocol):
 
     def conversation(self, account_id: str, conversation_id: str) -> Conversation | None:
         """The conversation's current row, or None when it no longer exists."""
+        ...
+
+    def newest_activity(self, keys: Collection[tuple[str, str]]) -> int | None:
+        """The latest ``last_activity_at`` among these (account id, conversation id); None if none exists."""
         ...
 
     def conversation_mentions(self, account_id: str, conversation_id: str, text: str) -> bool:

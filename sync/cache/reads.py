@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Collection
 from typing import Any, Final
 
 from sync import urns
@@ -148,6 +149,28 @@ class CacheReader:
         sql += " ORDER BY last_activity_at DESC, conversation_id DESC, account_id DESC LIMIT ?"
         params.append(_limit(limit))
         return [_conversation(r) for r in self._conn().execute(sql, params)]
+
+    def newest_activity(self, keys: Collection[tuple[str, str]]) -> int | None:
+        """The latest ``last_activity_at`` among these (account id, conversation id); None if none exists.
+
+        One indexed lookup per key in one statement: a list model asks it for a whole C1 page at once."""
+        newest: int | None = None
+        keys = list(keys)
+        for start in range(0, len(keys), 400):
+            chunk = keys[start : start + 400]
+            values = ", ".join("(?, ?)" for _ in chunk)
+            row = (
+                self._conn()
+                .execute(
+                    "SELECT max(last_activity_at) FROM conversations"  # noqa: S608 - placeholders only
+                    f" WHERE (account_id, conversation_id) IN (VALUES {values})",
+                    [part for key in chunk for part in key],
+                )
+                .fetchone()
+            )
+            if row[0] is not None and (newest is None or row[0] > newest):
+                newest = int(row[0])
+        return newest
 
     def conversations_page(
         self, *, account_id: str | None, unread_only: bool, search: str, offset: int, limit: int

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Collection
 
 from sync.model import (
     Account,
@@ -104,6 +105,11 @@ class FakeInboxReader:
     def conversation(self, account_id: str, conversation_id: str) -> Conversation | None:
         self.calls["conversation"] += 1
         return self._conversations.get((account_id, conversation_id))
+
+    def newest_activity(self, keys: Collection[tuple[str, str]]) -> int | None:
+        self.calls["newest_activity"] += 1
+        found = [c.last_activity_at for key in keys if (c := self._conversations.get(key)) is not None]
+        return max(found, default=None)
 
     def messages_page(
         self, account_id: str, conversation_id: str, *, before: tuple[int, str] | None, limit: int

@@ -260,3 +260,28 @@ def test_a_burst_of_changes_rereads_the_first_page_instead_of_moving_rows_one_by
         model.apply_changes(changed(*names))
     assert reader.calls["conversation"] == reads
     assert keys(model)[: BULK_CHANGES + 1] == list(reversed(names))
+
+
+def test_a_bulk_change_set_of_conversations_older_than_the_loaded_rows_changes_nothing_shown(
+    qtbot: QtBot,
+) -> None:
+    """A first sync's later C1 pages hold older conversations than the loaded rows: the list neither
+    resets nor re-reads its page (a reset repaints every visible row); fetchMore finds them later."""
+    reader = reader_with(conversations=100)
+    model = ConversationListModel(reader, page_size=100)
+    assert model.rowCount() == 100
+    names = [f"c{n}" for n in range(100, 150)]  # older than c99, the last loaded row
+    for n in range(100, 150):
+        reader.put_conversation(make_conversation(n))
+    pages = reader.calls["conversations_page"]
+    with qtbot.assertNotEmitted(model.modelReset), qtbot.assertNotEmitted(model.rowsInserted):
+        model.apply_changes(changed(*names))
+    assert reader.calls["conversations_page"] == pages
+    assert model.canFetchMore(QModelIndex())
+    model.fetchMore(QModelIndex())
+    assert keys(model) == [f"c{n}" for n in range(150)]
+    # One among them that is newer than the last loaded row (or loaded already) still re-reads the page.
+    reader.put_conversation(make_conversation(120, activity=NOW_MS + 1))
+    with qtbot.waitSignal(model.modelReset, timeout=1_000):
+        model.apply_changes(changed(*(f"c{n}" for n in range(120, 150))))
+    assert keys(model)[0] == "c120"

@@ -45,6 +45,18 @@ def test_conversation_pages_are_newest_first_and_keyset_paged(cache: Cache) -> N
     assert cache.reader.conversations(ACCOUNT_A, after=rest[-1]) == []
 
 
+def test_newest_activity_among_named_conversations(cache: Cache) -> None:
+    _fill(cache)
+    a = [(ACCOUNT_A, thread_token(n)) for n in (2, 7, 4)]
+    assert cache.reader.newest_activity(a) == 1007
+    assert cache.reader.newest_activity([(ACCOUNT_B, thread_token(3)), (ACCOUNT_A, "missing")]) == 1003
+    assert cache.reader.newest_activity([(ACCOUNT_A, "missing")]) is None
+    assert cache.reader.newest_activity([]) is None
+    # More keys than one statement takes at once.
+    many = [(ACCOUNT_A, f"missing-{n}") for n in range(900)] + [(ACCOUNT_A, thread_token(9))]
+    assert cache.reader.newest_activity(many) == 1009
+
+
 def test_conversation_pages_across_accounts_and_unread_only(cache: Cache) -> None:
     _fill(cache)
 
