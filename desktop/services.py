@@ -129,7 +129,12 @@ class InboxService(QObject):
             budget=None if self.unpaced_sync else WORKER_BUDGET,
             log_path=str(log_path) if log_path.exists() else None,
         )
-        return SyncWorker(config, on_changes=self._deliver_changes, on_progress=self._on_engine_progress)
+        return SyncWorker(
+            config,
+            on_changes=self._deliver_changes,
+            on_progress=self._on_engine_progress,
+            on_lost=self._on_sync_worker_lost,
+        )
 
     @functools.cached_property
     def engine(self) -> SyncEngine:
@@ -342,6 +347,11 @@ class InboxService(QObject):
         worker = self.__dict__.get("sync_worker")
         ours = worker.commit_keys if worker is not None else ()
         return self.cache.reader.commits_by_others(self.cache.writer.commit_key, *ours)
+
+    def _on_sync_worker_lost(self) -> None:
+        # Its last commits' change sets may never have come: re-read what is shown, as for another process.
+        if not self._closing:
+            self.foreign_commit.emit()
 
     def _on_lock_timer_timeout(self) -> None:
         if self._try_lead():

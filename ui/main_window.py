@@ -482,13 +482,21 @@ class MainWindow(QMainWindow):
         if progress.total <= 0 or progress.finished:
             self.sync_progress_bar.hide()
             return
-        self.sync_progress_bar.setRange(0, progress.total)
-        self.sync_progress_bar.setValue(min(progress.done, progress.total))
-        phase = one_line(progress.phase, 40) if progress.phase else "Syncing"
-        self.sync_progress_bar.setFormat(f"{phase} %v/%m")
-        errors = len(progress.errors)
-        self.sync_progress_bar.setToolTip(f"{errors} item(s) could not be synced" if errors else "")
-        self.sync_progress_bar.show()
+        bar = self.sync_progress_bar
+        # With "%v" in its format a QProgressBar repaints itself synchronously on every setValue (~0.6 ms
+        # on the GUI thread, ten times a second during a sync); with updates off meanwhile, turning them
+        # back on schedules one ordinary update, painted with the next frame.
+        bar.setUpdatesEnabled(False)
+        try:
+            bar.setRange(0, progress.total)
+            bar.setValue(min(progress.done, progress.total))
+            phase = one_line(progress.phase, 40) if progress.phase else "Syncing"
+            bar.setFormat(f"{phase} %v/%m")
+            errors = len(progress.errors)
+            bar.setToolTip(f"{errors} item(s) could not be synced" if errors else "")
+        finally:
+            bar.setUpdatesEnabled(True)
+        bar.show()
 
     def set_sandbox_mode(self, on: bool) -> None:
         self._sandbox = on

@@ -148,6 +148,32 @@ def test_file_menu_actions_emit(qtbot: QtBot, window: MainWindow) -> None:
         window.close_action.trigger()
 
 
+def test_sync_progress_is_painted_with_the_next_frame_not_at_once(window: MainWindow, qtbot: QtBot) -> None:
+    """A QProgressBar whose format shows the value repaints synchronously on each setValue; the window
+    defers it to the next frame (progress comes ten times a second during a sync)."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class PaintCounter(QObject):
+        paints = 0
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                self.paints += 1
+            return False
+
+    window.show()
+    qtbot.waitExposed(window)
+    window.set_sync_progress(SyncProgress(done=1, total=400, phase="messages"))
+    QApplication.processEvents()
+    counter = PaintCounter()
+    window.sync_progress_bar.installEventFilter(counter)
+    window.set_sync_progress(SyncProgress(done=2, total=400, phase="messages"))
+    assert counter.paints == 0  # nothing painted inside the call
+    qtbot.waitUntil(lambda: counter.paints > 0, timeout=1_000)  # but with the next frame
+    assert window.sync_progress_bar.value() == 2
+    assert window.sync_progress_bar.text() == "messages 2/400"
+
+
 def test_status_bar_shows_stream_state_progress_and_sandbox(window: MainWindow) -> None:
     for state, text in [
         (StreamState.LIVE, "Live"),

@@ -39,6 +39,10 @@ class Seen:
     def __init__(self) -> None:
         self.changes: list[ChangeSet] = []
         self.progress: list[SyncProgress] = []
+        self.lost = 0
+
+    def on_lost(self) -> None:
+        self.lost += 1
 
 
 @asynccontextmanager
@@ -48,7 +52,13 @@ async def worker_on(
     cache = Cache.open(data, sandbox.base_url)  # the parent's own cache, as the GUI has it
     seen = Seen()
     config = WorkerConfig(str(data), sandbox.base_url, key or sandbox.key, process_session_id(), budget=None)
-    worker = SyncWorker(config, on_changes=seen.changes.append, on_progress=seen.progress.append, **options)  # type: ignore[arg-type]
+    worker = SyncWorker(
+        config,
+        on_changes=seen.changes.append,
+        on_progress=seen.progress.append,
+        on_lost=seen.on_lost,
+        **options,  # type: ignore[arg-type]
+    )
     try:
         yield worker, seen, cache
     finally:
@@ -124,7 +134,7 @@ def test_a_worker_that_dies_mid_pass_fails_the_call_and_the_next_call_starts_a_n
     sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
     async def scenario() -> None:
-        async with worker_on(sandbox, tmp_path) as (worker, _seen, cache):
+        async with worker_on(sandbox, tmp_path) as (worker, seen, cache):
             await worker.start()
             first_pid, first_key = worker.pid, worker.commit_key
             assert first_pid is not None
@@ -137,6 +147,7 @@ def test_a_worker_that_dies_mid_pass_fails_the_call_and_the_next_call_starts_a_n
             with pytest.raises(WorkerLost):
                 await call
             assert not worker.running
+            assert seen.lost == 1  # the parent is told to re-read what it shows
             report = await worker.sync_once()
             assert worker.pid not in (None, first_pid) and worker.starts == 2
             assert report.accounts == 2 and cache.reader.counts().messages > 0
@@ -191,6 +202,46 @@ def test_unreadable_frames_are_refused_with_a_clear_error() -> None:
         [sys.executable, "-m", "sync.worker"], input=b"\x00\x00\x00\x03abc", capture_output=True, timeout=30
     )
     assert done.returncode == 2 and b"no configuration" in done.stderr
+
+
+def live_children_running(marker: bytes) -> list[int]:
+    """This process's children (not zombies) whose command line holds ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == os.getpid() and fields[0] != "Z" and marker in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_worker_that_sends_garbage_is_stopped_and_its_calls_fail(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    garbage = (
+        "import os, sys, time; sys.stdin.buffer.read(4)"
+        "; os.write(1, b'\\x00\\x00\\x00\\x05hello'); time.sleep(60)  # garbage-worker"
+    )
+
+    async def scenario() -> None:
+        async with worker_on(sandbox, tmp_path, command=[sys.executable, "-c", garbage]) as (
+            worker,
+            seen,
+            _c,
+        ):
+            with pytest.raises(WorkerLost, match="unreadable frame"):
+                await worker.start()
+            assert not worker.running and seen.lost == 1
+            await asyncio.sleep(0.2)
+            assert live_children_running(b"garbage-worker") == []  # killed, not left behind
+
+    asyncio.run(scenario())
 
 
 def test_errors_cross_the_pipe_with_their_fields_and_bugs_keep_their_traceback() -> None:
