@@ -13,10 +13,11 @@ recall, mark read, open a conversation, older history) and its own cache writer,
 behind a sync or a background-priority process. The worker runs :class:`~sync.engine.SyncEngine` passes
 on request — :meth:`SyncWorker.sync_once`, :meth:`~SyncWorker.reconcile_conversation`,
 :meth:`~SyncWorker.sync_new_messages` — with its own API client (a share of the request budget) and its
-own cache writer. Every change set its writer commits is sent to the parent as soon as it is committed,
-so the windows apply diffs exactly as for their own process's writes; and the parent knows the worker's
-commit key, so its ``PRAGMA data_version`` watch does not take the worker's commits for another
-process's (which would make every window re-read everything).
+own cache writer. The change sets its writer commits are sent to the parent within 50 ms, those of a
+burst merged into one frame (each frame wakes the window's thread and costs it a decode and a diff), and
+always before the result of the pass that wrote them; the windows apply them as they apply their own
+process's writes. The parent knows the worker's commit key, so its ``PRAGMA data_version`` watch does
+not take the worker's commits for another process's (which would make every window re-read everything).
 
 **Protocol.** Frames of a 4-byte big-endian length and a pickle, on the child's stdin (parent → child)
 and on a private copy of its stdout (child → parent; fd 1 itself then points at stderr, so a stray print
@@ -72,6 +73,7 @@ WORKER_BUDGET: Final = RateBudget(
 GUI_BUDGET: Final = RateBudget(key_capacity=30, key_refill_per_s=0.3)
 """The GUI process's share: the user's own actions, which come in bursts far below it."""
 
+SEND_EVERY_S: Final = 0.05
 START_TIMEOUT_S: Final = 30.0
 STOP_TIMEOUT_S: Final = 5.0
 MAX_FRAME_BYTES: Final = 256 * 1024 * 1024
@@ -579,6 +581,8 @@ class _Worker:
         self._stop = asyncio.Event()
         self._reader = FrameReader()
         self._parent_gone = False
+        self._unsent = ChangeSet()
+        self._send_timer: asyncio.TimerHandle | None = None
 
     def send(self, frame: object) -> None:
         """Write a frame to the parent (blocking: a parent busy painting slows the sync down, which is
@@ -594,6 +598,21 @@ class _Worker:
             self._parent_gone = True
             self._stop.set()
 
+    def _gather(self, changes: ChangeSet) -> None:
+        """Merge change sets for up to :data:`SEND_EVERY_S` and send them as one frame: each frame wakes
+        the window's thread and costs it a decode and a diff, and a burst of pages needs one."""
+        self._unsent = self._unsent.merged(changes)
+        if self._send_timer is None:
+            self._send_timer = asyncio.get_running_loop().call_later(SEND_EVERY_S, self.send_changes)
+
+    def send_changes(self) -> None:
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
+        if self._unsent:
+            changes, self._unsent = self._unsent, ChangeSet()
+            self.send(Changes(changes))
+
     async def serve(self, priority: str) -> None:
         from sync.api import ApiClient
         from sync.cache import Cache
@@ -604,7 +623,7 @@ class _Worker:
         cache = Cache.open(config.data_dir, config.base_url)
 
         def on_changes(changes: ChangeSet) -> None:  # on the writer thread
-            loop.call_soon_threadsafe(self.send, Changes(changes))
+            loop.call_soon_threadsafe(self._gather, changes)
 
         unsubscribe = cache.writer.subscribe(on_changes)
         api = ApiClient(config.base_url, config.api_key, session_id=config.session_id, budget=config.budget)
@@ -665,8 +684,10 @@ class _Worker:
         except Exception as exc:
             if not isinstance(exc, KnownError):
                 log.exception("pass %s failed", call.method)
+            self.send_changes()  # what the pass wrote arrives before its end
             self.send(failure_of(call.call_id, exc))
         else:
+            self.send_changes()
             self.send(Result(call.call_id, value))
 
 

@@ -87,6 +87,23 @@ def test_a_pass_in_the_worker_fills_the_cache_and_sends_every_change_set(
             assert cache.reader.commits_by_others(cache.writer.commit_key) > 0
             assert cache.reader.commits_by_others(cache.writer.commit_key, worker.commit_key) == 0
 
+            # A pass's change sets arrive before its result, even when its last write ends it at once.
+            account = cache.reader.accounts()[0]
+            conversation = cache.reader.conversations(account.account_id, limit=1)[0]
+            sandbox.control(
+                "POST",
+                "inject",
+                {
+                    "accountId": account.account_id,
+                    "conversationUrn": conversation.conversation_urn,
+                    "text": "new",
+                },
+            )
+            known = set().union(*(c.messages_inserted for c in seen.changes))
+            await worker.sync_new_messages(conversation)
+            fresh = set().union(*(c.messages_inserted for c in seen.changes)) - known
+            assert [cache.reader.message(k.account_id, k.message_id).text for k in fresh] == ["new"]  # type: ignore[union-attr]
+
     asyncio.run(scenario())
 
 
