@@ -41,7 +41,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import ctypes
 import dataclasses
+import gc
 import logging
 import logging.handlers
 import os
@@ -74,6 +76,7 @@ GUI_BUDGET: Final = RateBudget(key_capacity=30, key_refill_per_s=0.3)
 """The GUI process's share: the user's own actions, which come in bursts far below it."""
 
 SEND_EVERY_S: Final = 0.05
+TRIM_AFTER_S: Final = 2.0
 START_TIMEOUT_S: Final = 30.0
 STOP_TIMEOUT_S: Final = 5.0
 MAX_FRAME_BYTES: Final = 256 * 1024 * 1024
@@ -531,6 +534,21 @@ class SyncWorker:
 # --- the worker's side ------------------------------------------------------------------------------
 
 
+def _load_malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, where there is one (Linux with glibc)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        trim: Callable[[int], int] = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return trim
+
+
+_malloc_trim = _load_malloc_trim()
+
+
 def _read_exactly(fd: int, size: int) -> bytes:
     data = bytearray()
     while len(data) < size:
@@ -583,6 +601,7 @@ class _Worker:
         self._parent_gone = False
         self._unsent = ChangeSet()
         self._send_timer: asyncio.TimerHandle | None = None
+        self._trim_timer: asyncio.TimerHandle | None = None
 
     def send(self, frame: object) -> None:
         """Write a frame to the parent (blocking: a parent busy painting slows the sync down, which is
@@ -597,6 +616,23 @@ class _Worker:
         except BrokenPipeError:
             self._parent_gone = True
             self._stop.set()
+
+    def _trim_later(self) -> None:
+        """Once the worker has been idle a while after a pass, hand freed memory back to the system."""
+        if self._trim_timer is not None:
+            self._trim_timer.cancel()
+        self._trim_timer = asyncio.get_running_loop().call_later(TRIM_AFTER_S, self._trim)
+
+    def _trim(self) -> None:
+        self._trim_timer = None
+        if self._tasks:
+            return  # a pass is running: the next one to end schedules it again
+        gc.collect()
+        if _malloc_trim is not None:
+            # After a big pass the writer has released its page cache (sync.cache: PRAGMA shrink_memory
+            # when idle) and the decoded pages are garbage, but glibc keeps the freed heap: 166 MB
+            # resident after a pass of 200,000 messages, 76 MB after the trim (37 MB at start).
+            _malloc_trim(0)
 
     def _gather(self, changes: ChangeSet) -> None:
         """Merge change sets for up to :data:`SEND_EVERY_S` and send them as one frame: each frame wakes
@@ -689,6 +725,8 @@ class _Worker:
         else:
             self.send_changes()
             self.send(Result(call.call_id, value))
+        finally:
+            self._trim_later()
 
 
 def main() -> int:
