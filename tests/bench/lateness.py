@@ -97,7 +97,9 @@ def child(argv: list[str]) -> None:
             pages = await pull_everything(session.service, args.conversations)
             sync_s = time.perf_counter() - started
             busy = probe.stop()
-            await asyncio.sleep(1.0)  # the last coalesced model updates
+            # The last coalesced model updates, and the worker handing memory back after its pass
+            # (sync.worker.TRIM_AFTER_S): neither belongs to the idle baseline.
+            await asyncio.sleep(3.0)
             probe.start()
             await asyncio.sleep(args.idle_s)
             idle = probe.stop()
