@@ -353,6 +353,8 @@ class SyncWorker:
                 raise WorkerLost("the sync worker is closed")
             if self.running and self._ready is not None and self._ready.done():
                 return
+            if self._proc is not None:
+                self._lost("the sync worker exited")  # its end of output may not have been read yet
             await self._spawn()
 
     async def close(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
@@ -385,7 +387,7 @@ class SyncWorker:
         self._proc = proc
         self.starts += 1
         os.set_blocking(proc.stdout.fileno(), False)
-        loop.add_reader(proc.stdout.fileno(), self._on_readable)
+        loop.add_reader(proc.stdout.fileno(), self._on_readable, proc)
         try:
             self._send(self.config)
             async with asyncio.timeout(self._start_timeout_s):
@@ -426,10 +428,9 @@ class SyncWorker:
         proc.stdin.write(data)
         proc.stdin.flush()
 
-    def _on_readable(self) -> None:
-        proc = self._proc
-        if proc is None or proc.stdout is None:
-            return
+    def _on_readable(self, proc: subprocess.Popen[bytes]) -> None:
+        if proc is not self._proc or proc.stdout is None or proc.stdout.closed:
+            return  # a worker already given up (_lost removed its reader)
         fd = proc.stdout.fileno()
         eof = False
         try:

@@ -173,6 +173,23 @@ def test_a_worker_that_dies_mid_pass_fails_the_call_and_the_next_call_starts_a_n
     asyncio.run(scenario())
 
 
+def test_a_worker_that_died_while_idle_is_replaced_by_the_next_call(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with worker_on(sandbox, tmp_path) as (worker, seen, cache):
+            await worker.start()
+            proc = worker._proc
+            assert proc is not None
+            proc.kill()
+            proc.wait()  # dead, and the loop has not run since: its end of output is still unread
+            report = await worker.sync_once()
+            assert report.accounts == 2 and worker.starts == 2 and worker.pid != proc.pid
+            assert seen.lost == 1 and cache.reader.counts().messages > 0
+
+    asyncio.run(scenario())
+
+
 def test_closing_stops_the_worker_and_a_worker_whose_parent_is_gone_exits(
     sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
