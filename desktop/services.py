@@ -3,11 +3,11 @@
 It owns the cache, the API client, the sync engine, the recall service and (when this process holds the
 data dir's lock) the watcher that follows the event stream. The watcher's sync passes run in a sync
 worker process at background priority (``sync.worker``), which sends each change set it commits back
-here; the event stream and the user's actions stay in this process. Results reach the windows as Qt signals
-carrying frozen values: change sets from the cache writer (marshalled from the writer thread to the GUI
-thread), stream state, sync progress, recall status, notifications and errors. A process that does not
-hold the lock follows the one that does by polling ``PRAGMA data_version`` and takes over the lock
-when it is freed (DESIGN "Windows and sessions").
+here; the event stream and the user's actions stay in this process. Results reach the windows as Qt
+signals carrying frozen values: change sets from the cache writers (marshalled from the writer thread to
+the GUI thread, or read from the worker's pipe), stream state, sync progress, recall status,
+notifications and errors. A process that does not hold the lock follows the one that does by polling
+``PRAGMA data_version`` and takes over the lock when it is freed (DESIGN "Windows and sessions").
 """
 
 from __future__ import annotations

@@ -679,6 +679,7 @@ class _Worker:
                 task.cancel()
             if self._tasks:
                 await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
+            self.send_changes()  # what was written before the stop (a no-op when the parent is gone)
             await api.aclose()
             unsubscribe()
             await asyncio.to_thread(cache.close)
