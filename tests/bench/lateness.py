@@ -6,9 +6,8 @@ MainWindow offscreen on a qasync loop, and a 5 ms precise QTimer recording how l
 (:class:`tests.bench.gui.LatenessProbe`). First the sync (:func:`pull_everything`), in the app's sync
 worker process as the app runs it: a first run that reads the newest page (50) of every conversation —
 about C × 50 messages — while the window shows the inbox filling up from the change sets the worker
-sends. Then the baseline: the same
-window, idle, same probe. The event stream is not started (its first connection would run a second,
-catch-up sync).
+sends. Then the baseline: the same window, idle, same probe. The event stream is not started (its first
+connection would run a second, catch-up sync).
 
 The sandbox runs at background CPU priority (``--background``), as the app runs its own embedded
 sandbox: it stands in for a server that is not on the user's machine. Each run also measures the same
