@@ -37,14 +37,3 @@ def run_in_background() -> str:
             return "unchanged"
         return f"nice {os.nice(0)}"
     return "unchanged"
-
-
-def in_background(pid: int = 0) -> bool:
-    """Whether process ``pid`` (0: this one) runs at background priority (tests check the helpers do)."""
-    if (
-        hasattr(os, "sched_getscheduler")
-        and hasattr(os, "SCHED_IDLE")
-        and os.sched_getscheduler(pid) == os.SCHED_IDLE
-    ):
-        return True
-    return hasattr(os, "getpriority") and os.getpriority(os.PRIO_PROCESS, pid) >= LOWEST_NICE

@@ -61,6 +61,7 @@ from sync import errors
 from sync.api import RateBudget
 from sync.errors import KnownError
 from sync.model import ChangeSet, Conversation, RowKey, SyncProgress
+from sync.priority import run_in_background
 
 if TYPE_CHECKING:
     from sync.engine import SyncReport
@@ -101,7 +102,6 @@ class WorkerConfig:
     initial_message_conversations: int | None = None
     """None: the engine's default."""
     log_path: str | None = None
-    background: bool = True
 
 
 @dataclass(frozen=True)
@@ -316,8 +316,6 @@ class SyncWorker:
         self.commit_keys: set[str] = set()
         """Every commit key a worker of this handle has had (a restarted worker has a new one)."""
         self.starts = 0
-        self.priority = ""
-        """What the worker did about its CPU priority (``SCHED_IDLE``, ``nice 19``, ``unchanged``)."""
 
     def __repr__(self) -> str:
         return f"SyncWorker(pid={self.pid}, config={self.config!r})"
@@ -401,7 +399,6 @@ class SyncWorker:
             raise WorkerLost(f"the sync worker did not start: {exc}") from None
         self.commit_key = ready.commit_key
         self.commit_keys.add(ready.commit_key)
-        self.priority = ready.priority
         log.info("sync worker %d ready (%s)", proc.pid, ready.priority)
 
     async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
@@ -741,11 +738,7 @@ def main() -> int:
         print(f"sync-worker: no configuration: {exc}", file=sys.stderr)
         return 2
     _configure_logging(config)
-    priority = "unchanged"
-    if config.background:
-        from sync.priority import run_in_background
-
-        priority = run_in_background()
+    priority = run_in_background()
     started = time.monotonic()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_Worker(config, out_fd).serve(priority))

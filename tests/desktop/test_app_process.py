@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.priority import in_background
+from tests.fixtures.processes import in_background, live_children
 
 pytestmark = pytest.mark.gui
 
@@ -52,22 +52,6 @@ def synced_conversations(data: Path) -> int:
         return 0
 
 
-def children_running(parent: int, module: str) -> list[int]:
-    """Pids of ``parent``'s children whose command line names ``module``."""
-    found: list[int] = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and module.encode() in cmdline:
-            found.append(int(entry.name))
-    return found
-
-
 def test_without_a_key_the_app_runs_the_sandbox_and_stops_it_when_its_window_closes(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTSAFELY_")}
     env.update({"QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)})
@@ -88,7 +72,7 @@ def test_without_a_key_the_app_runs_the_sandbox_and_stops_it_when_its_window_clo
         wait_for(lambda: synced_conversations(data) > 0, 30, "the app to sync the sandbox's inbox")
         assert app.poll() is None
         # The sync ran in the app's sync worker; it and the sandbox run at background CPU priority.
-        (worker_pid,) = children_running(app.pid, "sync.worker")
+        (worker_pid,) = live_children(app.pid, b"sync.worker")
         assert in_background(worker_pid) and in_background(sandbox_pid)
         assert not in_background(app.pid)
         app.send_signal(signal.SIGTERM)

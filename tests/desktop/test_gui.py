@@ -213,7 +213,7 @@ def test_closing_the_last_window_leaves_no_task_and_no_child(gui: Gui) -> None:
 def test_the_leaders_sync_runs_in_a_background_process_and_reaches_every_window_as_diffs(
     gui_factory: Callable[[SandboxHandle], Gui], sandbox_factory: Callable[..., SandboxHandle]
 ) -> None:
-    from sync.priority import in_background
+    from tests.fixtures.processes import in_background
 
     gui = gui_factory(sandbox_factory("--no-events"))  # only a sync can bring the new message
     gui.service.start()

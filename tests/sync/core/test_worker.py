@@ -17,7 +17,6 @@ from sync.api import process_session_id
 from sync.cache import Cache
 from sync.errors import ServerError, SignedOut
 from sync.model import ChangeSet, SyncProgress
-from sync.priority import in_background
 from sync.worker import (
     Changes,
     Failure,
@@ -31,6 +30,7 @@ from sync.worker import (
     error_of,
     failure_of,
 )
+from tests.fixtures.processes import in_background, live_children
 from tests.fixtures.sandbox import SandboxHandle
 from tests.sync.core.helpers import all_cached_messages
 
@@ -238,23 +238,6 @@ def test_unreadable_frames_are_refused_with_a_clear_error() -> None:
     assert done.returncode == 2 and b"no configuration" in done.stderr
 
 
-def live_children_running(marker: bytes) -> list[int]:
-    """This process's children (not zombies) whose command line holds ``marker``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == os.getpid() and fields[0] != "Z" and marker in cmdline:
-            found.append(int(entry.name))
-    return found
-
-
 def test_a_worker_that_sends_garbage_is_stopped_and_its_calls_fail(
     sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
@@ -273,7 +256,7 @@ def test_a_worker_that_sends_garbage_is_stopped_and_its_calls_fail(
                 await worker.start()
             assert not worker.running and seen.lost == 1
             await asyncio.sleep(0.2)
-            assert live_children_running(b"garbage-worker") == []  # killed, not left behind
+            assert live_children(os.getpid(), b"garbage-worker") == []  # killed, not left behind
 
     asyncio.run(scenario())
 
