@@ -26,6 +26,7 @@ __all__ = [
     "InvalidUrn",
     "KnownError",
     "MessageNotFound",
+    "NoApiAccess",
     "NotFound",
     "ProtocolError",
     "RateLimited",
@@ -215,6 +216,21 @@ class ConversationNotFound(NotFound):
     _plain = "This conversation no longer exists on LinkedIn."
 
 
+# --- 403 -------------------------------------------------------------------------------------------
+
+
+class NoApiAccess(KnownError):
+    """403: the key's ConnectSafely plan gives no API access to this account (no API seat, trial expired,
+    no subscription; spec §8). A problem of that one account: the others carry on. Never LinkedIn's."""
+
+    kind = "no_api_access"
+
+    @property
+    def user_message(self) -> str:
+        plain = "No API access for this account on your ConnectSafely plan"
+        return f"{plain} ({self.server_message})." if self.server_message else f"{plain}."
+
+
 # --- 429 -------------------------------------------------------------------------------------------
 
 
@@ -326,6 +342,8 @@ def error_for_code(code: str | None, status: int) -> type[KnownError]:
         return _BY_CODE[code]
     if status == 401:
         return SignedOut
+    if status == 403:
+        return NoApiAccess
     if status == 404:
         return NotFound
     if status == 408:

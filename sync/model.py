@@ -22,6 +22,9 @@ class Account:
     """The account's ``urn:li:fsd_profile:…`` URN, the prefix of its conversation URNs."""
     status: str = "UNKNOWN"
     enabled: bool = True
+    api_seat: bool | None = None
+    """A1 ``apiSeatAllocated``: False means the key's plan has no API seat for this account, which is then
+    shown ("no API access on your plan") and never synced; None when the server does not say."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +185,25 @@ class ConversationIn:
     conversation_urn: str
     last_activity_at: int
     unread_count: int = 0
-    starred: bool = False
+    starred: bool | None = None
+    """None: the server did not say (the vendor's C1 has no ``starred``); the stored value is kept."""
     participants: tuple[Participant, ...] = ()
     latest: LatestMessage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountIssue:
+    """One account that a sync pass could not serve; the other accounts carried on (DESIGN "Sync").
+
+    ``kind`` is the :class:`sync.errors.KnownError` kind (``no_api_access`` for a seatless account,
+    ``server_error``, ``not_found``…); ``refused`` is True when the server said no (4xx), False when it
+    failed (5xx, timeout, offline) and the next pass may succeed."""
+
+    account_id: str
+    name: str
+    kind: str
+    message: str
+    refused: bool
 
 
 @dataclass(frozen=True, slots=True)

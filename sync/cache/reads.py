@@ -52,8 +52,8 @@ def _conversation(row: sqlite3.Row | tuple[Any, ...]) -> Conversation:
         for p in json.loads(row[6])
     )
     latest = None
-    if row[7] is not None:
-        latest = LatestMessage(row[7], row[8], row[9], row[10], bool(row[11]))
+    if row[9] is not None:  # latest_sent_at: a vendor preview has no URN (spec §8) but is still shown
+        latest = LatestMessage(row[7] or "", row[8] or "", row[9], row[10], bool(row[11]))
     return Conversation(
         account_id=row[0],
         conversation_id=row[1],

@@ -398,7 +398,8 @@ def _message_row(item: object, memo: _UrnMemo) -> _MessageTuple:
 
 # (latest_message_id, latest_message_urn, latest_text, latest_sent_at, latest_sender_name,
 #  latest_has_attachment)
-_Latest: TypeAlias = tuple[str, str, str, int, str, int]
+# The id and URN are None for a vendor C1 preview, which carries no messageUrn (spec §8).
+_Latest: TypeAlias = tuple[str | None, str | None, str, int, str, int]
 _NO_LATEST: Final = (None, None, None, None, None, None)
 
 
@@ -409,7 +410,8 @@ class _ConversationTuple:
     conversation_urn: str
     last_activity_at: int
     unread_count: int
-    starred: int
+    starred: int | None
+    """None: the server did not say; the stored value is kept (0 for a new row)."""
     participants: str
     latest: _Latest | None
 
@@ -421,10 +423,15 @@ def _conversation_row(item: object) -> _ConversationTuple:
     latest: _Latest | None = None
     if item.latest is not None:
         _need(isinstance(item.latest, LatestMessage), "latest must be a LatestMessage or None")
-        message = _parse(urns.parse_message, item.latest.message_urn, "latest.message_urn")
+        # The vendor's C1 preview has no messageUrn (spec §8): stored without an id, it is still shown.
+        message_id: str | None = None
+        message_urn: str | None = None
+        if item.latest.message_urn != "":
+            message = _parse(urns.parse_message, item.latest.message_urn, "latest.message_urn")
+            message_id, message_urn = message.token, str(message)
         latest = (
-            message.token,
-            str(message),
+            message_id,
+            message_urn,
             _check_text(item.latest.text, "latest.text"),
             _check_time(item.latest.sent_at, "latest.sent_at"),
             _check_text(item.latest.sender_name, "latest.sender_name"),
@@ -437,7 +444,7 @@ def _conversation_row(item: object) -> _ConversationTuple:
         str(conversation),
         _check_time(item.last_activity_at, "last_activity_at"),
         item.unread_count,
-        _check_bool(item.starred, "starred"),
+        None if item.starred is None else _check_bool(item.starred, "starred"),
         _participants_json(item.participants),
         latest,
     )
@@ -481,10 +488,13 @@ def _pick_latest(
     the newest cached message (cached rows are never tombstoned: hiding deletes them)."""
     if (
         candidate is not None
+        and candidate[0] is not None
         and conn.execute("SELECT 1 FROM tombstones WHERE message_id = ?", (candidate[0],)).fetchone()
     ):
         candidate = None
-    if newest is not None and (candidate is None or (newest[3], newest[0]) >= (candidate[3], candidate[0])):
+    if newest is None:
+        return candidate
+    if candidate is None or (newest[3], newest[0] or "") >= (candidate[3], candidate[0] or ""):
         return newest
     return candidate
 
@@ -587,7 +597,7 @@ def _upsert_conversations(
             row.conversation_urn,
             activity,
             row.unread_count,
-            row.starred,
+            (old[3] if old else 0) if row.starred is None else row.starred,
             row.participants,
             *(latest or _NO_LATEST),
         )
