@@ -26,6 +26,7 @@ from sync.errors import InvalidCursor, KnownError
 from sync.model import (
     RECALL_WINDOW_MS,
     Account,
+    AccountIssue,
     AccountSyncState,
     ChangeSet,
     Conversation,
@@ -102,6 +103,8 @@ class SyncReport:
     message_pages: int
     tombstoned_by_reconciliation: int
     skipped: int
+    account_issues: tuple[AccountIssue, ...] = ()
+    """Accounts this pass could not serve (seatless, refused, failing); the others were synced."""
 
 
 class SyncEngine:
