@@ -12,7 +12,13 @@ What this layer guarantees, so the layers above need not:
   Writes are never retried here: a write whose answer is lost may have been done. The one exception is
   the idempotent recall (C6), which the caller may repeat explicitly with :meth:`ApiClient.retry_recall`.
 - Server time is estimated from the ``Date`` header of every response (:meth:`ApiClient.server_now_ms`),
-  for the recall window.
+  for the recall window (:mod:`sync.clock`); the budget is :mod:`sync.pacing`'s.
+- Bounded input: an answer's body is read streamed and capped (``max_body_bytes``, 16 MiB by default;
+  over it the answer is a :class:`ProtocolError` and nothing of it is decoded, so a 300 MB body costs no
+  more memory than the cap), and every exchange has an overall deadline (``deadline_s``, 60 s by default,
+  the body included), so a server trickling its answer a byte at a time ends in :class:`TimedOut`
+  instead of holding the client forever. A request that cannot even be built (a URN or cursor too long
+  for a URL) is :class:`InvalidInput`: nothing was sent, the server is not blamed.
 - Decoding is :mod:`sync.wire`'s pure functions; bodies of at least ``decode_in_thread_bytes`` are decoded
   in a worker thread (``asyncio.to_thread``) so a big page never stalls the GUI loop.
 """
@@ -26,8 +32,6 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -35,9 +39,12 @@ import httpx
 import msgspec
 
 from sync import model, wire
+from sync.clock import ServerClock
 from sync.errors import (
     BadServerUrl,
+    InvalidInput,
     KnownError,
+    NotFound,
     ProtocolError,
     RateLimited,
     ServerError,
@@ -45,18 +52,18 @@ from sync.errors import (
     TimedOut,
     Unreachable,
 )
+from sync.pacing import DEFAULT_BUDGET, Pacer, RateBudget
 from sync.urns import encode_path_segment, parse_conversation
 
 __all__ = [
-    "DEFAULT_BUDGET",
+    "DEFAULT_DEADLINE_S",
+    "DEFAULT_MAX_BODY_BYTES",
     "ApiClient",
-    "RateBudget",
-    "ServerClock",
-    "TokenBucket",
     "check_transport_url",
     "is_loopback_host",
     "preload_transport",
     "process_session_id",
+    "suggested_base_url",
     "ws_url",
 ]
 
@@ -66,6 +73,16 @@ _T = TypeVar("_T")
 Params = Mapping[str, str | int | None]
 
 USER_AGENT: Final = "connectsafely-desktop/0.1"
+DEFAULT_MAX_BODY_BYTES: Final = 16 * 1024 * 1024
+"""The largest answer read (a C1 page of 100 conversations is about 400 KB)."""
+DEFAULT_DEADLINE_S: Final = 60.0
+"""The longest one exchange may take, from sending to the last byte of the body."""
+ERROR_BODY_BYTES: Final = 64 * 1024
+"""What is read of an error answer's body: its text is cut to 500 characters anyway."""
+MAX_URL_CHARS: Final = 32 * 1024
+"""The longest URL this client sends (real ones are a few hundred characters; servers refuse far less)."""
+SERVER_SYNC_TIMEOUT_S: Final = 300.0
+"""C11 runs the server's LinkedIn sync before it answers (spec §8): minutes, not seconds."""
 _SECURE_SCHEMES: Final = frozenset({"https", "wss"})
 _PLAIN_SCHEMES: Final = frozenset({"http", "ws"})
 
@@ -130,6 +147,28 @@ def ws_url(base_url: str) -> str:
     return check_transport_url(urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/ws", "", "")))
 
 
+def suggested_base_url(base_url: str) -> str | None:
+    """The base URL a user probably meant when A1 answers 404: every path of the API is under
+    ``/linkedin`` (spec §1), so ``https://api.connectsafely.ai`` becomes ``…/linkedin`` and
+    ``…/linkedin/v1`` becomes ``…/linkedin``. None when the path already ends in ``/linkedin``."""
+    parts = urlsplit(base_url)
+    path = parts.path.rstrip("/")
+    if path.endswith("/linkedin"):
+        return None
+    found = path.find("/linkedin/")
+    path = path[: found + len("/linkedin")] if found >= 0 else path + "/linkedin"
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _size_text(size: int) -> str:
+    mib = 1024 * 1024
+    if size >= mib and size % mib == 0:
+        return f"{size // mib} MiB"
+    if size >= 1024 and size % 1024 == 0:
+        return f"{size // 1024} KiB"
+    return f"{size} bytes"
+
+
 # --- session id -------------------------------------------------------------------------------------
 
 _process_session_id: str | None = None
@@ -141,123 +180,6 @@ def process_session_id() -> str:
     if _process_session_id is None:
         _process_session_id = uuid.uuid4().hex
     return _process_session_id
-
-
-# --- local request budget ---------------------------------------------------------------------------
-
-
-class TokenBucket:
-    """A token bucket that lends: :meth:`reserve` always takes a token and says how long to wait first.
-
-    Going into debt instead of polling keeps waiters in arrival order without a queue. A waiter that is
-    cancelled keeps its token spent, which errs on the side of fewer requests.
-    """
-
-    def __init__(self, capacity: float, refill_per_s: float, clock: Callable[[], float] = time.monotonic):
-        if capacity < 1 or refill_per_s <= 0:
-            raise ValueError("a bucket needs capacity >= 1 and a positive refill rate")
-        self.capacity = capacity
-        self.refill_per_s = refill_per_s
-        self._clock = clock
-        self._tokens = float(capacity)
-        self._stamp = clock()
-
-    def _refill(self) -> None:
-        now = self._clock()
-        self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.refill_per_s)
-        self._stamp = now
-
-    @property
-    def tokens(self) -> float:
-        """Tokens available now (negative: owed by waiters)."""
-        self._refill()
-        return self._tokens
-
-    def reserve(self, count: float = 1.0) -> float:
-        """Take ``count`` tokens; return the seconds to wait before using them (0 when available now)."""
-        self._refill()
-        self._tokens -= count
-        return 0.0 if self._tokens >= 0 else -self._tokens / self.refill_per_s
-
-
-@dataclass(frozen=True, slots=True)
-class RateBudget:
-    """The local budget: spec §1's limits (100 per key, refilled 1/s; 15 writes per account, 1 per 4 s)
-    with some headroom, because other processes may share the key."""
-
-    key_capacity: float = 90
-    key_refill_per_s: float = 0.9
-    write_capacity: float = 13
-    write_refill_per_s: float = 0.22
-
-
-DEFAULT_BUDGET: Final = RateBudget()
-
-
-class _Pacer:
-    def __init__(self, budget: RateBudget, clock: Callable[[], float]) -> None:
-        self._budget = budget
-        self._clock = clock
-        self._key = TokenBucket(budget.key_capacity, budget.key_refill_per_s, clock)
-        self._writes: dict[str, TokenBucket] = {}
-
-    def reserve(self, write_account: str | None) -> float:
-        wait = self._key.reserve()
-        if write_account is not None:
-            bucket = self._writes.get(write_account)
-            if bucket is None:
-                bucket = self._writes[write_account] = TokenBucket(
-                    self._budget.write_capacity, self._budget.write_refill_per_s, self._clock
-                )
-            wait = max(wait, bucket.reserve())
-        return wait
-
-
-# --- server time ------------------------------------------------------------------------------------
-
-
-class ServerClock:
-    """The server's clock, estimated from ``Date`` headers and carried forward on the monotonic clock.
-
-    A ``Date`` header has 1 s resolution and was stamped somewhere between sending and receiving, so each
-    sample bounds the offset (server ms − monotonic ms) to an interval; the estimate is the middle of the
-    intersection of all intervals. When a new sample does not fit (the server's clock jumped, e.g. the
-    sandbox's ``clock/advance``), the old ones are dropped.
-    """
-
-    def __init__(
-        self, clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time
-    ) -> None:
-        self._clock = clock
-        self._wall = wall
-        self._low: float | None = None
-        self._high: float | None = None
-
-    @property
-    def known(self) -> bool:
-        """False until a response with a readable ``Date`` has arrived (``now_ms`` is local time then)."""
-        return self._low is not None
-
-    def observe(self, date_header: str | None, sent_at: float, received_at: float) -> None:
-        """Take one response's ``Date`` header; ``sent_at``/``received_at`` are this clock's seconds."""
-        if not date_header:
-            return
-        try:
-            moment = parsedate_to_datetime(date_header)
-        except (TypeError, ValueError, IndexError):
-            return
-        date_ms = moment.timestamp() * 1000
-        low = date_ms - received_at * 1000
-        high = date_ms + 1000 - sent_at * 1000
-        if self._low is None or self._high is None or low > self._high or high < self._low:
-            self._low, self._high = low, high
-        else:
-            self._low, self._high = max(self._low, low), min(self._high, high)
-
-    def now_ms(self) -> int:
-        if self._low is None or self._high is None:
-            return int(self._wall() * 1000)
-        return int(self._clock() * 1000 + (self._low + self._high) / 2)
 
 
 # --- the client -------------------------------------------------------------------------------------
@@ -291,8 +213,9 @@ class ApiClient:
 
     ``budget=None`` disables local pacing (tests, benchmarks). ``read_retries`` bounds the retries of a GET
     answered 429 (each after ``Retry-After``, skipped when that exceeds ``max_retry_wait_s``).
-    ``decode_in_thread_bytes=None`` decodes every body on the calling thread. ``transport``, ``clock`` and
-    ``sleep`` exist for tests.
+    ``timeout_s`` bounds each read and ``deadline_s`` a whole exchange, body included (None: no overall
+    deadline); ``max_body_bytes`` caps the body of an answer. ``decode_in_thread_bytes=None`` decodes
+    every body on the calling thread. ``transport``, ``clock`` and ``sleep`` exist for tests.
     """
 
     def __init__(
@@ -303,6 +226,8 @@ class ApiClient:
         session_id: str | None = None,
         timeout_s: float = 20.0,
         connect_timeout_s: float = 5.0,
+        deadline_s: float | None = DEFAULT_DEADLINE_S,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         budget: RateBudget | None = DEFAULT_BUDGET,
         read_retries: int = 2,
         max_retry_wait_s: float = 30.0,
@@ -317,7 +242,14 @@ class ApiClient:
             raise BadServerUrl("the base URL must not carry a query or a fragment")
         self._key = _check_key(api_key)
         self.session_id = session_id or process_session_id()
-        self._pacer = None if budget is None else _Pacer(budget, clock)
+        if deadline_s is not None and deadline_s <= 0:
+            raise ValueError("deadline_s must be positive (or None for no overall deadline)")
+        if max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be positive")
+        self._pacer = None if budget is None else Pacer(budget, clock)
+        self._deadline_s = deadline_s
+        self._max_body_bytes = max_body_bytes
+        self._connect_timeout_s = connect_timeout_s
         self._read_retries = read_retries
         self._max_retry_wait_s = max_retry_wait_s
         self._decode_in_thread_bytes = decode_in_thread_bytes
@@ -370,18 +302,18 @@ class ApiClient:
         params: Params | None = None,
         body: Mapping[str, Any] | None = None,
         write_account: str | None = None,
+        slow_s: float | None = None,
     ) -> _T:
-        """One call: pace, send, map transport failures, type error answers, decode.
+        """One call: pace, send, read the bounded body, map transport failures, type error answers, decode.
 
         ``write_account`` is set for the writes that count against spec §1's per-account write limit.
+        ``slow_s`` raises the read timeout and the deadline of a call the server takes long to answer.
         """
-        url = f"{self.base_url}/{path}"
-        query = {k: v for k, v in (params or {}).items() if v is not None}
-        content = (
-            None if body is None else msgspec.json.encode({k: v for k, v in body.items() if v is not None})
-        )
-        headers = None if content is None else {"Content-Type": "application/json"}
         secrets = (self._key.reveal(),)
+        request = self._build_request(method, path, endpoint, params, body, slow_s, secrets)
+        deadline = self._deadline_s
+        if deadline is not None and slow_s is not None:
+            deadline = max(deadline, slow_s)
         retries = 0
         while True:
             if self._pacer is not None:
@@ -392,9 +324,11 @@ class ApiClient:
             # Each ``from None`` below: the library's exception text is copied in redacted form; chaining
             # the original would print it unredacted in every traceback.
             try:
-                response = await self._http.request(
-                    method, url, params=query, content=content, headers=headers
-                )
+                async with asyncio.timeout(deadline):
+                    response, content = await self._exchange(request, endpoint)
+            except TimeoutError:
+                detail = f"{method} {path}: no complete answer within {deadline:g} s"
+                raise TimedOut(detail, endpoint=endpoint).scrub(secrets) from None
             except httpx.TimeoutException as exc:
                 detail = f"{method} {path}: {type(exc).__name__}"
                 raise TimedOut(detail, endpoint=endpoint).scrub(secrets) from None
@@ -406,22 +340,19 @@ class ApiClient:
                 # An answer came but could not be read (e.g. a broken content encoding).
                 detail = f"{method} {path}: {type(exc).__name__}: {exc}"
                 raise ProtocolError(detail, endpoint=endpoint).scrub(secrets) from None
-            except httpx.InvalidURL as exc:
-                # The request cannot even be built: a URN or cursor (from the server, via the cache) longer
-                # than a URL may be. Nothing was sent.
-                detail = f"{method} {endpoint}: {type(exc).__name__}: {exc}"
-                raise ProtocolError(detail, endpoint=endpoint).scrub(secrets) from None
+            except KnownError as exc:  # the body was over the cap
+                raise exc.scrub(secrets) from None
             received_at = self._clock()
             self.server_clock.observe(response.headers.get("date"), sent_at, received_at)
             status = response.status_code
             log.debug("%s %s -> %d in %.1f ms", method, path, status, (received_at - sent_at) * 1000)
             if 200 <= status < 300:
-                return await self._decode(decode, response.content, secrets)
+                return await self._decode(decode, content, secrets)
             error = wire.error_from_response(
                 status,
-                response.content,
+                content,
                 reason_phrase=response.reason_phrase,
-                retry_after=response.headers.get("retry-after"),
+                headers=response.headers,
                 endpoint=endpoint,
                 secrets=secrets,
             )
@@ -434,6 +365,73 @@ class ApiClient:
                     continue
             log.info("%s %s failed: %s", method, endpoint, error)
             raise error.scrub(secrets)
+
+    def _build_request(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        params: Params | None,
+        body: Mapping[str, Any] | None,
+        slow_s: float | None,
+        secrets: tuple[str],
+    ) -> httpx.Request:
+        """The request, or :class:`InvalidInput` when no URL can carry it (nothing is sent then)."""
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        content = (
+            None if body is None else msgspec.json.encode({k: v for k, v in body.items() if v is not None})
+        )
+        headers = None if content is None else {"Content-Type": "application/json"}
+        timeout = None if slow_s is None else httpx.Timeout(slow_s, connect=self._connect_timeout_s)
+        too_long = (
+            f"{method} {endpoint}: the URL would be longer than {MAX_URL_CHARS} characters "
+            "(a conversation or message id or a paging cursor is too long)"
+        )
+        try:
+            request = self._http.build_request(
+                method,
+                f"{self.base_url}/{path}",
+                params=query,
+                content=content,
+                headers=headers,
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+            )
+        except httpx.InvalidURL as exc:
+            # A URN or cursor (from the server, via the cache) longer than a URL may be, or holding
+            # characters no URL can carry: the input is wrong, not the server.
+            detail = too_long if "too long" in str(exc) else f"{method} {endpoint}: {exc}"
+            raise InvalidInput(detail, endpoint=endpoint).scrub(secrets) from None
+        if len(str(request.url)) > MAX_URL_CHARS:
+            raise InvalidInput(too_long, endpoint=endpoint)
+        return request
+
+    async def _exchange(self, request: httpx.Request, endpoint: str) -> tuple[httpx.Response, bytes]:
+        """Send ``request`` and read its body, at most ``max_body_bytes`` of a 2xx (beyond that:
+        :class:`ProtocolError`, nothing kept) and the first :data:`ERROR_BODY_BYTES` of any other."""
+        response = await self._http.send(request, stream=True)
+        try:
+            success = response.is_success
+            limit = self._max_body_bytes if success else ERROR_BODY_BYTES
+            too_big = ProtocolError(
+                f"the server's answer is larger than {_size_text(self._max_body_bytes)}", endpoint=endpoint
+            )
+            declared = response.headers.get("content-length", "").strip()
+            if success and declared.isdigit() and int(declared) > limit:
+                raise too_big
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    if success:
+                        del chunks
+                        raise too_big
+                    chunks.append(chunk[: len(chunk) - (size - limit)])
+                    break
+                chunks.append(chunk)
+        finally:
+            await response.aclose()
+        return response, b"".join(chunks)
 
     async def _decode(self, decode: Callable[[bytes], _T], body: bytes, secrets: tuple[str]) -> _T:
         try:
@@ -452,8 +450,19 @@ class ApiClient:
     # --- accounts ------------------------------------------------------------------------------------
 
     async def accounts(self, query: str | None = None) -> wire.AccountList:
-        """A1: the caller's LinkedIn accounts (malformed items skipped and counted)."""
-        return await self._request("GET", "accounts", "A1", wire.decode_accounts, params={"q": query})
+        """A1: the caller's LinkedIn accounts (malformed items skipped and counted, repeats dropped).
+
+        A1 is every run's first call, so its 404 usually means a wrong base URL: when the base URL's
+        path does not end in ``/linkedin``, the :class:`NotFound` names the likely one in
+        ``suggested_base_url`` ("did you mean …?").
+        """
+        try:
+            return await self._request("GET", "accounts", "A1", wire.decode_accounts, params={"q": query})
+        except NotFound as exc:
+            suggestion = suggested_base_url(self.base_url)
+            if suggestion is not None:
+                exc.suggest_base_url(suggestion)
+            raise
 
     async def account_status(self, account_id: str | None) -> model.Account:
         """A2: one account with its mailbox prefix (``mailbox`` is ``""`` when the server gives none).
@@ -676,6 +685,7 @@ class ApiClient:
             "C11",
             wire.decode_server_sync,
             body={"accountId": account_id, "force": force},
+            slow_s=SERVER_SYNC_TIMEOUT_S,
         )
 
     async def refresh(self, account_id: str, conversation_urn: str) -> wire.RefreshResult:

@@ -23,6 +23,7 @@ __all__ = [
     "DailyQuotaExceeded",
     "InvalidAccountId",
     "InvalidCursor",
+    "InvalidInput",
     "InvalidUrn",
     "KnownError",
     "MessageNotFound",
@@ -125,23 +126,32 @@ class KnownError(Exception):
         return f"{type(self).__name__}({self._log_text()!r})"
 
 
-# --- 400: the server (LinkedIn) refused the request -------------------------------------------------
+# --- 400: the server refused the request ------------------------------------------------------------
+
+RECALL_ENDPOINT: Final = "C6"
+"""The one endpoint whose refusals are LinkedIn's (spec §2 C6: the recall is done on LinkedIn first)."""
 
 
 class Refused(KnownError):
-    """The server (LinkedIn) refused the request: 400, or another 4xx it did not explain. Final for this
-    request. Subclasses with a fixed sentence set ``_plain``; the others quote the server's message."""
+    """The server refused the request: 400, or another 4xx it did not explain. Final for this request.
+
+    Only a refusal of a recall (C6) is LinkedIn's ("Refused by LinkedIn: …"); anywhere else the server's
+    own reason is quoted without blaming LinkedIn (spec §8: a Zod 400 of C3 is the server's validation).
+    Subclasses with a fixed sentence set ``_plain``; those with a fixed reason set ``_reason``; the others
+    quote the server's message.
+    """
 
     kind = "refused"
     _plain = ""
+    _reason = ""
 
     @property
     def user_message(self) -> str:
         if self._plain:
             return self._plain
-        if self.server_message:
-            return f"Refused by LinkedIn: {self.server_message}"
-        return "Refused by LinkedIn."
+        who = "Refused by LinkedIn" if self.endpoint == RECALL_ENDPOINT else "The server refused the request"
+        reason = self._reason or self.server_message
+        return f"{who}: {reason}" if reason else f"{who}."
 
 
 class RecallNotOwn(Refused):
@@ -168,7 +178,7 @@ class MessageNotFound(Refused):
 
 class InvalidUrn(Refused):
     kind = "invalid_urn"
-    _plain = "Refused by LinkedIn: the conversation or message id is not valid for this account."
+    _reason = "the conversation or message id is not valid for this account."
 
 
 class ValidationFailed(Refused):
@@ -186,7 +196,7 @@ class InvalidCursor(Refused):
 
 class InvalidAccountId(Refused):
     kind = "invalid_account_id"
-    _plain = "Refused by LinkedIn: the account id is not valid."
+    _reason = "the account id is not valid."
 
 
 # --- 401 / 404 -------------------------------------------------------------------------------------
@@ -196,14 +206,34 @@ class SignedOut(KnownError):
     """401: the API key is missing, wrong or revoked. Nothing works until the user fixes it."""
 
     kind = "signed_out"
-    _plain = "Signed out: the API key was refused. Check it in Settings."
+    _plain = "Signed out: the API key was rejected. Check it in Settings."
 
 
 class NotFound(KnownError):
-    """404 with no code this client knows."""
+    """404 with no code this client knows.
+
+    ``suggested_base_url`` is set when the base URL itself is the likely fault (A1, the first call of
+    every run, answered 404 while the base URL's path does not end in ``/linkedin``): the Settings
+    dialog offers it, and the messages say "did you mean …?".
+    """
 
     kind = "not_found"
     _plain = "Not found on the server."
+    suggested_base_url: str | None = None
+
+    def suggest_base_url(self, url: str) -> NotFound:
+        """Name the base URL that would probably work; returns ``self``."""
+        self.suggested_base_url = url
+        hint = f"did you mean {url}?"
+        self.detail = f"{self.detail}; {hint}" if self.detail else hint
+        self.args = (self._log_text(),)
+        return self
+
+    @property
+    def user_message(self) -> str:
+        if self.suggested_base_url:
+            return f"Not found on the server: did you mean {self.suggested_base_url}?"
+        return self._plain
 
 
 class AccountNotFound(NotFound):
@@ -261,11 +291,13 @@ class RateLimited(KnownError):
 
 
 class DailyQuotaExceeded(KnownError):
-    """429 DAILY_QUOTA_EXCEEDED: today's new conversations are spent (replies still work). Not a pacing
-    problem, so it is not a :class:`RateLimited` and nothing retries it."""
+    """429 on C3 for the day's quota: the account's 150 new conversations are spent (replies still work;
+    the quota resets at 00:00 UTC). Not a pacing problem, so it is not a :class:`RateLimited` and
+    nothing retries it. Recognised by ``code`` or, on C3, by a 429 without ``Retry-After`` or with a
+    reset more than an hour away (the vendor's quota 429 carries only ``X-RateLimit-*``)."""
 
     kind = "daily_quota"
-    _plain = "Rate limited: today's limit of new conversations is used up; replies still work."
+    _plain = "Daily limit of new conversations reached (resets 00:00 UTC); replies still work."
 
 
 # --- server and network ----------------------------------------------------------------------------
@@ -318,6 +350,14 @@ class BadServerUrl(KnownError):
     _plain = "The server address is not allowed: use https:// (plain http:// only to this computer)."
 
 
+class InvalidInput(KnownError):
+    """A request this client cannot even build (a URN or paging cursor too long for a URL, a character a
+    URL cannot carry). Nothing was sent, so the server is not to blame; the input is (CLI: exit 2)."""
+
+    kind = "invalid_input"
+    _plain = "This request cannot be sent: an id or paging cursor in it is too long or not valid in a URL."
+
+
 _BY_CODE: Final[dict[str, type[KnownError]]] = {
     "INVALID_ACCOUNT_ID": InvalidAccountId,
     "INVALID_URN": InvalidUrn,
@@ -337,9 +377,11 @@ _BY_CODE: Final[dict[str, type[KnownError]]] = {
 
 
 def error_for_code(code: str | None, status: int) -> type[KnownError]:
-    """The class for an error answer: by ``code`` when this client knows it, else by status class."""
-    if code is not None and code in _BY_CODE:
-        return _BY_CODE[code]
+    """The class for an error answer: by ``code`` when this client knows it (in any letter case: the
+    vendor writes ``validation_error``), else by status class."""
+    known = None if code is None else _BY_CODE.get(code.strip().upper())
+    if known is not None:
+        return known
     if status == 401:
         return SignedOut
     if status == 403:

@@ -66,11 +66,12 @@ import time
 from collections.abc import Callable
 from typing import Final, Protocol
 
-from sync.api import ApiClient, TokenBucket
+from sync.api import ApiClient
 from sync.cache import Cache
 from sync.engine import PAGE_CONVERSATIONS, SyncReport
 from sync.errors import KnownError, RateLimited, SignedOut, TimedOut, Unreachable
 from sync.model import Conversation, StreamState
+from sync.pacing import TokenBucket
 from sync.realtime import HELLO_TIMEOUT_S, WATCHDOG_S, EventCallback, EventStream, StreamAbsent
 
 log = logging.getLogger(__name__)

@@ -58,9 +58,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from sync import errors
-from sync.api import RateBudget
 from sync.errors import KnownError
 from sync.model import ChangeSet, Conversation, RowKey, SyncProgress
+from sync.pacing import RateBudget
 from sync.priority import run_in_background
 
 if TYPE_CHECKING:

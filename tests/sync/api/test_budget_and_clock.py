@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sync.api import RateBudget, ServerClock, TokenBucket, _Pacer
+from sync.clock import ServerClock
+from sync.pacing import Pacer, RateBudget, TokenBucket
 
 
 class FakeClock:
@@ -53,7 +54,7 @@ def test_default_budget_stays_under_the_servers_limits() -> None:
 
 def test_writes_are_paced_per_account_and_reads_only_per_key() -> None:
     clock = FakeClock()
-    pacer = _Pacer(
+    pacer = Pacer(
         RateBudget(key_capacity=100, key_refill_per_s=1, write_capacity=2, write_refill_per_s=0.25), clock
     )
     assert pacer.reserve("a") == 0.0
@@ -66,7 +67,7 @@ def test_writes_are_paced_per_account_and_reads_only_per_key() -> None:
 
 def test_the_key_bucket_limits_everything() -> None:
     clock = FakeClock()
-    pacer = _Pacer(
+    pacer = Pacer(
         RateBudget(key_capacity=3, key_refill_per_s=1, write_capacity=10, write_refill_per_s=1), clock
     )
     waits = [pacer.reserve(None), pacer.reserve("a"), pacer.reserve(None), pacer.reserve("b")]

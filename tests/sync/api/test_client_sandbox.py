@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from sync import errors, model, urns
-from sync.api import ApiClient, RateBudget
+from sync.api import ApiClient
+from sync.pacing import RateBudget
 from sync.wire import ConversationPage
 
 Run = Callable[[Callable[[ApiClient], Awaitable[Any]]], Any]

@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from sync import api, errors, wire
-from sync.api import ApiClient, RateBudget
+from sync.api import ApiClient
+from sync.pacing import RateBudget
 from tests.sync.api.helpers import (
     ACCOUNT,
     CONVERSATION_URN,

@@ -106,7 +106,7 @@ def test_every_documented_code_has_its_type(code: str, expected: type[errors.Kno
     [
         (400, errors.Refused),
         (401, errors.SignedOut),
-        (403, errors.Refused),
+        (403, errors.NoApiAccess),
         (404, errors.NotFound),
         (408, errors.TimedOut),
         (409, errors.Refused),
@@ -207,7 +207,7 @@ def test_kinds_are_unique_and_every_error_has_plain_words() -> None:
 @pytest.mark.parametrize(
     ("cls", "words"),
     [
-        (errors.Refused, "Refused by LinkedIn"),
+        (errors.Refused, "The server refused the request"),
         (errors.RecallWindowExpired, "window has closed"),
         (errors.SignedOut, "Signed out"),
         (errors.RateLimited, "Rate limited"),
