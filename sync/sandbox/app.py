@@ -26,6 +26,7 @@ from typing import IO, Any, Final
 
 from aiohttp import WSCloseCode, web
 
+from sync import urns
 from sync.sandbox import (
     contacts,
     controls,
@@ -40,9 +41,10 @@ from sync.sandbox.data import Account, Params, Thread
 from sync.sandbox.events import EventLog
 from sync.sandbox.faults import Fault, Faults
 from sync.sandbox.limits import RateLimiter
+from sync.sandbox.profiles import PROFILES, ContractProfile
 from sync.sandbox.state import ApiError, Store
 from sync.sandbox.stream import EventStream
-from sync.sandbox.wire import Ctx, RateLimited, Reply, dumps, error_body, http_date, rate_headers
+from sync.sandbox.wire import Ctx, RateLimited, Reply, dumps, error_body, http_date
 
 log = logging.getLogger("sync.sandbox")
 
@@ -54,6 +56,8 @@ RECORDED_HEADERS: Final = (
     "X-RateLimit-Limit",
     "X-RateLimit-Remaining",
     "X-RateLimit-Reset",
+    "X-RateLimit-Used",
+    "X-RateLimit-Action",
 )
 
 
@@ -71,6 +75,8 @@ class Options:
     live: bool = False
     live_interval_s: float | None = None
     state_dir: Path | None = None
+    profile: str = "contract"
+    ws_answer: str = "404"
 
 
 Handler = Callable[["Sandbox", Ctx], Awaitable[Reply]]
@@ -113,6 +119,8 @@ class Sandbox:
         self.faults = Faults()
         self.requests: Counter[str] = Counter()
         self.events_enabled = opts.events
+        self.ws_answer = opts.ws_answer
+        self.profile: ContractProfile = PROFILES[opts.profile]
         self.stream = EventStream(self)
         # The record holds message texts: user-only, like every file the sandbox writes.
         self._record: IO[str] | None = (
@@ -189,6 +197,7 @@ class Sandbox:
         headers = {name: response.headers[name] for name in RECORDED_HEADERS if name in response.headers}
         line = {
             "method": method,
+            "profile": self.profile.name,
             "route": template,
             "status": reply.status,
             "headers": headers,
@@ -197,17 +206,13 @@ class Sandbox:
         self._record.write(dumps(line) + "\n")
         self._record.flush()
 
-    @staticmethod
-    def error_reply(exc: ApiError) -> Reply:
-        if isinstance(exc, RateLimited):
-            return Reply(exc.status, error_body(exc.code, exc.message), rate_headers(exc.verdict))
-        return Reply(exc.status, error_body(exc.code, exc.message))
-
     async def handle(self, request: web.Request) -> web.StreamResponse:
         now = self.clock.now_ms()
         path = request.raw_path.split("?", 1)[0]
         if not path.startswith(BASE + "/"):
-            return self.respond(Reply(404, error_body("NOT_FOUND", f"Not under {BASE}")), now)
+            return self.respond(
+                self.profile.error_reply(None, ApiError(404, "NOT_FOUND", f"Not under {BASE}")), now
+            )
         rel = path[len(BASE) :]
         segments = rel.split("/")[1:]
         if segments and segments[0] == "_sandbox":
@@ -225,28 +230,27 @@ class Sandbox:
             if fault is not None and fault.phase == "before":
                 early = await faults.strike(request, fault, self.clock)
                 if early is not None:
-                    return self._finish(method, template, self.error_reply(early), now)
+                    return self._finish(method, template, self.profile.error_reply(template, early), now)
             key_verdict = self.limiter.take_key(now)
             if key_verdict is not None and not key_verdict.allowed:
                 raise RateLimited("RATE_LIMITED", "Too many requests for this API key", key_verdict)
             if matched is None:
-                return self._finish(
-                    method, None, Reply(404, error_body("NOT_FOUND", f"No route {method} {rel}")), now
-                )
+                raise ApiError(404, "NOT_FOUND", f"No route {method} {rel}")
             if template == "/ws":
                 return await self.stream.handle(ctx)
             reply = await matched[1](self, ctx)
+            reply.body = self.profile.shape(self, ctx, matched[0], reply.body)
             if key_verdict is not None:
-                reply.headers = {**rate_headers(key_verdict), **reply.headers}
+                reply.headers = {**self.profile.rate_headers(key_verdict), **reply.headers}
         except ApiError as exc:
-            reply = self.error_reply(exc)
-        except Exception:  # a sandbox bug: still answer in the contract's error shape, and say so on stderr
+            reply = self.profile.error_reply(template, exc)
+        except Exception:  # a sandbox bug: still answer in the profile's error shape, and say so on stderr
             log.exception("unhandled error in %s %s", method, template)
-            reply = Reply(500, error_body("INTERNAL", "Internal sandbox error"))
+            reply = self.profile.error_reply(template, ApiError(500, "INTERNAL", "Internal sandbox error"))
         if fault is not None and fault.phase == "after":
             replaced = await faults.strike(request, fault, self.clock)
             if replaced is not None:
-                reply = self.error_reply(replaced)
+                reply = self.profile.error_reply(template, replaced)
         return self._finish(method, template, reply, self.clock.now_ms())
 
     def _finish(self, method: str, template: str | None, reply: Reply, now: int) -> web.StreamResponse:
@@ -269,7 +273,25 @@ class Sandbox:
 
     # -- helpers the handlers share -------------------------------------------------------------------------
 
+    def account(self, ctx: Ctx, value: object) -> Account:
+        """Resolve an ``accountId`` (None: the default account) for this call, refusing a seatless one."""
+        self.profile.check_seat(self.store.world, value)
+        ctx.account = self.store.account(value)
+        return ctx.account
+
+    def account_of_mailbox(self, ctx: Ctx, conv: urns.ConversationUrn) -> Account:
+        """C8–C10's account: the owner of the URN's mailbox prefix."""
+        if conv.mailbox is not None:
+            self.profile.check_seat(self.store.world, conv.mailbox.profile_id)
+        ctx.account = self.store.account_of_mailbox(conv)
+        return ctx.account
+
+    def set_profile(self, name: str) -> None:
+        self.profile = PROFILES[name]
+
     def write_limit(self, account: Account, now: int) -> None:
+        if not self.profile.write_limits:
+            return
         verdict = self.limiter.take_write(account.id, now)
         if verdict is not None and not verdict.allowed:
             raise RateLimited("RATE_LIMITED", "Too many write calls for this account", verdict)

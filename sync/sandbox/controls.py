@@ -11,11 +11,15 @@ from sync import urns
 from sync.sandbox import contacts
 from sync.sandbox.data import Params
 from sync.sandbox.faults import Fault
+from sync.sandbox.profiles import PROFILES
 from sync.sandbox.state import ApiError
 from sync.sandbox.wire import MAX_TEXT, Ctx, Reply, conversation_from_body, ok
 
 if TYPE_CHECKING:
     from sync.sandbox.app import Handler, Sandbox
+
+WS_ANSWERS: Final = ("404", "html200", "502")
+"""What ``{base}/ws`` answers when there is no stream (``--ws-answer``): see :meth:`EventStream.absent`."""
 
 OTHER_SESSION: Final = "sandbox-other-session"
 """The ``originSessionId`` of a ``_sandbox/recall``: a session no client has."""
@@ -119,14 +123,44 @@ async def c_recall(sb: Sandbox, ctx: Ctx) -> Reply:
 
 
 async def c_events(sb: Sandbox, ctx: Ctx) -> Reply:
+    """Turn the stream off (what ``/ws`` answers then: ``wsAnswer``, as ``--ws-answer``) and on."""
     body = await ctx.body()
     enabled = body.get("enabled")
     if not isinstance(enabled, bool):
         raise ApiError(400, "VALIDATION_ERROR", "enabled must be true or false")
+    answer = body.get("wsAnswer", sb.ws_answer)
+    if answer not in WS_ANSWERS:
+        raise ApiError(400, "VALIDATION_ERROR", f"wsAnswer must be one of {', '.join(WS_ANSWERS)}")
     sb.events_enabled = enabled
+    sb.ws_answer = answer
     if not enabled:
         await sb.stream.drop()
-    return ok({"success": True, "enabled": enabled})
+    return ok({"success": True, "enabled": enabled, "wsAnswer": answer})
+
+
+async def c_set_profile(sb: Sandbox, ctx: Ctx) -> Reply:
+    """Switch the wire profile of a running sandbox (spec §8); state, clock and faults stay as they are.
+
+    ``rateLimit`` (optional) turns the rate limit on or off at the same time; without it the limit keeps
+    its current setting, so a test sandbox started with ``--rate-limit off`` stays unlimited.
+    """
+    body = await ctx.body()
+    name = body.get("profile")
+    if name not in PROFILES:
+        raise ApiError(400, "VALIDATION_ERROR", f"profile must be one of {', '.join(PROFILES)}")
+    rate_limit = body.get("rateLimit")
+    if rate_limit is not None and not isinstance(rate_limit, bool):
+        raise ApiError(400, "VALIDATION_ERROR", "rateLimit must be true or false")
+    sb.set_profile(name)
+    if rate_limit is not None:
+        sb.limiter.enabled = rate_limit
+    if not sb.profile.stream:
+        await sb.stream.drop()  # the vendor has no stream: connected clients lose theirs
+    return await c_get_profile(sb, ctx)
+
+
+async def c_get_profile(sb: Sandbox, ctx: Ctx) -> Reply:
+    return ok({"success": True, "profile": sb.profile.name, "rateLimit": sb.limiter.enabled})
 
 
 async def c_requests(sb: Sandbox, ctx: Ctx) -> Reply:
@@ -142,6 +176,8 @@ async def c_info(sb: Sandbox, ctx: Ctx) -> Reply:
             "now": sb.clock.now_ms(),
             "seq": sb.events.seq,
             "eventsEnabled": sb.events_enabled,
+            "profile": sb.profile.name,
+            "wsAnswer": sb.ws_answer,
             "accounts": [
                 {"id": a.id, "profileUrn": a.person.urn, "threads": len(world.account_threads[a.id])}
                 for a in world.accounts
@@ -162,6 +198,8 @@ CONTROLS: Final[dict[tuple[str, str], Handler]] = {
     ("POST", "ws/drop"): c_ws_drop,
     ("POST", "recall"): c_recall,
     ("POST", "events"): c_events,
+    ("POST", "profile"): c_set_profile,
+    ("GET", "profile"): c_get_profile,
     ("GET", "requests"): c_requests,
     ("GET", "info"): c_info,
 }

@@ -314,7 +314,7 @@ class World:
             person = self._person(rng, distance="SELF")
             account = Account(f"{rng.getrandbits(96):024x}", person, status, True, None)
             self.accounts.append(account)
-        self.accounts[0].last_used = _iso(params.now - 2 * HOUR_MS)
+        self.accounts[0].last_used = iso(params.now - 2 * HOUR_MS)
         self.account_by_id = {a.id: a for a in self.accounts}
         self.account_by_profile = {a.person.profile_id: a for a in self.accounts}
         self.people: dict[str, Person] = {a.person.profile_id: a.person for a in self.accounts}
@@ -331,6 +331,17 @@ class World:
         """(account id, other member's profile id) → the 1:1 thread between them."""
         for index in range(params.conversations):
             self.add_thread(self._thread(index))
+        # The vendor profile's account without an API seat (spec §8). Drawn last, from a PRNG of its own,
+        # so everything above is the same whether or not a profile ever shows it; it is in no list above
+        # (no threads, not a person anyone can message), so the contract profile never sees it.
+        seatless_rng = Random(f"connectsafely-sandbox/{params.seed}/seatless")
+        self.seatless = Account(
+            f"{seatless_rng.getrandbits(96):024x}",
+            self._person(seatless_rng, distance="SELF"),
+            "AVAILABLE",
+            True,
+            None,
+        )
 
     # -- people -------------------------------------------------------------------------------------------
 
@@ -489,7 +500,7 @@ class World:
         return None
 
 
-def _iso(ms: int) -> str:
-    """ISO-8601 UTC with milliseconds, as A2's ``lastUsed``."""
+def iso(ms: int) -> str:
+    """ISO-8601 UTC with milliseconds, as A2's ``lastUsed`` (and the vendor profile's other timestamps)."""
     stamp = dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds")
     return stamp.replace("+00:00", "Z")

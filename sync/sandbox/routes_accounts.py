@@ -28,12 +28,12 @@ async def a1_accounts(sb: Sandbox, ctx: Ctx) -> Reply:
     q = (ctx.query.get("q") or "").casefold()
     accounts = [
         account_json(a)
-        for a in sb.store.world.accounts
+        for a in sb.profile.listed_accounts(sb.store.world)
         if q in a.person.name.casefold() or q in a.person.public_id
     ]
     return ok(accounts)
 
 
 async def a2_status(sb: Sandbox, ctx: Ctx) -> Reply:
-    account = sb.store.account(ctx.query.get("accountId"))
+    account = sb.account(ctx, ctx.query.get("accountId"))
     return ok({**account_json(account), "lastUsed": account.last_used, "profileUrn": account.person.urn})

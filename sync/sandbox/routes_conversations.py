@@ -24,22 +24,19 @@ if TYPE_CHECKING:
 async def c1_conversations(sb: Sandbox, ctx: Ctx) -> Reply:
     q = ctx.query
     if q.get("accountId") is None and q.get("linkedinAccountIds"):
-        accounts = [sb.store.account(x) for x in q["linkedinAccountIds"].split(",") if x]
+        accounts = [sb.account(ctx, x) for x in q["linkedinAccountIds"].split(",") if x]
     else:
-        accounts = [sb.store.account(q.get("accountId"))]
+        accounts = [sb.account(ctx, q.get("accountId"))]
     count = parse_int(q.get("count"), "count", default=20, lo=1, hi=100)
     unread_only = bool(parse_bool(q.get("unreadOnly"), "unreadOnly"))
     labeled = bool(parse_bool(q.get("labeledOnly"), "labeledOnly")) or q.get("labelId") is not None
-    return ok(
-        sb.store.list_conversations(
-            accounts, count, q.get("nextCursor"), unread_only=unread_only, labeled=labeled
-        )
-    )
+    cursor = sb.profile.cursor_in(q.get("nextCursor"))
+    return ok(sb.store.list_conversations(accounts, count, cursor, unread_only=unread_only, labeled=labeled))
 
 
 async def c2_messages(sb: Sandbox, ctx: Ctx) -> Reply:
     q = ctx.query
-    account = sb.store.account(q.get("accountId"))
+    account = sb.account(ctx, q.get("accountId"))
     conv = conversation_from_path(ctx.params["conversationUrn"])
     count = parse_int(q.get("count"), "count", default=50, lo=1, hi=100)
     since = None if q.get("since") is None else parse_int(q.get("since"), "since", lo=0)
@@ -51,7 +48,7 @@ async def c2_messages(sb: Sandbox, ctx: Ctx) -> Reply:
 async def c11_sync(sb: Sandbox, ctx: Ctx) -> Reply:
     started = time.perf_counter()
     body = await ctx.body(required=False)
-    account = sb.store.account(body.get("accountId"))
+    account = sb.account(ctx, body.get("accountId"))
     if body.get("force") is not None and not isinstance(body["force"], bool):
         raise ApiError(400, "VALIDATION_ERROR", "force must be true or false")
     sb.store.apply(sb.op(ctx, "sync", account=account.id))
@@ -70,7 +67,7 @@ async def c11_sync(sb: Sandbox, ctx: Ctx) -> Reply:
 
 async def c12_sync_status(sb: Sandbox, ctx: Ctx) -> Reply:
     value = ctx.query.get("accountId")
-    accounts = sb.store.world.accounts if value is None else [sb.store.account(value)]
+    accounts = sb.store.world.accounts if value is None else [sb.account(ctx, value)]
     return ok(
         {
             "success": True,
@@ -96,7 +93,7 @@ async def c12_sync_status(sb: Sandbox, ctx: Ctx) -> Reply:
 
 async def c13_refresh(sb: Sandbox, ctx: Ctx) -> Reply:
     body = await ctx.body()
-    account = sb.store.account(body.get("accountId"))
+    account = sb.account(ctx, body.get("accountId"))
     urn = body.get("conversationUrn")
     thread = sb.store.thread_for(conversation_from_body(urn), account)
     sb.store.apply(sb.op(ctx, "refresh", account=account.id, thread=thread.token))
@@ -111,7 +108,7 @@ async def c13_refresh(sb: Sandbox, ctx: Ctx) -> Reply:
 
 
 async def c14_exists(sb: Sandbox, ctx: Ctx) -> Reply:
-    account = sb.store.account(ctx.query.get("accountId"))
+    account = sb.account(ctx, ctx.query.get("accountId"))
     try:
         public_id = urns.decode_percent(ctx.params["publicId"])
     except urns.UrnError as exc:

@@ -8,21 +8,23 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from sync import urns
 from sync.sandbox import data
 from sync.sandbox.data import Account, Thread
 from sync.sandbox.limits import Verdict
-from sync.sandbox.state import DAILY_NEW_CONVERSATIONS, RECALL_WINDOW_MS, ApiError
+from sync.sandbox.state import ACCOUNT_ID_RULE, DAILY_NEW_CONVERSATIONS, RECALL_WINDOW_MS, ApiError
 from sync.sandbox.wire import (
     MAX_TEXT,
     Ctx,
+    InvalidField,
     RateLimited,
     Reply,
     conversation_from_body,
     conversation_from_path,
     decoded,
+    field_of,
     message_from_path,
     ok,
 )
@@ -30,23 +32,55 @@ from sync.sandbox.wire import (
 if TYPE_CHECKING:
     from sync.sandbox.app import Sandbox
 
+# The contract's messages for C3's body checks (the vendor profile words them as Zod does).
+NON_EMPTY_MESSAGE: Final = "message must be a non-empty string"
+NON_EMPTY_URN: Final = "conversationUrn must be a non-empty string"
+ATTACHMENTS_RULE: Final = "attachments must be an array of objects"
+PROFILE_URN_RULE: Final = "recipientProfileUrn must be a profile URN"
+PROFILE_ID_RULE: Final = "recipientProfileId must be a profile id"
+
 
 # -- C3 -----------------------------------------------------------------------------------------------------
 
 
 async def c3_send(sb: Sandbox, ctx: Ctx) -> Reply:
     body = await ctx.body()
-    account = sb.store.account(body.get("accountId"))
-    text = body.get("message")
-    if not isinstance(text, str) or not text.strip():
-        raise ApiError(400, "VALIDATION_ERROR", "message must be a non-empty string")
+    if body.get("accountId") is not None and not isinstance(body["accountId"], str):
+        raise InvalidField.wrong_type(
+            "INVALID_ACCOUNT_ID", ACCOUNT_ID_RULE, ["accountId"], "string", body["accountId"]
+        )
+    account = sb.account(ctx, body.get("accountId"))
+    text = field_of(body, "message")
+    if not isinstance(text, str):
+        raise InvalidField.wrong_type("VALIDATION_ERROR", NON_EMPTY_MESSAGE, ["message"], "string", text)
+    if not text.strip():
+        raise InvalidField.wrong_size("VALIDATION_ERROR", NON_EMPTY_MESSAGE, ["message"], least=1, most=None)
     if len(text) > MAX_TEXT:
-        raise ApiError(400, "VALIDATION_ERROR", f"message must be at most {MAX_TEXT} characters")
+        message = f"message must be at most {MAX_TEXT} characters"
+        raise InvalidField.wrong_size("VALIDATION_ERROR", message, ["message"], least=None, most=MAX_TEXT)
     if "subject" in body and body["subject"] is not None and not isinstance(body["subject"], str):
-        raise ApiError(400, "VALIDATION_ERROR", "subject must be a string")
+        raise InvalidField.wrong_type(
+            "VALIDATION_ERROR", "subject must be a string", ["subject"], "string", body["subject"]
+        )
     attachments = body.get("attachments") or []
-    if not isinstance(attachments, list) or not all(isinstance(a, dict) for a in attachments):
-        raise ApiError(400, "VALIDATION_ERROR", "attachments must be an array of objects")
+    if not isinstance(attachments, list):
+        raise InvalidField.wrong_type(
+            "VALIDATION_ERROR", ATTACHMENTS_RULE, ["attachments"], "array", attachments
+        )
+    for i, attachment in enumerate(attachments):
+        if not isinstance(attachment, dict):
+            raise InvalidField.wrong_type(
+                "VALIDATION_ERROR", ATTACHMENTS_RULE, ["attachments", i], "object", attachment
+            )
+    conversation = body.get("conversationUrn")
+    if conversation is not None and not isinstance(conversation, str):
+        raise InvalidField.wrong_type(
+            "VALIDATION_ERROR", NON_EMPTY_URN, ["conversationUrn"], "string", conversation
+        )
+    if conversation == "":
+        raise InvalidField.wrong_size(
+            "VALIDATION_ERROR", NON_EMPTY_URN, ["conversationUrn"], least=1, most=None
+        )
     world = sb.store.world
     me = account.person.profile_id
     new: dict[str, Any] | None = None
@@ -100,19 +134,26 @@ async def c3_send(sb: Sandbox, ctx: Ctx) -> Reply:
 def _recipient(body: dict[str, Any]) -> str:
     if body.get("recipientProfileUrn") is not None:
         value = body["recipientProfileUrn"]
-        if not isinstance(value, str) or "%" in value:
-            raise ApiError(400, "INVALID_URN", "recipientProfileUrn must be a profile URN")
+        if not isinstance(value, str):
+            raise InvalidField.wrong_type(
+                "INVALID_URN", PROFILE_URN_RULE, ["recipientProfileUrn"], "string", value
+            )
+        if "%" in value:
+            raise ApiError(400, "INVALID_URN", PROFILE_URN_RULE)
         try:
             return urns.parse_profile(value).profile_id
         except urns.UrnError as exc:
             raise ApiError(400, "INVALID_URN", f"Invalid recipientProfileUrn: {exc.reason}") from exc
     value = body.get("recipientProfileId")
     if value is None:
-        raise ApiError(
-            400, "VALIDATION_ERROR", "conversationUrn, recipientProfileId or recipientProfileUrn needed"
+        message = "conversationUrn, recipientProfileId or recipientProfileUrn needed"
+        raise InvalidField.rule("VALIDATION_ERROR", message, [])
+    if not isinstance(value, str):
+        raise InvalidField.wrong_type(
+            "VALIDATION_ERROR", PROFILE_ID_RULE, ["recipientProfileId"], "string", value
         )
-    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", value):
-        raise ApiError(400, "VALIDATION_ERROR", "recipientProfileId must be a profile id")
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", value):
+        raise InvalidField.rule("VALIDATION_ERROR", PROFILE_ID_RULE, ["recipientProfileId"], "invalid_string")
     return value
 
 
@@ -133,12 +174,14 @@ def _message_in(
 
 
 async def c6_recall(sb: Sandbox, ctx: Ctx) -> Reply:
-    account = sb.store.account(ctx.query.get("accountId"))
+    account = sb.account(ctx, ctx.query.get("accountId"))
     thread, index, requested = _message_in(sb, ctx, account, member_code="RECALL_NOT_MEMBER")
     sb.write_limit(account, ctx.now)
     if index is None:
         raise ApiError(400, "MESSAGE_NOT_FOUND", "LinkedIn does not know this message")
     token = thread.toks[index]
+    if token in thread.recalled and not sb.profile.idempotent_recall:
+        raise ApiError(400, "MESSAGE_NOT_FOUND", "The message is already recalled")
     if token not in thread.recalled:
         if thread.senders[index] != account.person.profile_id:
             raise ApiError(400, "RECALL_NOT_OWN", "Only messages this account sent can be recalled")
@@ -151,7 +194,7 @@ async def c6_recall(sb: Sandbox, ctx: Ctx) -> Reply:
 
 
 async def c7_react(sb: Sandbox, ctx: Ctx) -> Reply:
-    account = sb.store.account(ctx.query.get("accountId"))
+    account = sb.account(ctx, ctx.query.get("accountId"))
     thread, index, requested = _message_in(sb, ctx, account, member_code=None)
     body = await ctx.body()
     emoji, react = body.get("emoji"), body.get("react")
@@ -172,7 +215,7 @@ async def c7_react(sb: Sandbox, ctx: Ctx) -> Reply:
 
 async def _mark(sb: Sandbox, ctx: Ctx, what: str) -> Reply:
     conv = conversation_from_path(ctx.params["conversationUrn"])
-    account = sb.store.account_of_mailbox(conv)
+    account = sb.account_of_mailbox(ctx, conv)
     thread = sb.store.thread_for(conv, account)
     sb.write_limit(account, ctx.now)
     sb.store.apply(sb.op(ctx, "mark", account=account.id, thread=thread.token, what=what))
@@ -193,7 +236,7 @@ async def c10_unstar(sb: Sandbox, ctx: Ctx) -> Reply:
 
 async def m1_mark_seen(sb: Sandbox, ctx: Ctx) -> Reply:
     body = await ctx.body()
-    account = sb.store.account(body.get("accountId"))
+    account = sb.account(ctx, body.get("accountId"))
     urn = body.get("conversationUrn")
     thread = sb.store.thread_for(conversation_from_body(urn), account)
     sb.write_limit(account, ctx.now)

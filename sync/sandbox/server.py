@@ -26,7 +26,9 @@ from typing import Any, Final
 from aiohttp import web
 
 from sync.sandbox.app import BASE, Options, Sandbox
+from sync.sandbox.controls import WS_ANSWERS
 from sync.sandbox.data import Params
+from sync.sandbox.profiles import PROFILES
 
 log = logging.getLogger("sync.sandbox")
 
@@ -51,7 +53,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--messages-per-conversation", type=int, default=20)
     parser.add_argument("--heartbeat-s", type=float, default=30.0)
     parser.add_argument("--rate-limit", choices=("on", "off"), default="on")
-    parser.add_argument("--no-events", action="store_true", help="serve no event stream (/ws answers 404)")
+    parser.add_argument("--no-events", action="store_true", help="serve no event stream (see --ws-answer)")
+    parser.add_argument(
+        "--profile",
+        choices=tuple(PROFILES),
+        default="contract",
+        help="contract: the project's spec (default); vendor: only what the real service documents",
+    )
+    parser.add_argument(
+        "--ws-answer",
+        choices=WS_ANSWERS,
+        default="404",
+        help="what /ws answers when there is no stream: 404, a 200 HTML page, or a 502 (default 404)",
+    )
     parser.add_argument("--live", action="store_true", help="contacts reply now and then")
     parser.add_argument("--live-interval-s", type=float, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--state-dir", type=Path, default=None, help="persist state between runs")
@@ -103,6 +117,8 @@ def options_from(args: argparse.Namespace) -> Options:
         live=args.live,
         live_interval_s=args.live_interval_s,
         state_dir=args.state_dir,
+        profile=args.profile,
+        ws_answer=args.ws_answer,
     )
 
 

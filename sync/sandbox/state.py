@@ -25,6 +25,7 @@ RECALL_WINDOW_MS: Final = 60 * 60 * 1000
 DAILY_NEW_CONVERSATIONS: Final = 150
 REFRESH_MESSAGES: Final = 100
 REFRESH_FRAME_MESSAGES: Final = 50
+ACCOUNT_ID_RULE: Final = "accountId must be 24 lowercase hex characters"
 
 
 class ApiError(Exception):
@@ -122,7 +123,7 @@ class Store:
         if value is None:
             return self.world.accounts[0]
         if not isinstance(value, str) or len(value) != 24 or any(c not in "0123456789abcdef" for c in value):
-            raise ApiError(400, "INVALID_ACCOUNT_ID", "accountId must be 24 lowercase hex characters")
+            raise ApiError(400, "INVALID_ACCOUNT_ID", ACCOUNT_ID_RULE)
         account = self.world.account_by_id.get(value)
         if account is None:
             raise ApiError(404, "ACCOUNT_NOT_FOUND", f"No LinkedIn account {value}")

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from aiohttp import WSCloseCode, web
 
@@ -18,6 +18,16 @@ if TYPE_CHECKING:
     from sync.sandbox.app import Sandbox
 
 log = logging.getLogger("sync.sandbox")
+
+STREAM_OFF: Final = "The event stream is turned off"
+APP_PAGE: Final = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>ConnectSafely</title>'
+    '<script type="module" src="/assets/index.js"></script></head><body><div id="root"></div></body></html>'
+)
+BAD_GATEWAY_PAGE: Final = (
+    "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center>"
+    "<hr><center>nginx</center></body></html>"
+)
 
 
 class EventStream:
@@ -34,9 +44,8 @@ class EventStream:
     async def handle(self, ctx: Ctx) -> web.StreamResponse:
         sb = self.sandbox
         request = ctx.request
-        if not sb.events_enabled:
-            reply = Reply(404, error_body("NOT_FOUND", "The event stream is turned off"))
-            return sb.respond(reply, ctx.now)
+        if not sb.events_enabled or not sb.profile.stream:
+            return self.absent(ctx)
         raw_since = request.query.get("since")
         try:
             since = None if raw_since is None else parse_int(raw_since, "since", lo=0)
@@ -72,6 +81,25 @@ class EventStream:
             sb.events.unsubscribe(queue)
             self.sockets.discard(ws)
         return ws
+
+    def absent(self, ctx: Ctx) -> web.StreamResponse:
+        """The answer to a handshake when there is no stream (``--ws-answer``): never a ``hello``.
+
+        ``404`` is a server without the route (spec §6); ``html200`` a web app's catch-all page, which a
+        client that only checks for a 2xx would take for a stream; ``502`` a proxy whose upstream is gone.
+        """
+        sb = self.sandbox
+        if sb.ws_answer == "html200":
+            return self._html(200, APP_PAGE, ctx.now)
+        if sb.ws_answer == "502":
+            return self._html(502, BAD_GATEWAY_PAGE, ctx.now)
+        return sb.respond(sb.profile.error_reply("/ws", ApiError(404, "NOT_FOUND", STREAM_OFF)), ctx.now)
+
+    @staticmethod
+    def _html(status: int, page: str, now: int) -> web.Response:
+        response = web.Response(status=status, text=page, content_type="text/html")
+        response.headers["Date"] = http_date(now)
+        return response
 
     async def _pump(self, ws: web.WebSocketResponse, queue: asyncio.Queue[str], first: list[str]) -> None:
         sb = self.sandbox

@@ -18,6 +18,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from sync import urns
+from sync.sandbox.data import Account
 from sync.sandbox.limits import Verdict
 from sync.sandbox.state import ApiError
 
@@ -29,6 +30,90 @@ class RateLimited(ApiError):
     def __init__(self, code: str, message: str, verdict: Verdict) -> None:
         super().__init__(429, code, message)
         self.verdict = verdict
+
+
+class InvalidField(ApiError):
+    """A JSON body value of the wrong type or size.
+
+    The contract answers it like any error (its ``code``); the vendor profile answers a bad C3 body as
+    a Zod error, so the check also says what Zod would: ``issue`` is one Zod issue.
+    """
+
+    def __init__(self, code: str, message: str, issue: dict[str, Any]) -> None:
+        super().__init__(400, code, message)
+        self.issue = issue
+
+    @classmethod
+    def wrong_type(
+        cls, code: str, message: str, path: list[str | int], expected: str, value: object
+    ) -> InvalidField:
+        received = js_type(value)
+        zod = "Required" if received == "undefined" else f"Expected {expected}, received {received}"
+        issue = {
+            "code": "invalid_type",
+            "expected": expected,
+            "received": received,
+            "path": path,
+            "message": zod,
+        }
+        return cls(code, message, issue)
+
+    @classmethod
+    def wrong_size(
+        cls, code: str, message: str, path: list[str | int], *, least: int | None, most: int | None
+    ) -> InvalidField:
+        if least is not None:
+            issue: dict[str, Any] = {
+                "code": "too_small",
+                "minimum": least,
+                "type": "string",
+                "inclusive": True,
+                "exact": False,
+                "message": f"String must contain at least {least} character(s)",
+            }
+        else:
+            issue = {
+                "code": "too_big",
+                "maximum": most,
+                "type": "string",
+                "inclusive": True,
+                "exact": False,
+                "message": f"String must contain at most {most} character(s)",
+            }
+        return cls(code, message, {**issue, "path": path})
+
+    @classmethod
+    def rule(cls, code: str, message: str, path: list[str | int], zod_code: str = "custom") -> InvalidField:
+        """A refinement (``custom``) or a string format (``invalid_string``) that the value breaks."""
+        issue: dict[str, Any] = {"code": zod_code, "message": message, "path": path}
+        if zod_code == "invalid_string":
+            issue["validation"] = "regex"
+        return cls(code, message, issue)
+
+
+def js_type(value: object) -> str:
+    """The type name Zod reports as ``received`` (JavaScript's, ``array`` and ``null`` apart)."""
+    if value is _MISSING:
+        return "undefined"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+_MISSING: Final = object()
+
+
+def field_of(body: dict[str, Any], name: str) -> object:
+    """A body field, or a marker :func:`js_type` calls ``undefined`` when the field is absent."""
+    return body.get(name, _MISSING)
 
 
 @dataclass(slots=True)
@@ -45,6 +130,8 @@ class Ctx:
     """Raw (still percent-encoded) path parameters."""
     session: str | None
     now: int
+    account: Account | None = None
+    """The account the call acts for, once a handler resolved it (the vendor profile's M1 answer names it)."""
 
     @property
     def query(self) -> MultiMapping[str]:
@@ -64,7 +151,9 @@ class Ctx:
         except (ValueError, UnicodeDecodeError) as exc:
             raise ApiError(400, "VALIDATION_ERROR", "The body is not valid JSON") from exc
         if not isinstance(value, dict):
-            raise ApiError(400, "VALIDATION_ERROR", "The body must be a JSON object")
+            raise InvalidField.wrong_type(
+                "VALIDATION_ERROR", "The body must be a JSON object", [], "object", value
+            )
         return value
 
 
