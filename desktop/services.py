@@ -29,7 +29,7 @@ from desktop.reader import CacheInboxReader
 from sync.cache import Cache
 from sync.errors import KnownError
 from sync.lock import DataDirLock
-from sync.model import ChangeSet, Conversation, Message, StreamState, SyncProgress
+from sync.model import ChangeSet, Conversation, Message, RecallState, StreamState, SyncProgress
 
 if TYPE_CHECKING:
     # The network side (httpx, websockets) is imported and built only once the inbox has painted.
@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 DATA_VERSION_POLL_MS: Final = 200
 LOCK_RETRY_MS: Final = 2_000
+SETTLE_RECALLS_MS: Final = 30_000
+"""How often unconfirmed recalls are checked again while any is open."""
 
 
 class InboxService(QObject):
@@ -66,6 +68,8 @@ class InboxService(QObject):
     error_raised = Signal(str, str)
     """(plain-words text, kind "info" | "warning" | "error")."""
     leadership_changed = Signal(bool)
+    recall_log_changed = Signal()
+    """The recall log changed other than through a recall's own status (settled, cancelled)."""
 
     def __init__(
         self,
@@ -99,6 +103,10 @@ class InboxService(QObject):
         self._lock_timer = QTimer(self)
         self._lock_timer.setInterval(LOCK_RETRY_MS)
         self._lock_timer.timeout.connect(self._on_lock_timer_timeout)
+        self._settling: asyncio.Task[None] | None = None
+        self._settle_timer = QTimer(self)
+        self._settle_timer.setInterval(SETTLE_RECALLS_MS)
+        self._settle_timer.timeout.connect(self.settle_recalls)
 
     @property
     def is_leader(self) -> bool:
@@ -171,6 +179,10 @@ class InboxService(QObject):
     def start(self) -> None:
         """Begin background work: lead (sync + event stream) when the lock is free, else follow."""
         self._data_version_timer.start()
+        if self.cache.reader.open_recalls():
+            # Unconfirmed recalls, or pending ones a crash cut short: settle them by evidence.
+            self.settle_recalls()
+            self._settle_timer.start()
         if not self._try_lead():
             log.info("another process holds %s: following its changes", self.lock.path)
             self._lock_timer.start()
@@ -182,6 +194,7 @@ class InboxService(QObject):
         self._closing = True
         self._data_version_timer.stop()
         self._lock_timer.stop()
+        self._settle_timer.stop()
         await self.tasks.close()
         if "sync_worker" in self.__dict__:
             await self.sync_worker.close()
@@ -213,11 +226,64 @@ class InboxService(QObject):
     # --- actions the windows ask for ------------------------------------------------------------------
 
     def recall(self, message: Message, window_id: str = "") -> asyncio.Task[RecallStatus]:
-        """Recall now (the window has done the confirmation and the grace period)."""
-        return self.tasks.spawn(
-            self.recalls.recall(message, window_id=window_id, on_status=self.recall_status_changed.emit),
-            name=f"recall {message.message_id}",
-        )
+        """Recall now (the window has done the confirmation and the grace period). An attempt that ends
+        unconfirmed is settled later by :meth:`settle_recalls` (spec §9)."""
+
+        async def recall() -> RecallStatus:
+            conversation = self.cache.reader.conversation(message.account_id, message.conversation_id)
+            status = await self.recalls.recall(
+                message,
+                window_id=window_id,
+                on_status=self.recall_status_changed.emit,
+                conversation_title="" if conversation is None else conversation.title,
+            )
+            if status.state is RecallState.UNCONFIRMED:
+                self._settle_timer.start()
+            return status
+
+        return self.tasks.spawn(recall(), name=f"recall {message.message_id}")
+
+    def log_recall_cancelled(self, message: Message, window_id: str = "") -> asyncio.Task[None]:
+        """A recall cancelled in its grace period: nothing was sent; the recall log shows it."""
+
+        async def cancelled() -> None:
+            conversation = self.cache.reader.conversation(message.account_id, message.conversation_id)
+            title = "" if conversation is None else conversation.title
+            await self.recalls.log_cancelled(message, window_id=window_id, conversation_title=title)
+            self.recall_log_changed.emit()
+
+        return self._spawn_action(cancelled(), "Could not log the cancelled recall")
+
+    def settle_recalls(self) -> asyncio.Task[None] | None:
+        """Settle unconfirmed recalls (and pending ones a crash left) by the evidence rule (spec §9):
+        each that changes is announced like a recall's own status. Runs at start, after sync passes and
+        on a timer while any is open; one at a time."""
+        if self._settling is not None and not self._settling.done():
+            return None
+
+        async def settle() -> None:
+            from sync.recall import RecallStatus
+
+            changed = await self.recalls.settle_open()
+            for attempt in changed:
+                self.recall_status_changed.emit(
+                    RecallStatus(
+                        attempt.account_id,
+                        attempt.message_id,
+                        attempt.outcome,
+                        error_kind=attempt.error_kind,
+                        user_message=attempt.error_message,
+                        can_retry=attempt.outcome is RecallState.UNCONFIRMED,
+                        attempt=attempt,
+                    )
+                )
+            if changed:
+                self.recall_log_changed.emit()
+            if not self.cache.reader.open_recalls():
+                self._settle_timer.stop()
+
+        self._settling = self._spawn_action(settle(), "Could not check an unconfirmed recall")
+        return self._settling
 
     def send(self, account_id: str, conversation_urn: str, text: str) -> asyncio.Task[None]:
         async def send() -> None:

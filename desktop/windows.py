@@ -21,7 +21,7 @@ from desktop import credentials
 from desktop.services import InboxService
 from desktop.settings import RECALL_GRACE_S, WINDOW_COUNT, Settings
 from sync.errors import KnownError
-from sync.model import ChangeSet, Conversation, Message, StreamState, SyncProgress
+from sync.model import ChangeSet, Conversation, Message, RecallState, StreamState, SyncProgress
 from ui.main_window import MainWindow
 
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ class WindowManager(QObject):
         service.notification_added.connect(self._on_service_notification_added)
         service.notification_removed.connect(self._on_service_notification_removed)
         service.error_raised.connect(self._on_service_error_raised)
+        service.recall_log_changed.connect(self._on_service_recall_log_changed)
         self.tray: QSystemTrayIcon | None = None
         if QSystemTrayIcon.isSystemTrayAvailable():
             self.tray = QSystemTrayIcon(app_icon(), self)
@@ -98,6 +99,9 @@ class WindowManager(QObject):
         window.send_requested.connect(self._on_window_send_requested)
         window.recall_requested.connect(lambda message, w=window: self._recall(message, w))
         window.retry_recall_requested.connect(lambda message, w=window: self._recall(message, w))
+        window.recall_cancelled.connect(
+            lambda message, w=window: self._on_window_recall_cancelled(message, w)
+        )
         window.mark_unread_requested.connect(self._on_window_mark_unread_requested)
         window.star_toggled.connect(self._on_window_star_toggled)
         window.new_window_requested.connect(self._on_window_new_window_requested)
@@ -216,6 +220,10 @@ class WindowManager(QObject):
         for window in self.windows:
             window.apply_changes(changes)
 
+    def _on_service_recall_log_changed(self) -> None:
+        for window in self.windows:
+            window.refresh_recall_log()
+
     def _on_service_foreign_commit(self) -> None:
         for window in self.windows:
             window.refresh()
@@ -229,18 +237,16 @@ class WindowManager(QObject):
             window.set_sync_progress(progress)
 
     def _on_service_recall_status_changed(self, status: RecallStatus) -> None:
-        from sync.recall import RecallPhase
-
         for window in self.windows:
-            if status.phase is RecallPhase.PENDING:
+            if status.state is RecallState.PENDING:
                 window.mark_recall_pending(status.account_id, status.message_id)
-            elif status.phase is RecallPhase.FAILED:
+            elif status.state in (RecallState.REFUSED, RecallState.FAILED, RecallState.UNCONFIRMED):
                 window.mark_recall_failed(
-                    status.account_id, status.message_id, status.user_message, status.can_retry
+                    status.account_id, status.message_id, status.user_message, status.can_retry, status.state
                 )
             else:
                 window.clear_recall_state(status.account_id, status.message_id)
-            if status.phase is RecallPhase.SUCCEEDED:
+            if status.state is not RecallState.PENDING:
                 window.refresh_recall_log()
 
     def _on_service_notification_added(self, message: Message) -> None:
@@ -270,6 +276,9 @@ class WindowManager(QObject):
 
     def _recall(self, message: Message, window: MainWindow) -> None:
         self.service.recall(message, window_id=window.objectName())
+
+    def _recall_cancelled(self, message: Message, window: MainWindow) -> None:
+        self.service.log_recall_cancelled(message, window_id=window.objectName())
 
     def _on_window_conversation_opened(self, conversation: Conversation) -> None:
         self.service.open_conversation(conversation)

@@ -146,11 +146,42 @@ class TombstoneReason(enum.StrEnum):
     """Inferred by reconciliation inside the recall-window horizon."""
 
 
-class RecallOutcome(enum.StrEnum):
+class RecallState(enum.StrEnum):
+    """The one vocabulary for a recall, from the click to its end (spec §9, DESIGN "Recall").
+
+    ``grace`` and ``pending`` are on the way; ``unconfirmed`` waits for evidence; the others are final.
+    The recall log stores every state but ``grace`` (nothing is logged before the grace period ends).
+    """
+
+    GRACE = "grace"
+    """The grace period runs: nothing sent yet, Cancel still possible."""
     PENDING = "pending"
-    SUCCEEDED = "succeeded"
+    """The DELETE is in flight; nothing is deleted locally."""
+    RECALLED = "recalled"
+    """On evidence only: a 200, a ``message.recalled`` event, or a clean re-read of its conversation that
+    covers its time and lacks it. Only now is the message tombstoned."""
+    REFUSED = "refused"
+    """The server said no, with its reason (window closed, not your message, no API access…)."""
+    UNCONFIRMED = "unconfirmed"
+    """The answer was lost and nothing proves either way yet: the message stays, it says "Recall not
+    confirmed — checking…", the next sync or a timer settles it by the same rule, Retry is offered."""
     FAILED = "failed"
+    """Certainly not recalled, and not by the server's refusal: nothing reached it (offline, signed out,
+    a local error), or an unconfirmed recall whose window closed with the message still there."""
     CANCELLED = "cancelled"
+    """Cancelled by the user during the grace period: nothing was sent."""
+
+    @property
+    def final(self) -> bool:
+        return self not in _OPEN_RECALL_STATES
+
+
+_OPEN_RECALL_STATES: frozenset[RecallState] = frozenset(
+    {RecallState.GRACE, RecallState.PENDING, RecallState.UNCONFIRMED}
+)
+
+RecallOutcome = RecallState
+"""Old name, kept while the callers move to :class:`RecallState`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +200,10 @@ class RecallAttempt:
     error_message: str = ""
     window_id: str = ""
     finished_at: int | None = None
+    conversation_title: str = ""
+    """The conversation's name when the attempt started (the log is read long after)."""
+    message_preview: str = ""
+    """The first line of the message when the attempt started: kept in the log only."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QS
 from sync.model import Message
 
 from .conversation_model import ConversationRole
-from .message_model import RECALLING_TEXT, BubbleData, MessageListModel, MessageRole, RecallStatus
+from .message_model import RECALLING_TEXT, BubbleData, MessageListModel, MessageRole
 from .text import avatar_color, format_message_time, format_time, truncation_note
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -310,8 +310,9 @@ _REACTION_FILL = QColor("#FFFFFF")
 _BUBBLE_ROLE = int(MessageRole.BUBBLE)
 _MESSAGE_ROLE = int(MessageRole.MESSAGE)
 _ATTACHMENT_NOTE = "📎 Attachment (open it on LinkedIn)"
-_FAILED = RecallStatus.FAILED.value
-_PENDING = RecallStatus.PENDING.value
+_FAILED = "failed"
+_PENDING = "pending"
+"""``MessageRole.RECALL_STATUS`` values (see ``RecallRowState.status``)."""
 
 
 def _has_status_line(data: BubbleData) -> bool:

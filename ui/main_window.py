@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QMenu,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -28,18 +29,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sync.model import ChangeSet, Conversation, Message, StreamState, SyncProgress
+from sync.model import ChangeSet, Conversation, Message, RecallState, StreamState, SyncProgress
+from sync.recall_rules import Eligibility, eligibility
 
 from .conversation_model import ConversationFilter, ConversationListModel, ConversationRole
-from .message_model import MessageListModel, MessageRole, RecallStatus
+from .message_model import MessageListModel, MessageRole
 from .notifications import NotificationList
 from .recall import (
     REASON_IN_PROGRESS,
     REASON_OTHER_WAITING,
     RecallConfirmDialog,
-    RecallEligibility,
     RecallGraceBar,
-    recall_eligibility,
 )
 from .recall_log_model import RecallLogModel
 from .sources import InboxReader
@@ -125,6 +125,8 @@ class MainWindow(QMainWindow):
     recall_requested = Signal(Message)
     """Confirmed, grace period over, eligibility re-checked: recall this message for everyone now."""
     retry_recall_requested = Signal(Message)
+    recall_cancelled = Signal(Message)
+    """Cancelled during its grace period: nothing was sent (the recall log still shows it)."""
     mark_unread_requested = Signal(Conversation)
     star_toggled = Signal(Conversation, bool)
     """(conversation, the starred state the user asked for)."""
@@ -273,6 +275,9 @@ class MainWindow(QMainWindow):
         self.message_view.bubble_delegate.retry_clicked.connect(self._on_bubble_delegate_retry_clicked)
         self.grace_bar = RecallGraceBar()
         self.grace_bar.elapsed.connect(self._on_grace_bar_elapsed)
+        self.grace_bar.cancelled.connect(self.recall_cancelled)
+        self.close_question: QMessageBox | None = None
+        """Asked when the window is closed during a recall's grace period."""
         reply = QWidget()
         reply.setObjectName("replyBar")
         reply_layout = QHBoxLayout(reply)
@@ -520,10 +525,18 @@ class MainWindow(QMainWindow):
         self.message_model.mark_recall_pending(account_id, message_id)
         self._refresh_visible_recall_log()
 
-    def mark_recall_failed(self, account_id: str, message_id: str, reason_text: str, can_retry: bool) -> None:
-        """The recall failed: ``reason_text`` (plain words) under the bubble, and "Retry" when it helps."""
+    def mark_recall_failed(
+        self,
+        account_id: str,
+        message_id: str,
+        reason_text: str,
+        can_retry: bool,
+        state: RecallState = RecallState.FAILED,
+    ) -> None:
+        """The recall did not remove the message (refused, failed, or not confirmed yet: ``state``):
+        ``reason_text`` (plain words) under the bubble, and "Retry" when it helps."""
         with self._keeping_the_newest_in_view():
-            self.message_model.mark_recall_failed(account_id, message_id, reason_text, can_retry)
+            self.message_model.mark_recall_failed(account_id, message_id, reason_text, can_retry, state)
         self._refresh_visible_recall_log()
 
     @contextlib.contextmanager
@@ -567,16 +580,14 @@ class MainWindow(QMainWindow):
 
     # -- recall ------------------------------------------------------------------------------------------
 
-    def recall_eligibility_for(self, message: Message) -> RecallEligibility:
+    def recall_eligibility_for(self, message: Message) -> Eligibility:
         """Whether "Recall for everyone" is enabled for this message now, and why not."""
-        return recall_eligibility(
-            message, self._reader.server_now_ms(), busy_reason=self._busy_reason(message)
-        )
+        return eligibility(message, self._reader.server_now_ms(), busy_reason=self._busy_reason(message))
 
     def _busy_reason(self, message: Message) -> str:
         state = self.message_model.recall_state(message.account_id, message.message_id)
         waiting = self.grace_bar.message
-        if (state is not None and state.status is RecallStatus.PENDING) or (
+        if (state is not None and state.in_flight) or (
             waiting is not None and waiting.message_id == message.message_id
         ):
             return REASON_IN_PROGRESS
@@ -596,7 +607,7 @@ class MainWindow(QMainWindow):
         recall.setStatusTip(eligibility.reason)
         recall.triggered.connect(lambda: self.request_recall(message))
         state = self.message_model.recall_state(message.account_id, message.message_id)
-        if state is not None and state.status is RecallStatus.FAILED and state.can_retry:
+        if state is not None and state.has_line and state.can_retry:
             retry = menu.addAction("Retry recall")
             retry.setObjectName("retryRecallAction")
             retry.triggered.connect(lambda: self.retry_recall(message))
@@ -676,11 +687,11 @@ class MainWindow(QMainWindow):
 
     def retry_recall(self, message: Message) -> None:
         state = self.message_model.recall_state(message.account_id, message.message_id)
-        if state is None or state.status is not RecallStatus.FAILED:
+        if state is None or not state.has_line:
             return
-        eligibility = recall_eligibility(message, self._reader.server_now_ms())
-        if not eligibility.allowed:
-            self.mark_recall_failed(message.account_id, message.message_id, eligibility.reason, False)
+        verdict = eligibility(message, self._reader.server_now_ms())
+        if not verdict.allowed:
+            self.mark_recall_failed(message.account_id, message.message_id, verdict.reason, False)
             return
         self.retry_recall_requested.emit(message)
 
@@ -741,11 +752,50 @@ class MainWindow(QMainWindow):
         self.empty_list_label.setVisible(empty)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        # Closing during the grace period means "don't": nothing is sent after the window is gone.
-        self.grace_bar.cancel()
+        if self.grace_bar.is_active():
+            # A recall waits for its grace period: closing must not decide for the user (nor drop it
+            # silently). Asked window-modally, without a nested event loop; the answer closes again.
+            event.ignore()
+            self._ask_about_waiting_recall()
+            return
         super().closeEvent(event)
         if event.isAccepted():
             self.window_closed.emit()
+
+    def _ask_about_waiting_recall(self) -> None:
+        if self.close_question is not None:
+            self.close_question.raise_()
+            return
+        box = QMessageBox(self)
+        box.setObjectName("closeDuringGraceQuestion")
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("A recall is about to start")
+        box.setText("A recall is waiting for its grace period to end. What should happen to it?")
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        now = box.addButton("Recall now", QMessageBox.ButtonRole.AcceptRole)
+        cancel = box.addButton("Cancel the recall", QMessageBox.ButtonRole.DestructiveRole)
+        stay = box.addButton("Don't close", QMessageBox.ButtonRole.RejectRole)
+        now.setObjectName("recallNowButton")
+        cancel.setObjectName("cancelRecallButton")
+        stay.setObjectName("dontCloseButton")
+        box.setDefaultButton(stay)
+        box.setEscapeButton(stay)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+
+        def answered() -> None:
+            self.close_question = None
+            clicked = box.clickedButton()
+            if clicked is now:
+                self.grace_bar.finish_now()
+            elif clicked is cancel:
+                self.grace_bar.cancel()
+            else:
+                return
+            self.close()
+
+        box.finished.connect(answered)
+        self.close_question = box
+        box.open()
 
     # -- slots -------------------------------------------------------------------------------------------
 

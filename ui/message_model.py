@@ -9,7 +9,8 @@ from typing import Any, Final
 
 from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QObject, QPersistentModelIndex, Qt
 
-from sync.model import ChangeSet, Message
+from sync.model import ChangeSet, Message, RecallState
+from sync.recall_rules import UNCONFIRMED_CHECKING
 
 from .sources import InboxReader
 from .text import bubble_text, format_clock, truncation_note
@@ -23,25 +24,39 @@ MessageKey = tuple[str, str]
 """(account id, message id): one cached copy of a message."""
 
 
-class RecallStatus(enum.StrEnum):
-    NONE = "none"
-    PENDING = "pending"
-    FAILED = "failed"
+_LINE_STATES: Final = frozenset({RecallState.REFUSED, RecallState.FAILED, RecallState.UNCONFIRMED})
 
 
 @dataclass(frozen=True, slots=True)
 class RecallRowState:
-    """The UI's own state of a recall on one row (the cache knows only finished recalls)."""
+    """A recall of one row that is under way or did not remove it (a recalled row is simply gone)."""
 
-    status: RecallStatus
+    state: RecallState | None
+    """None: no recall of this row is under way."""
     reason: str = ""
     can_retry: bool = False
 
     @property
+    def in_flight(self) -> bool:
+        return self.state is RecallState.PENDING
+
+    @property
+    def has_line(self) -> bool:
+        """A line under the bubble: why it was not recalled, or that it is not confirmed yet."""
+        return self.state in _LINE_STATES
+
+    @property
+    def status(self) -> str:
+        """The ``RECALL_STATUS`` role's value: "pending", "failed" (a line under the bubble) or "none"."""
+        return "pending" if self.in_flight else "failed" if self.has_line else "none"
+
+    @property
     def text(self) -> str:
-        if self.status is RecallStatus.PENDING:
+        if self.in_flight:
             return RECALLING_TEXT
-        if self.status is RecallStatus.FAILED:
+        if self.state is RecallState.UNCONFIRMED:
+            return self.reason or UNCONFIRMED_CHECKING
+        if self.has_line:
             return f"Not recalled: {self.reason}" if self.reason else "Not recalled"
         return ""
 
@@ -62,7 +77,7 @@ class MessageRole(enum.IntEnum):
     REACTIONS = enum.auto()
     """A short plain-text line such as "👍 2  ❤️ 1" ("" when none)."""
     RECALL_STATUS = enum.auto()
-    """A ``RecallStatus`` value string: "none", "pending" or "failed"."""
+    """"none", "pending" or "failed" (a line under the bubble: refused, failed or not confirmed)."""
     RECALL_STATUS_TEXT = enum.auto()
     """"Recalling…", "Not recalled: <reason>" or ""."""
     RECALL_CAN_RETRY = enum.auto()
@@ -79,7 +94,7 @@ SAME_SIZE_CHANGE: Final = [int(MessageRole.RECALL_STATUS)]
 begins or ends): a view may repaint the row without laying the thread out again."""
 _BUBBLE = int(MessageRole.BUBBLE)
 _MESSAGE = int(MessageRole.MESSAGE)
-_NO_RECALL = RecallRowState(RecallStatus.NONE)
+_NO_RECALL = RecallRowState(None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,15 +263,23 @@ class MessageListModel(QAbstractListModel):
     # -- recall state ------------------------------------------------------------------------------------
 
     def mark_recall_pending(self, account_id: str, message_id: str) -> None:
-        self._set_recall(account_id, message_id, RecallRowState(RecallStatus.PENDING))
+        self._set_recall(account_id, message_id, RecallRowState(RecallState.PENDING))
 
-    def mark_recall_failed(self, account_id: str, message_id: str, reason_text: str, can_retry: bool) -> None:
-        self._set_recall(account_id, message_id, RecallRowState(RecallStatus.FAILED, reason_text, can_retry))
+    def mark_recall_failed(
+        self,
+        account_id: str,
+        message_id: str,
+        reason_text: str,
+        can_retry: bool,
+        state: RecallState = RecallState.FAILED,
+    ) -> None:
+        """A recall that did not remove the row: refused, failed, or not confirmed yet (``state``)."""
+        self._set_recall(account_id, message_id, RecallRowState(state, reason_text, can_retry))
 
     def clear_recall_state(self, account_id: str, message_id: str) -> None:
         before = self._recall.pop((account_id, message_id), None)
         if before is not None:
-            self._emit_row_changed(account_id, message_id, resized=before.status is RecallStatus.FAILED)
+            self._emit_row_changed(account_id, message_id, resized=before.has_line)
 
     def recall_state(self, account_id: str, message_id: str) -> RecallRowState | None:
         return self._recall.get((account_id, message_id))
@@ -266,7 +289,7 @@ class MessageListModel(QAbstractListModel):
         before = self._recall.get((account_id, message_id))
         self._recall[(account_id, message_id)] = state
         # Only a failure adds a line under the bubble ("Recalling…" takes the time's place).
-        failed = [s is not None and s.status is RecallStatus.FAILED for s in (before, state)]
+        failed = [s is not None and s.has_line for s in (before, state)]
         self._emit_row_changed(account_id, message_id, resized=failed[0] != failed[1])
 
     def _emit_row_changed(self, account_id: str, message_id: str, *, resized: bool = True) -> None:
@@ -310,7 +333,7 @@ class MessageListModel(QAbstractListModel):
         text, omitted = bubble_text(m.text)
         sender = "You" if m.is_sent_by_owner else (m.sender_name or "Unknown")
         bubble = BubbleData(
-            m, text, omitted, sender, reactions_text(m), shown.status.value, shown.text, shown.can_retry
+            m, text, omitted, sender, reactions_text(m), shown.status, shown.text, shown.can_retry
         )
         self._bubbles[key] = (m, state, bubble)
         return bubble
@@ -332,7 +355,7 @@ class MessageListModel(QAbstractListModel):
             lines = [text]
             if omitted:
                 lines.append(truncation_note(omitted))
-            if state.status is not RecallStatus.NONE:
+            if state.in_flight or state.has_line:
                 lines.append(state.text + (f" — {RETRY_TEXT}" if state.can_retry else ""))
             return "\n".join(lines)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -359,7 +382,7 @@ class MessageListModel(QAbstractListModel):
         if role == MessageRole.REACTIONS:
             return reactions_text(m)
         if role == MessageRole.RECALL_STATUS:
-            return state.status.value
+            return state.status
         if role == MessageRole.RECALL_STATUS_TEXT:
             return state.text
         if role == MessageRole.RECALL_CAN_RETRY:

@@ -1,10 +1,8 @@
-"""Recall as the user sees it: eligibility with its reason, the confirmation dialog and the grace bar."""
+"""Recall as the user sees it: the confirmation dialog and the grace bar (rules: sync.recall_rules)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -19,47 +17,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sync.model import RECALL_WINDOW_MS, Message
+from sync.model import Message
+from sync.recall_rules import REASON_WINDOW_CLOSED, RECALL_ACTION_TEXT, minutes_left_text
 
 from .text import one_line
 
-RECALL_ACTION_TEXT = "Recall for everyone"
-REASON_NOT_OWN = "Only messages you sent can be recalled"
-REASON_WINDOW_CLOSED = f"The {RECALL_WINDOW_MS // 60_000}-minute recall window has closed"
+# What only the UI knows makes a recall wait: another one of it in flight, or in its grace period.
 REASON_IN_PROGRESS = "A recall of this message is already in progress"
 REASON_OTHER_WAITING = "Another recall is about to start — wait for it or cancel it"
-
-
-def minutes_left_text(left_ms: int) -> str:
-    # Rounded up: "1 min left" while any time remains, never "0 min left" on an enabled action.
-    return f"{max(1, math.ceil(left_ms / 60_000))} min left"
-
-
-@dataclass(frozen=True, slots=True)
-class RecallEligibility:
-    """Whether the recall action is enabled for one message, and the words that say why (not)."""
-
-    allowed: bool
-    left_ms: int
-    reason: str = ""
-
-    @property
-    def menu_text(self) -> str:
-        if self.allowed:
-            return f"{RECALL_ACTION_TEXT} ({minutes_left_text(self.left_ms)})"
-        return f"{RECALL_ACTION_TEXT} — {self.reason}"
-
-
-def recall_eligibility(message: Message, server_now_ms: int, *, busy_reason: str = "") -> RecallEligibility:
-    """DESIGN.md "Recall, as the user sees it" §1: own messages, strictly inside the window, server time."""
-    left = message.recall_window_left_ms(server_now_ms)
-    if not message.is_sent_by_owner:
-        return RecallEligibility(False, left, REASON_NOT_OWN)
-    if left <= 0:
-        return RecallEligibility(False, 0, REASON_WINDOW_CLOSED)
-    if busy_reason:
-        return RecallEligibility(False, left, busy_reason)
-    return RecallEligibility(True, left)
 
 
 class RecallConfirmDialog(QDialog):
@@ -187,6 +152,12 @@ class RecallGraceBar(QFrame):
         message = self._stop()
         if message is not None:
             self.cancelled.emit(message)
+
+    def finish_now(self) -> None:
+        """End the grace period at once, as if it had run out (the window is closing: "Recall now")."""
+        message = self._stop()
+        if message is not None:
+            self.elapsed.emit(message)
 
     def _stop(self) -> Message | None:
         self._timer.stop()

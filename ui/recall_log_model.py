@@ -8,7 +8,8 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
-from sync.model import RecallAttempt, RecallOutcome
+from sync.model import RecallAttempt, RecallState
+from sync.recall_rules import STATE_WORDS
 
 from .sources import InboxReader
 from .text import format_clock, one_line
@@ -16,15 +17,11 @@ from .text import format_clock, one_line
 AnyIndex = QModelIndex | QPersistentModelIndex
 LOG_LIMIT = 500
 
-RESULT_TEXT = {
-    RecallOutcome.PENDING: "In progress",
-    RecallOutcome.SUCCEEDED: "Recalled",
-    RecallOutcome.FAILED: "Failed",
-    RecallOutcome.CANCELLED: "Cancelled",
-}
 RESULT_COLOR = {
-    RecallOutcome.SUCCEEDED: QColor("#2E7D4F"),
-    RecallOutcome.FAILED: QColor("#B3261E"),
+    RecallState.RECALLED: QColor("#2E7D4F"),
+    RecallState.REFUSED: QColor("#B3261E"),
+    RecallState.FAILED: QColor("#B3261E"),
+    RecallState.UNCONFIRMED: QColor("#9A6700"),
 }
 
 
@@ -107,7 +104,7 @@ class RecallLogModel(QAbstractTableModel):
         if column == RecallLogColumn.TIME:
             return format_clock(attempt.started_at)
         if column == RecallLogColumn.RESULT:
-            return RESULT_TEXT.get(attempt.outcome, str(attempt.outcome))
+            return STATE_WORDS.get(attempt.outcome, str(attempt.outcome))
         if column == RecallLogColumn.LATENCY:
             return "" if attempt.latency_ms is None else f"{attempt.latency_ms:,} ms"
         if column == RecallLogColumn.ERROR:

@@ -11,7 +11,7 @@ from typing import Final
 
 import peewee
 
-from sync.model import RecallAttempt, RecallOutcome
+from sync.model import RecallAttempt, RecallState
 
 __all__ = [
     "ALL_MODELS",
@@ -41,6 +41,7 @@ class AccountRow(_Base):
     """``urn:li:fsd_profile:…``: the prefix of this account's conversation and message URNs."""
     status = peewee.TextField(default="UNKNOWN")
     enabled = peewee.BooleanField(default=True)
+    api_seat = peewee.BooleanField(null=True)
 
     class Meta:
         table_name = "accounts"
@@ -91,6 +92,8 @@ class TombstoneRow(_Base):
     message_id = peewee.TextField(primary_key=True)
     reason = peewee.TextField()
     created_at = peewee.IntegerField()
+    conversation_id = peewee.TextField(null=True)
+    sent_at = peewee.IntegerField(null=True)
 
     class Meta:
         table_name = "tombstones"
@@ -110,6 +113,9 @@ class RecallLogRow(_Base):
     latency_ms = peewee.IntegerField(null=True)
     error_kind = peewee.TextField(default="")
     error_message = peewee.TextField(default="")
+    owner_pid = peewee.IntegerField(null=True)
+    conversation_title = peewee.TextField(default="")
+    message_preview = peewee.TextField(default="")
 
     class Meta:
         table_name = "recall_log"
@@ -139,6 +145,8 @@ class AccountSyncRow(_Base):
     initial_sync_completed = peewee.BooleanField(default=False)
     last_error = peewee.TextField(default="")
     updated_at = peewee.IntegerField()
+    last_error_kind = peewee.TextField(default="")
+    last_error_refused = peewee.BooleanField(default=False)
 
     class Meta:
         table_name = "account_sync"
@@ -175,10 +183,12 @@ def recall_attempt(row: RecallLogRow) -> RecallAttempt:
         message_urn=row.message_urn,
         message_id=row.message_id,
         started_at=row.started_at,
-        outcome=RecallOutcome(row.outcome),
+        outcome=RecallState(row.outcome),
         latency_ms=row.latency_ms,
         error_kind=row.error_kind,
         error_message=row.error_message,
         window_id=row.window_id,
         finished_at=row.finished_at,
+        conversation_title=row.conversation_title,
+        message_preview=row.message_preview,
     )

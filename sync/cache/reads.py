@@ -456,6 +456,15 @@ class CacheReader:
             last_error=r.last_error,
         )
 
+    def open_recalls(self) -> int:
+        """How many recall attempts are not final (pending or unconfirmed)."""
+        row = (
+            self._conn()
+            .execute("SELECT count(*) FROM recall_log WHERE outcome IN ('pending', 'unconfirmed')")
+            .fetchone()
+        )
+        return int(row[0])
+
     def recall_log(self, *, limit: int = 100, account_id: str | None = None) -> list[RecallAttempt]:
         """Recall attempts, newest first."""
         query = RecallLogRow.select()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Final
 
-__all__ = ["V1", "create_v1"]
+__all__ = ["V1", "V2", "V3", "add_messages_behind_v2", "create_v1", "recall_states_v3"]
 
 # Integer rowid keys with separate unique indexes: a long TEXT primary key makes every insert
 # slower (ENVIRONMENT.md). messages_key leads with message_id so that the same index serves the
@@ -159,6 +159,33 @@ CREATE INDEX conversation_sync_behind ON conversation_sync (account_id)
 """
 
 
+V3: Final = """
+-- A1's apiSeatAllocated (NULL: not said; 0: the plan has no API seat for the account: shown, not synced).
+ALTER TABLE accounts ADD COLUMN api_seat INTEGER;
+-- Why the last pass could not serve an account (DESIGN "Sync": accounts fail alone); '' when it could.
+ALTER TABLE account_sync ADD COLUMN last_error_kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE account_sync ADD COLUMN last_error_refused INTEGER NOT NULL DEFAULT 0;
+-- Where and when a tombstoned message was, when a cached copy said so: the vendor's C1 preview carries no
+-- message URN (spec §8), so a recalled message's preview is recognised by its conversation and time.
+ALTER TABLE tombstones ADD COLUMN conversation_id TEXT;
+ALTER TABLE tombstones ADD COLUMN sent_at INTEGER;
+CREATE INDEX tombstones_conversation_time ON tombstones (conversation_id, sent_at)
+    WHERE conversation_id IS NOT NULL;
+-- The recall log: the process that made an attempt (a pending row whose process is gone was cut short by
+-- a crash and is settled at the next start), and what a person needs to read it (issue "daily driver").
+ALTER TABLE recall_log ADD COLUMN owner_pid INTEGER;
+ALTER TABLE recall_log ADD COLUMN conversation_title TEXT NOT NULL DEFAULT '';
+ALTER TABLE recall_log ADD COLUMN message_preview TEXT NOT NULL DEFAULT '';
+CREATE INDEX recall_log_open ON recall_log (outcome) WHERE outcome IN ('pending', 'unconfirmed');
+-- One vocabulary for recall states (spec §9): succeeded is recalled; a failure the server stated is refused.
+UPDATE recall_log SET outcome = 'recalled' WHERE outcome = 'succeeded';
+UPDATE recall_log SET outcome = 'refused' WHERE outcome = 'failed' AND error_kind IN (
+    'refused', 'recall_not_own', 'recall_window_expired', 'recall_not_member', 'message_not_found',
+    'invalid_urn', 'validation', 'invalid_account_id', 'no_api_access', 'not_found', 'account_not_found',
+    'conversation_not_found');
+"""
+
+
 def create_v1(conn: sqlite3.Connection) -> None:
     """v0 (a new, empty file) → v1."""
     # executescript() would COMMIT the migration's open transaction first; run statement by statement.
@@ -169,4 +196,10 @@ def create_v1(conn: sqlite3.Connection) -> None:
 def add_messages_behind_v2(conn: sqlite3.Connection) -> None:
     """v1 → v2: ``conversation_sync.messages_behind_at`` (see :data:`V2`)."""
     for statement in _statements(V2):
+        conn.execute(statement)
+
+
+def recall_states_v3(conn: sqlite3.Connection) -> None:
+    """v2 → v3: seats, per-account errors, tombstone places, recall states (see :data:`V3`)."""
+    for statement in _statements(V3):
         conn.execute(statement)

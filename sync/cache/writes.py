@@ -31,14 +31,13 @@ from dataclasses import dataclass, field
 from typing import Any, Final, TypeAlias
 
 from sync import urns
+from sync.cache import recall_log
 from sync.cache.db import CacheDatabase
 from sync.cache.models import (
     AccountRow,
     AccountSyncRow,
     ConversationSyncRow,
     MetaRow,
-    RecallLogRow,
-    recall_attempt,
 )
 from sync.model import (
     Account,
@@ -50,8 +49,6 @@ from sync.model import (
     MessageIn,
     Participant,
     Reaction,
-    RecallAttempt,
-    RecallOutcome,
     RowKey,
     TombstoneReason,
 )
@@ -70,8 +67,6 @@ __all__ = [
     "WriteOp",
     "apply",
     "apply_group",
-    "begin_recall",
-    "finish_recall",
     "set_last_applied_seq",
 ]
 
@@ -482,14 +477,17 @@ def _newest_cached(conn: sqlite3.Connection, account: str, conversation: str) ->
 
 
 def _pick_latest(
-    conn: sqlite3.Connection, candidate: _Latest | None, newest: _Latest | None
+    conn: sqlite3.Connection, conversation: str, candidate: _Latest | None, newest: _Latest | None
 ) -> _Latest | None:
     """The newest visible message: the candidate (server's or stored) unless tombstoned or older than
     the newest cached message (cached rows are never tombstoned: hiding deletes them)."""
-    if (
-        candidate is not None
-        and candidate[0] is not None
-        and conn.execute("SELECT 1 FROM tombstones WHERE message_id = ?", (candidate[0],)).fetchone()
+    if candidate is not None and (
+        conn.execute("SELECT 1 FROM tombstones WHERE message_id = ?", (candidate[0],)).fetchone()
+        if candidate[0] is not None
+        # A preview without a URN (spec §8) is known only by its conversation and time.
+        else conn.execute(
+            "SELECT 1 FROM tombstones WHERE conversation_id = ? AND sent_at = ?", (conversation, candidate[3])
+        ).fetchone()
     ):
         candidate = None
     if newest is None:
@@ -510,7 +508,7 @@ def _refresh_conversation(conn: sqlite3.Connection, account: str, conversation: 
     if row is None:
         return False
     stored: _Latest | None = None if row[1] is None else tuple(row[1:])
-    latest = _pick_latest(conn, stored, _newest_cached(conn, account, conversation))
+    latest = _pick_latest(conn, conversation, stored, _newest_cached(conn, account, conversation))
     activity = max(row[0], latest[3]) if latest is not None else row[0]
     if latest == stored and activity == row[0]:
         return False
@@ -590,7 +588,7 @@ def _upsert_conversations(
             " FROM conversations WHERE account_id = ? AND conversation_id = ?",
             (account, conversation),
         ).fetchone()
-        latest = _pick_latest(conn, row.latest, _newest_cached(conn, account, conversation))
+        latest = _pick_latest(conn, conversation, row.latest, _newest_cached(conn, account, conversation))
         # The server's activity time can trail an event this cache already applied.
         activity = max(row.last_activity_at, old[1] if old else 0, latest[3] if latest else 0)
         new = (
@@ -769,18 +767,23 @@ def _lower_unread(conn: sqlite3.Connection, account: str, conversation: str, mid
 
 def _tombstone(db: CacheDatabase, conn: sqlite3.Connection, op: Tombstone, acc: _Changes) -> None:
     at = _now_ms() if op.at is None else op.at
-    for mid in _normalized_ids(op):
-        cursor = conn.execute(
-            "INSERT INTO tombstones (message_id, reason, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            (mid, str(op.reason), at),
-        )
-        if cursor.rowcount:
-            acc.tombstones.add(mid)
+    ids = _normalized_ids(op)
+    for mid in ids:
         copies = conn.execute(
             "SELECT account_id, conversation_id, sent_at, is_sent_by_owner FROM messages"
             " WHERE message_id = ?",
             (mid,),
         ).fetchall()
+        # Where and when the message was (any copy: every mailbox shares the thread token and the time),
+        # so that a vendor C1 preview of it, which has no URN, is recognised too (_pick_latest).
+        place = (copies[0][1], copies[0][2]) if copies else (None, None)
+        cursor = conn.execute(
+            "INSERT INTO tombstones (message_id, reason, created_at, conversation_id, sent_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (mid, str(op.reason), at, *place),
+        )
+        if cursor.rowcount:
+            acc.tombstones.add(mid)
         affected: set[tuple[str, str]] = set()
         for account, conversation, sent_at, by_owner in copies:
             if not by_owner and _lower_unread(conn, account, conversation, mid, sent_at):
@@ -798,6 +801,7 @@ def _tombstone(db: CacheDatabase, conn: sqlite3.Connection, op: Tombstone, acc: 
         for account, conversation in affected:
             if _refresh_conversation(conn, account, conversation):
                 acc.conversations.add((account, conversation))
+    recall_log.confirm_tombstoned(conn, ids, at)
 
 
 def _conversation_token(value: str) -> str:
@@ -1130,66 +1134,3 @@ def set_last_applied_seq(db: CacheDatabase, seq: int) -> None:
     """Set ``last_applied_seq`` unconditionally (a sandbox reset restarts ``seq`` at 0)."""
     with db.write_transaction():
         _write_seq(db, seq)
-
-
-# --- the recall log -------------------------------------------------------------------------------
-
-
-def _load_attempt(db: CacheDatabase, attempt_id: int) -> RecallAttempt:
-    query = RecallLogRow.select().where(RecallLogRow.id == attempt_id).bind(db.peewee)
-    return recall_attempt(query.get())
-
-
-def begin_recall(
-    db: CacheDatabase,
-    account_id: str,
-    conversation_urn: str,
-    message_urn: str,
-    *,
-    window_id: str = "",
-    started_at: int | None = None,
-) -> RecallAttempt:
-    """Log a recall attempt as pending (before the DELETE is sent)."""
-    try:
-        mid = urns.message_id(message_urn)
-    except urns.UrnError as exc:
-        raise CacheInputError(f"cannot log a recall of {message_urn!r}: {exc.reason}") from exc
-    with db.write_transaction():
-        attempt_id = RecallLogRow.insert(
-            account_id=account_id,
-            conversation_urn=conversation_urn,
-            message_urn=message_urn,
-            message_id=mid,
-            window_id=window_id,
-            started_at=_now_ms() if started_at is None else started_at,
-            outcome=str(RecallOutcome.PENDING),
-        ).execute(db.peewee)
-        return _load_attempt(db, int(attempt_id))
-
-
-def finish_recall(
-    db: CacheDatabase,
-    attempt_id: int,
-    outcome: RecallOutcome,
-    *,
-    latency_ms: int | None = None,
-    error_kind: str = "",
-    error_message: str = "",
-    finished_at: int | None = None,
-) -> RecallAttempt:
-    """Record how an attempt ended. The tombstone itself is a separate :class:`Tombstone` write."""
-    with db.write_transaction():
-        updated = (
-            RecallLogRow.update(
-                outcome=str(outcome),
-                latency_ms=latency_ms,
-                error_kind=error_kind,
-                error_message=error_message,
-                finished_at=_now_ms() if finished_at is None else finished_at,
-            )
-            .where(RecallLogRow.id == attempt_id)
-            .execute(db.peewee)
-        )
-        if not updated:
-            raise CacheInputError(f"no recall attempt {attempt_id}")
-        return _load_attempt(db, attempt_id)

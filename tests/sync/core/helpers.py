@@ -12,7 +12,8 @@ from sync.api import ApiClient
 from sync.cache import Cache
 from sync.engine import SyncEngine
 from sync.model import Message
-from sync.recall import RecallService, eligibility
+from sync.recall import RecallService
+from sync.recall_rules import eligibility
 from tests.fixtures.sandbox import SandboxHandle
 
 
