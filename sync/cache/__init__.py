@@ -11,8 +11,10 @@ Writes (``cache.writer``, each one ``BEGIN IMMEDIATE`` transaction returning a F
 advance_seq_to=)`` for several operations at once (``UpsertAccounts``, ``UpsertConversations``,
 ``UpsertMessages``, ``Tombstone``, ``UpdateConversation``, ``SetReactions``, ``SetConversationSync``,
 ``SetAccountSync``) and one method per operation, plus the recall log and ``set_last_applied_seq``.
-Reads: :class:`CacheReader`. Errors: :class:`CacheError` (file unusable: too new, in use) and
-:class:`CacheInputError` (a malformed write; nothing written).
+Reads: :class:`CacheReader`. Errors: :class:`CacheError` (file unusable: too new, in use), the
+:class:`sync.errors.LocalStorageError` family (busy, disk full, read-only, damaged, data dir unusable:
+from ``open`` and from every write's future) and :class:`CacheInputError` (a malformed write; nothing
+written). A damaged file is moved aside with :func:`move_damaged_cache_aside`.
 """
 
 from __future__ import annotations
@@ -30,8 +32,12 @@ from sync.cache.db import (
     CacheInUse,
     CacheSchemaTooNew,
     Migration,
+    MovedAside,
     cache_path,
+    move_damaged_cache_aside,
+    note_damage,
     open_database,
+    storage_error_of,
 )
 from sync.cache.reads import CacheReader
 from sync.cache.writer import CacheWriter
@@ -59,6 +65,7 @@ __all__ = [
     "CacheReader",
     "CacheSchemaTooNew",
     "CacheWriter",
+    "MovedAside",
     "SetAccountSync",
     "SetConversationSync",
     "SetReactions",
@@ -69,6 +76,9 @@ __all__ = [
     "UpsertMessages",
     "WriteOp",
     "cache_path",
+    "move_damaged_cache_aside",
+    "note_damage",
+    "storage_error_of",
 ]
 
 

@@ -4,23 +4,33 @@ One cache file per backend (``cache_path``). Every process that has the file ope
 shared ``flock`` on ``<file>.lock``; a migration needs it exclusively, so it refuses to run
 while another process has the cache open (DESIGN "Windows and sessions"). SQLite's own
 ``BEGIN EXCLUSIVE`` cannot do that job: in WAL mode it does not keep readers out.
+
+A file that cannot be opened raises a :class:`sync.errors.LocalStorageError` (busy, full, read-only,
+damaged, data dir unusable) or a :class:`CacheError` (too new, in use): the environment's fault, never a
+traceback. A damaged file is never repaired or deleted here: :func:`move_damaged_cache_aside` renames it
+(and its ``-wal``/``-shm``) aside after exporting what it can of the recall log, so a fresh cache can
+start. A corruption found after opening (a read that hits a bad page) leaves a ``.suspect`` marker
+(:func:`note_damage`); the next open then runs ``PRAGMA quick_check`` before trusting the file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import logging
 import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
 
 import peewee
 
 from sync.cache import schema
+from sync.errors import CacheBusy, CacheCorrupt, LocalStorageError, storage_error
 
 try:  # POSIX only; elsewhere the "another process has it open" check is skipped.
     import fcntl
@@ -37,8 +47,12 @@ __all__ = [
     "CacheInUse",
     "CacheSchemaTooNew",
     "Migration",
+    "MovedAside",
     "cache_path",
+    "move_damaged_cache_aside",
+    "note_damage",
     "open_database",
+    "storage_error_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -49,37 +63,50 @@ BUSY_TIMEOUT_S: Final = 10.0
 Migration = Callable[[sqlite3.Connection], None]
 """One step: brings the schema from version ``n - 1`` to ``n`` inside an open transaction."""
 
-MIGRATIONS: Final[Mapping[int, Migration]] = {1: schema.create_v1, 2: schema.add_messages_behind_v2}
+MIGRATIONS: Final[Mapping[int, Migration]] = {
+    1: schema.create_v1,
+    2: schema.add_messages_behind_v2,
+    3: schema.recall_states_v3,
+}
 SCHEMA_VERSION: Final = max(MIGRATIONS)
 
 
-class CacheError(Exception):
-    """The cache file cannot be used as it is (known, environmental: shown as state, not a crash)."""
+class CacheError(LocalStorageError):
+    """The cache file cannot be used by this app as it is (too new, in use): a known error whose text is
+    the whole sentence for the user."""
+
+    kind = "cache_unusable"
+
+    @property
+    def user_message(self) -> str:
+        return self.detail
 
 
 class CacheSchemaTooNew(CacheError):
     def __init__(self, path: Path, found: int, supported: int) -> None:
-        self.path = path
         self.found = found
         self.supported = supported
         super().__init__(
             f"the cache {path} has schema version {found}, newer than version {supported} that this "
-            f"version of the app understands; use a newer app or another data dir"
+            f"version of the app understands; use a newer app or another data dir",
+            path=path,
         )
 
 
 class CacheInUse(CacheError):
     """A migration is due (or running elsewhere) while another process has the cache open."""
 
+    kind = "cache_in_use"
+    retryable = True
+
     def __init__(self, path: Path, detail: str) -> None:
-        self.path = path
         super().__init__(
-            f"the cache {path} {detail}; close the other windows or sync processes and try again"
+            f"the cache {path} {detail}; close the other windows or sync processes and try again", path=path
         )
 
 
-class CacheClosed(CacheError):
-    """A write was submitted after the cache was closed."""
+class CacheClosed(RuntimeError):
+    """A write was submitted after the cache was closed: the caller's bug, not the environment's."""
 
 
 def cache_path(data_dir: str | os.PathLike[str], base_url: str) -> Path:
@@ -271,7 +298,9 @@ def _migrate(db: peewee.SqliteDatabase, path: Path, migrations: Mapping[int, Mig
     if found == 0:
         tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchone()
         if tables[0]:
-            raise CacheError(f"{path} is an SQLite file with tables but no schema version: not a cache file")
+            raise CacheCorrupt(
+                "an SQLite file with tables but no schema version: not a cache file", path=path
+            )
     else:
         _backup(conn, path, found)
     conn.execute("BEGIN EXCLUSIVE")
@@ -305,6 +334,20 @@ def open_database(
     if missing:
         raise ValueError(f"migration steps missing for versions {missing}")
     file = Path(path)
+    try:
+        return _open(file, steps, target, busy_timeout_s, migration_wait_s)
+    except LocalStorageError:
+        raise
+    except (sqlite3.Error, peewee.DatabaseError, OSError) as exc:
+        known = storage_error_of(exc, file)
+        if known is None:
+            raise
+        raise known from exc
+
+
+def _open(
+    file: Path, steps: Mapping[int, Migration], target: int, busy_timeout_s: float, migration_wait_s: float
+) -> CacheDatabase:
     file.parent.mkdir(parents=True, exist_ok=True)
     lock_file: IO[bytes] | None = None
     if fcntl is not None:
@@ -319,6 +362,10 @@ def open_database(
     try:
         conn: sqlite3.Connection = db.connection()  # type: ignore[no-untyped-call]
         _ensure_wal(conn, file, busy_timeout_s)
+        # Reads page 1 and the whole schema: a file of garbage, a truncated one or a damaged schema
+        # fails here (SQLITE_NOTADB / SQLITE_CORRUPT), not in the middle of the first page of the inbox.
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        _check_if_suspect(conn, file)
         found = _user_version(conn)
         if found > target:
             raise CacheSchemaTooNew(file, found, target)
@@ -331,11 +378,129 @@ def open_database(
                     raise CacheInUse(file, detail + ", but another process has it open")
                 _migrate(db, file, steps, target)
         return CacheDatabase(file, db, lock_file)
-    except BaseException as exc:
+    except BaseException:
         if not db.is_closed():
             db.close()
         if lock_file is not None:
             lock_file.close()
-        if isinstance(exc, sqlite3.DatabaseError | peewee.DatabaseError) and "not a database" in str(exc):
-            raise CacheError(f"{file} is not an SQLite file: not a cache file") from exc
         raise
+
+
+# --- damage: recognised, remembered, moved aside ----------------------------------------------------
+
+SUSPECT_SUFFIX: Final = ".suspect"
+"""``<cache>.suspect``: a read or write hit a damaged page; the next open checks the whole file."""
+
+
+def storage_error_of(exc: BaseException, path: str | os.PathLike[str] | None) -> LocalStorageError | None:
+    """:func:`sync.errors.storage_error` for an error peewee may have wrapped around SQLite's own."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        known = storage_error(current, None if path is None else Path(path))
+        if known is not None:
+            return known
+        inner = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
+        current = inner or current.__cause__ or current.__context__
+    return None
+
+
+def note_damage(path: str | os.PathLike[str]) -> None:
+    """Remember that the cache at ``path`` hit a damaged page (best effort: the disk may be the problem)."""
+    marker = Path(path).with_name(Path(path).name + SUSPECT_SUFFIX)
+    try:
+        _private(marker)
+    except OSError as exc:
+        log.warning("cache %s: could not note the damage: %s", path, exc)
+
+
+def _check_if_suspect(conn: sqlite3.Connection, path: Path) -> None:
+    marker = path.with_name(path.name + SUSPECT_SUFFIX)
+    if not marker.exists():
+        return
+    # Only when there is a reason: quick_check reads every page (seconds for a big cache).
+    rows = conn.execute("PRAGMA quick_check").fetchall()
+    if rows != [("ok",)]:
+        lines = [line for row in rows for line in str(row[0]).splitlines() if not line.startswith("***")]
+        first = lines[0][:200] if lines else "no detail"
+        raise CacheCorrupt(
+            f"the integrity check failed ({len(lines)} problems; the first: {first})", path=path
+        )
+    log.info("cache %s: the integrity check found nothing wrong", path)
+    with contextlib.suppress(FileNotFoundError):
+        marker.unlink()
+
+
+@dataclass(frozen=True, slots=True)
+class MovedAside:
+    """What :func:`move_damaged_cache_aside` did."""
+
+    moved: tuple[Path, ...]
+    """The new names of the damaged file and of its ``-wal`` and ``-shm`` where they existed."""
+    recall_log_csv: Path | None
+    """The recall log exported as CSV next to them, or None when it could not be read."""
+    recall_log_rows: int
+    why_no_csv: str = ""
+
+
+def move_damaged_cache_aside(path: str | os.PathLike[str], *, wait_s: float = 2.0) -> MovedAside:
+    """Rename the damaged cache ``path`` and its ``-wal``/``-shm`` aside (never delete), after exporting its
+    recall log as CSV when it can still be read. The next :meth:`Cache.open` starts a fresh file.
+
+    Refused with :class:`sync.errors.CacheBusy` while another process has the cache open (its shared lock
+    is held): renaming a file under an open connection would split the cache in two.
+    """
+    file = Path(path)
+    lock_path = file.with_name(file.name + ".lock")
+    _private(lock_path)
+    with open(lock_path, "a+b") as lock_file:
+        if fcntl is not None and not _flock(lock_file, fcntl.LOCK_EX, wait_s):
+            raise CacheBusy("another process has the cache open: close it first", path=file)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        base = file.with_name(f"{file.name}.damaged-{stamp}")
+        serial = 1
+        while any(base.with_name(base.name + s).exists() for s in ("", "-wal", "-shm", ".recall-log.csv")):
+            serial += 1
+            base = file.with_name(f"{file.name}.damaged-{stamp}-{serial}")
+        csv_path: Path | None = base.with_name(base.name + ".recall-log.csv")
+        assert csv_path is not None
+        rows, why = 0, ""
+        try:
+            rows = _export_recall_log(file, csv_path)
+        except (sqlite3.Error, OSError, UnicodeError) as exc:
+            why = str(exc) or type(exc).__name__
+            log.warning("cache %s: the recall log could not be exported: %s", file, why)
+            with contextlib.suppress(OSError):
+                csv_path.unlink()
+            csv_path = None
+        moved = []
+        for suffix in ("", "-wal", "-shm"):
+            source = file.with_name(file.name + suffix)
+            if source.exists():
+                target = base.with_name(base.name + suffix)
+                os.rename(source, target)
+                moved.append(target)
+        with contextlib.suppress(FileNotFoundError):
+            file.with_name(file.name + SUSPECT_SUFFIX).unlink()
+    log.warning("cache %s: moved aside as %s (recall log: %s)", file, base.name, csv_path or why)
+    return MovedAside(tuple(moved), csv_path, rows, why)
+
+
+def _export_recall_log(file: Path, target: Path) -> int:
+    """Every row of the damaged file's recall log as CSV; the file itself is only read."""
+    uri = f"{file.resolve().as_uri()}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=1.0)) as conn:
+        # A truncated file is "malformed" to SQLite before any table is read (its header promises more
+        # pages than the file has); with writable_schema it reads what is still there. The connection is
+        # read-only, so nothing is written.
+        conn.execute("PRAGMA writable_schema = ON")
+        cursor = conn.execute("SELECT * FROM recall_log ORDER BY id")
+        header = [column[0] for column in cursor.description]
+        rows = cursor.fetchall()
+    _private(target)
+    with open(target, "w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return len(rows)

@@ -17,6 +17,11 @@ failed request rolls back to its savepoint and nothing else), and only after the
 the transaction as a whole fails, every request of the group gets that error. Other writes
 (:meth:`CacheWriter.submit`: the recall log, ``set_last_applied_seq``, ad hoc functions) run alone
 and end a group, so the order of all writes is the order they were queued in.
+
+A write that fails for the machine's sake (a full disk, a busy or read-only or damaged file: SQLite's
+code says which) fails its future with the matching :class:`sync.errors.LocalStorageError`, the SQLite
+error as its ``__cause__``; its transaction is rolled back and the writer thread carries on, so the same
+write works again once the disk has room. Any other exception is handed over as it is (a bug).
 """
 
 from __future__ import annotations
@@ -32,8 +37,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Concatenate, Final, ParamSpec, TypeVar
 
-from sync.cache import writes
-from sync.cache.db import CacheClosed, CacheDatabase
+from sync.cache import recall_log, writes
+from sync.cache.db import CacheClosed, CacheDatabase, note_damage, storage_error_of
+from sync.errors import CacheCorrupt
 from sync.model import (
     Account,
     AccountSyncState,
@@ -43,7 +49,7 @@ from sync.model import (
     MessageIn,
     Reaction,
     RecallAttempt,
-    RecallOutcome,
+    RecallState,
     TombstoneReason,
 )
 
@@ -200,9 +206,34 @@ class CacheWriter:
         try:
             if self._db.checkpoint():
                 self.checkpoints += 1
-        except Exception:  # the writes are committed; the next checkpoint copies what this one did not
-            log.exception("cache writer: checkpoint failed")
+        except Exception as exc:  # the writes are committed; the next checkpoint copies what this one did not
+            known = self._known(exc)
+            if known is exc:
+                log.exception("cache writer: checkpoint failed")
+            else:
+                log.warning("cache writer: checkpoint failed: %s", known)
         self._last_checkpoint = time.monotonic()
+
+    def _known(self, exc: BaseException) -> BaseException:
+        """The error a caller gets: a known :class:`sync.errors.LocalStorageError` for the environment's
+        failures (SQLite's error kept as its cause), else ``exc`` itself."""
+        known = storage_error_of(exc, self._db.path)
+        if known is None or known is exc:
+            return exc
+        if isinstance(known, CacheCorrupt):
+            note_damage(self._db.path)
+        known.__cause__ = exc
+        return known
+
+    def _end_failed_transaction(self) -> None:
+        """After a failed write: no transaction may stay open on the writer's connection (SQLite rolls
+        some back itself, SQLITE_FULL among them; peewee's own rollback may then have failed)."""
+        try:
+            conn = self._db.connection()
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except Exception:
+            log.exception("cache writer: rolling back a failed write failed")
 
     def _next_job(self) -> _Job | None:
         """The next job to run (its future marked running), or None when the writer is done."""
@@ -250,15 +281,24 @@ class CacheWriter:
         assert job.call is not None
         try:
             result = job.call()
-            changed = isinstance(result, ChangeSet) and bool(result)
-            if changed:
-                self._announce([result])
-            if changed or isinstance(result, RecallAttempt):
-                writes.count_commit(self._db, self.commit_key)
         except BaseException as exc:  # the caller's to see, as a thread pool hands it over
-            job.future.set_exception(exc)
-        else:
-            job.future.set_result(result)
+            self._end_failed_transaction()
+            job.future.set_exception(self._known(exc))
+            return
+        changed = isinstance(result, ChangeSet) and bool(result)
+        if changed:
+            self._announce([result])
+        if changed or isinstance(result, RecallAttempt):
+            try:
+                writes.count_commit(self._db, self.commit_key)
+            except Exception as exc:  # the write itself is committed: its caller hears so
+                self._end_failed_transaction()
+                known = self._known(exc)
+                if known is exc:
+                    log.exception("cache writer: the commit counter was not updated")
+                else:
+                    log.warning("cache writer: the commit counter was not updated: %s", known)
+        job.future.set_result(result)
 
     def _run_group(self, first: _Job) -> None:
         group = [first]
@@ -279,13 +319,15 @@ class CacheWriter:
             self._db.tune_writer()
             results = writes.apply_group(self._db, requests(), commit_key=self.commit_key)
         except BaseException as exc:  # the transaction as a whole failed: none of the group is stored
+            self._end_failed_transaction()
+            known = self._known(exc)
             for job in group:
-                job.future.set_exception(exc)
+                job.future.set_exception(known)
             return
         self._announce([r for r in results if isinstance(r, ChangeSet) and r])
         for job, result in zip(group, results, strict=True):
             if isinstance(result, Exception):
-                job.future.set_exception(result)
+                job.future.set_exception(self._known(result))
             else:
                 job.future.set_result(result)
 
@@ -384,20 +426,24 @@ class CacheWriter:
         *,
         window_id: str = "",
         started_at: int | None = None,
+        conversation_title: str = "",
+        message_text: str = "",
     ) -> Future[RecallAttempt]:
         return self.submit(
-            writes.begin_recall,
+            recall_log.begin_recall,
             account_id,
             conversation_urn,
             message_urn,
             window_id=window_id,
             started_at=started_at,
+            conversation_title=conversation_title,
+            message_text=message_text,
         )
 
     def finish_recall(
         self,
         attempt_id: int,
-        outcome: RecallOutcome,
+        state: RecallState,
         *,
         latency_ms: int | None = None,
         error_kind: str = "",
@@ -405,9 +451,9 @@ class CacheWriter:
         finished_at: int | None = None,
     ) -> Future[RecallAttempt]:
         return self.submit(
-            writes.finish_recall,
+            recall_log.finish_recall,
             attempt_id,
-            outcome,
+            state,
             latency_ms=latency_ms,
             error_kind=error_kind,
             error_message=error_message,

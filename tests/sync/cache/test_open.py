@@ -14,7 +14,17 @@ import pytest
 from sync.cache import SCHEMA_VERSION, Cache, CacheError, CacheInUse, CacheSchemaTooNew, cache_path
 from sync.cache.db import MIGRATIONS
 from sync.cache.models import ALL_MODELS
-from tests.sync.cache.helpers import ACCOUNT_A, ACCOUNTS, message_token, msg
+from sync.errors import CacheCorrupt, KnownError
+from tests.sync.cache.helpers import (
+    ACCOUNT_A,
+    ACCOUNTS,
+    MAILBOX_A,
+    conv_urn,
+    message_token,
+    msg,
+    msg_urn,
+    thread_token,
+)
 
 
 def _user_version(path: Path) -> int:
@@ -71,15 +81,32 @@ def test_newer_schema_is_refused_with_both_versions_named(tmp_path: Path) -> Non
 
     assert f"version {SCHEMA_VERSION + 5}" in str(caught.value)
     assert f"version {SCHEMA_VERSION}" in str(caught.value)
-    assert isinstance(caught.value, CacheError)
+    assert isinstance(caught.value, CacheError) and isinstance(caught.value, KnownError)
     assert path.read_bytes() == before
 
 
 def test_a_version_1_file_is_upgraded_to_remember_conversations_behind(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite"
-    with Cache.open_file(path, migrations={1: MIGRATIONS[1]}) as old:
-        old.writer.upsert_accounts(ACCOUNTS).result()
-        old.writer.upsert_messages([msg(ACCOUNT_A, 1, message_token(1), 100)]).result()
+    Cache.open_file(path, migrations={1: MIGRATIONS[1]}).close()
+    # Rows as a version-1 app wrote them (today's writer writes columns v1 does not have).
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("INSERT INTO accounts (account_id, mailbox) VALUES (?, ?)", (ACCOUNT_A, MAILBOX_A))
+        conn.execute(
+            "INSERT INTO conversations (account_id, conversation_id, conversation_urn, last_activity_at)"
+            " VALUES (?, ?, ?, 100)",
+            (ACCOUNT_A, thread_token(1), conv_urn(ACCOUNT_A, 1)),
+        )
+        conn.execute(
+            "INSERT INTO messages (account_id, conversation_id, message_id, message_urn, conversation_urn,"
+            " text, sent_at) VALUES (?, ?, ?, ?, ?, 'hello', 100)",
+            (
+                ACCOUNT_A,
+                thread_token(1),
+                message_token(1),
+                msg_urn(ACCOUNT_A, message_token(1)),
+                conv_urn(ACCOUNT_A, 1),
+            ),
+        )
     assert _user_version(path) == 1
 
     with Cache.open_file(path) as new:
@@ -87,7 +114,7 @@ def test_a_version_1_file_is_upgraded_to_remember_conversations_behind(tmp_path:
         conversation = new.reader.conversations(ACCOUNT_A, limit=1)[0]
         assert new.reader.messages_behind(ACCOUNT_A, conversation.conversation_id) is None
         assert new.reader.conversations_behind(ACCOUNT_A) == []
-    assert _user_version(path) == SCHEMA_VERSION == 2
+    assert _user_version(path) == SCHEMA_VERSION >= 2
     assert _user_version(path.with_name(f"{path.name}.v1.bak")) == 1
 
 
@@ -186,8 +213,9 @@ def test_sqlite_file_that_is_not_a_cache_is_refused(tmp_path: Path) -> None:
     with contextlib.closing(sqlite3.connect(path)) as conn:
         conn.execute("CREATE TABLE notes (x)")
 
-    with pytest.raises(CacheError, match="not a cache file"):
+    with pytest.raises(CacheCorrupt, match="not a cache file") as caught:
         Cache.open_file(path)
+    assert caught.value.path == str(path)
 
 
 def test_file_that_is_not_sqlite_is_refused_and_left_alone(tmp_path: Path) -> None:
@@ -195,7 +223,7 @@ def test_file_that_is_not_sqlite_is_refused_and_left_alone(tmp_path: Path) -> No
     path.write_bytes(b"certainly not a database file, but long enough to have a header" * 20)
     before = path.read_bytes()
 
-    with pytest.raises(CacheError, match="not a cache file"):
+    with pytest.raises(CacheCorrupt, match="file is not a database"):
         Cache.open_file(path)
 
     assert path.read_bytes() == before
