@@ -99,9 +99,7 @@ class WindowManager(QObject):
         window.send_requested.connect(self._on_window_send_requested)
         window.recall_requested.connect(lambda message, w=window: self._recall(message, w))
         window.retry_recall_requested.connect(lambda message, w=window: self._recall(message, w))
-        window.recall_cancelled.connect(
-            lambda message, w=window: self._on_window_recall_cancelled(message, w)
-        )
+        window.recall_cancelled.connect(lambda message, w=window: self._recall_cancelled(message, w))
         window.mark_unread_requested.connect(self._on_window_mark_unread_requested)
         window.star_toggled.connect(self._on_window_star_toggled)
         window.new_window_requested.connect(self._on_window_new_window_requested)

@@ -12,17 +12,29 @@ stored cursors.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 
-from sync import wire
+from sync import evidence, wire
 from sync.api import ApiClient
 from sync.cache import Cache
 from sync.cache.reads import MAX_PAGE
-from sync.errors import InvalidCursor, KnownError
+from sync.errors import (
+    AccountNotFound,
+    ConversationNotFound,
+    InvalidCursor,
+    KnownError,
+    NoApiAccess,
+    NotFound,
+    Refused,
+    SignedOut,
+    Unreachable,
+)
+from sync.errors import RateLimited as RateLimitedError
 from sync.model import (
     RECALL_WINDOW_MS,
     Account,
@@ -53,13 +65,21 @@ PROGRESS_INTERVAL_S = 0.1
 ProgressCallback = Callable[[SyncProgress], None]
 
 
-def conversation_in(conversation: Conversation) -> ConversationIn:
+KEY_WIDE = (SignedOut, RateLimitedError, Unreachable)
+"""Failures of the key or the network, not of one account: they end the pass (the others carry on)."""
+ACCOUNT_GONE = (NoApiAccess, AccountNotFound)
+"""An account the server will not serve in this pass: its other reads are skipped."""
+MAX_LISTING_PAGES = 10_000
+"""A C1 listing never takes more pages than this (1,000,000 conversations): past it, it is cut short."""
+
+
+def conversation_in(conversation: Conversation, *, star_known: bool = True) -> ConversationIn:
     return ConversationIn(
         account_id=conversation.account_id,
         conversation_urn=conversation.conversation_urn,
         last_activity_at=conversation.last_activity_at,
         unread_count=conversation.unread_count,
-        starred=conversation.starred,
+        starred=conversation.starred if star_known else None,
         participants=conversation.participants,
         latest=conversation.latest,
     )
@@ -78,6 +98,11 @@ def message_in(message: Message) -> MessageIn:
         has_attachment=message.has_attachment,
         reactions=message.reactions,
     )
+
+
+def _newest_first(conversations: Sequence[Conversation]) -> bool:
+    """Whether a C1 page is in the contract's order (newest activity first)."""
+    return all(a.last_activity_at >= b.last_activity_at for a, b in itertools.pairwise(conversations))
 
 
 def merge_all(change_sets: Sequence[ChangeSet]) -> ChangeSet:
@@ -132,25 +157,59 @@ class SyncEngine:
         self._tombstoned = 0
         self._conversations_seen = 0
         self._last_progress = 0.0
+        self._issues: list[AccountIssue] = []
+        self._status_asked: set[str] = set()
+        """Accounts whose A2 was asked by this engine (a prefix-less answer is not asked again)."""
 
     # --- the public passes --------------------------------------------------------------------------
 
     async def sync_once(self, *, reconcile: bool = True) -> SyncReport:
-        """Accounts, then each account's conversations and new messages, then (optionally) reconciliation."""
+        """Accounts, then each account's conversations and new messages, then (optionally) reconciliation.
+
+        Accounts fail alone (DESIGN "Sync"): a seatless account is not synced, and a 403/404/5xx or a
+        malformed answer for one account marks it (``SyncReport.account_issues``, stored for the UI) while
+        the others carry on. A failure of the key or the network (401, 429, offline) ends the pass."""
         self._reset_counters()
         self._in_pass = True
         try:
             accounts = await self.discover_accounts()
+            served: list[str] = []
             for index, account in enumerate(accounts):
                 self._progress(index, len(accounts), f"account {account.name or account.account_id}")
-                await self.sync_account(account)
-            if reconcile:
-                await self.reconcile()
+                if account.api_seat is False:
+                    await self._mark_account(account, NoApiAccess("A1 says apiSeatAllocated: false"))
+                    continue
+                try:
+                    await self.sync_account(account)
+                except KEY_WIDE:
+                    raise
+                except KnownError as exc:
+                    log.warning("sync of account %s failed: %s", account.account_id, exc)
+                    await self._mark_account(account, exc)
+                    continue
+                served.append(account.account_id)
+            if reconcile and served:
+                await self.reconcile(accounts=served)
             self._progress(len(accounts), len(accounts), "done")
             return self._report(len(accounts))
         finally:
             self._in_pass = False
             self._change_sets = []
+
+    async def _mark_account(self, account: Account, exc: KnownError) -> None:
+        """Remember why ``account`` could not be served (the report, and the cache for every window)."""
+        refused = isinstance(exc, Refused | NotFound | NoApiAccess)
+        issue = AccountIssue(account.account_id, account.name, exc.kind, exc.user_message, refused)
+        if all(i.account_id != issue.account_id for i in self._issues):
+            self._issues.append(issue)
+        state = self.cache.reader.account_sync(account.account_id) or AccountSyncState(account.account_id)
+        await self._write(
+            self.cache.writer.set_account_sync(
+                replace(
+                    state, last_error=issue.message, last_error_kind=issue.kind, last_error_refused=refused
+                )
+            )
+        )
 
     async def discover_accounts(self) -> list[Account]:
         """A1 for the list, A2 for each account's mailbox prefix (spec A2); stored through the writer.
@@ -162,9 +221,17 @@ class SyncEngine:
         known = {a.account_id: a.mailbox for a in self.cache.reader.accounts() if a.mailbox}
         accounts: list[Account] = []
         for account in listed.accounts:
+            if any(a.account_id == account.account_id for a in accounts):
+                continue  # listed twice: synced once
             if account.account_id in known:
                 accounts.append(replace(account, mailbox=account.mailbox or known[account.account_id]))
                 continue
+            if account.api_seat is False or account.account_id in self._status_asked:
+                # A seatless account answers 403 to everything; A2 was asked already this session and
+                # had no prefix (the vendor's never has): the first C1 page gives it.
+                accounts.append(account)
+                continue
+            self._status_asked.add(account.account_id)
             try:
                 status = await self.api.account_status(account.account_id)
             except KnownError as exc:
@@ -183,7 +250,11 @@ class SyncEngine:
         targets = await self._message_targets(account.account_id, changed, first_run=first_run)
         for index, conversation in enumerate(targets):
             self._progress(index, len(targets), f"messages of {account.account_id}")
-            await self.sync_new_messages(conversation)
+            try:
+                await self.sync_new_messages(conversation)
+            except ConversationNotFound as exc:
+                # One thread gone on LinkedIn is not the account's failure: the next C1 drops it.
+                log.info("messages of %s: %s", conversation.conversation_id, exc)
 
     async def sync_new_messages(self, conversation: Conversation) -> None:
         """C2 for what is new since the newest synced message; the newest page when nothing is synced."""
@@ -199,6 +270,7 @@ class SyncEngine:
         since = state.newest_synced_at - 1
         cursor: str | None = None
         newest = state.newest_synced_at
+        seen_cursors: set[str] = set()
         while True:
             page = await self.api.messages(
                 conversation.account_id,
@@ -212,6 +284,11 @@ class SyncEngine:
             if page.messages:
                 newest = max(newest, page.messages[0].sent_at)
             if not page.has_more or page.cursor is None:
+                break
+            if cursor is not None:
+                seen_cursors.add(cursor)
+            if page.cursor in seen_cursors or len(seen_cursors) >= evidence.MAX_PAGES:
+                log.error("C2 of %s repeats itself (cursor loop): stopped", conversation.conversation_id)
                 break
             cursor = page.cursor
         await self._write(
@@ -256,8 +333,11 @@ class SyncEngine:
         )
         return True
 
-    async def reconcile(self, account_id: str | None = None) -> int:
+    async def reconcile(self, account_id: str | None = None, *, accounts: Sequence[str] | None = None) -> int:
         """DESIGN "Reconciliation, bounded by the recall window". Returns how many ids were tombstoned.
+
+        ``accounts`` limits it to those accounts (a pass reconciles the ones it could serve). An account
+        the server stops serving mid-way (403, 404) is marked and its other conversations skipped.
 
         A read cannot judge a cached message sent within :data:`CLOCK_MARGIN_MS` of its start (it may
         have been sent after the read began). Those conversations are read once more when the margin
@@ -267,14 +347,30 @@ class SyncEngine:
         """
         hidden = 0
         unsettled: list[tuple[Conversation, int | None, int]] = []
-        candidates = self.cache.reader.reconciliation_candidates(account_id)
+        wanted = None if accounts is None else set(accounts)
+        gone_accounts: set[str] = set()
+        candidates = [
+            c
+            for c in self.cache.reader.reconciliation_candidates(account_id)
+            if wanted is None or c[0] in wanted
+        ]
         for index, (acct, conversation_id, last_complete) in enumerate(candidates):
             self._progress(index, len(candidates), "reconciling")
+            if acct in gone_accounts:
+                continue
             conversation = self.cache.reader.conversation(acct, conversation_id)
             if conversation is None:
                 continue
             try:
                 gone, unjudged = await self._reconcile_read(conversation, last_complete)
+            except KEY_WIDE:
+                raise
+            except ACCOUNT_GONE as exc:
+                gone_accounts.add(acct)
+                account = self.cache.reader.account(acct)
+                if account is not None:
+                    await self._mark_account(account, exc)
+                continue
             except KnownError as exc:
                 # A failed read proves nothing: leave this conversation as it is and go on.
                 log.warning("reconciliation of %s skipped: %s", conversation_id, exc)
@@ -286,8 +382,12 @@ class SyncEngine:
             settled_at = max(sent_at for _, _, sent_at in unsettled) + CLOCK_MARGIN_MS + 1
             await asyncio.sleep(max(0.0, (settled_at - self.api.server_now_ms()) / 1000))
             for conversation, last_complete, _ in unsettled:
+                if conversation.account_id in gone_accounts:
+                    continue
                 try:
                     hidden += (await self._reconcile_read(conversation, last_complete))[0]
+                except KEY_WIDE:
+                    raise
                 except KnownError as exc:
                     log.warning("reconciliation of %s skipped: %s", conversation.conversation_id, exc)
         self._tombstoned += hidden
@@ -304,7 +404,10 @@ class SyncEngine:
         self, conversation: Conversation, last_complete: int | None
     ) -> tuple[int, int | None]:
         """One reconciliation read: (ids tombstoned, newest ``sent_at`` of a cached message the read could
-        not judge although it may have been sent before the read started, or None)."""
+        not judge although it may have been sent before the read started, or None).
+
+        Inference follows the evidence rule (spec §9, :mod:`sync.evidence`): only from a read that is
+        clean (no failed page, no skipped item, no cursor loop) and only for what its pages cover."""
         started = self.api.server_now_ms()
         if last_complete is None:
             newest_cached = self.cache.reader.messages(
@@ -314,34 +417,27 @@ class SyncEngine:
                 return 0, None
             last_complete = newest_cached[0].sent_at
         horizon = last_complete - RECALL_WINDOW_MS
-        returned: set[str] = set()
-        newest_returned: int | None = None
-        cursor: str | None = None
-        pages: list[wire.MessagePage] = []
-        while True:
-            page = await self.api.messages(
-                conversation.account_id, conversation.conversation_urn, count=PAGE_MESSAGES, cursor=cursor
-            )
-            self._message_pages += 1
-            pages.append(page)
-            returned.update(m.message_id for m in page.messages)
-            if page.messages and newest_returned is None:
-                newest_returned = page.messages[0].sent_at
-            oldest = page.messages[-1].sent_at if page.messages else None
-            if not page.has_more or page.cursor is None or (oldest is not None and oldest <= horizon):
-                break
-            cursor = page.cursor
-        for page in pages:
-            await self._store_messages(page)
-        # Only ids inside (horizon, upper] can be judged. Nothing older than the horizon can have been
-        # recalled since L. Above, a cached message newer than the read may have arrived after it: the
-        # read covers what was sent before it started (less a margin for the Date header's 1 s
-        # resolution) and, in any case, everything up to the newest message it returned.
-        upper = max(newest_returned or 0, started - CLOCK_MARGIN_MS)
-        cached = self.cache.reader.message_ids_sent_between(
-            conversation.account_id, conversation.conversation_id, horizon, upper
+        read = await evidence.read_down_to(
+            self.api, conversation.account_id, conversation.conversation_urn, horizon, page_size=PAGE_MESSAGES
         )
-        gone = [message_id for message_id in cached if message_id not in returned]
+        self._message_pages += read.pages
+        self._skipped += read.skipped
+        if read.messages:
+            await self._write(self.cache.writer.upsert_messages([message_in(m) for m in read.messages]))
+        # Only ids inside (horizon, upper] can be judged, and only above what the pages covered. Nothing
+        # older than the horizon can have been recalled since L. Above, a cached message newer than the
+        # read may have arrived after it: the read covers what was sent before it started (less a margin
+        # for the Date header's 1 s resolution) and, in any case, everything up to the newest it returned.
+        upper = max(read.newest_returned or 0, started - CLOCK_MARGIN_MS)
+        lower = horizon if read.covered_above is None else max(horizon, read.covered_above)
+        gone: list[str] = []
+        if read.clean:
+            cached = self.cache.reader.message_ids_sent_between(
+                conversation.account_id, conversation.conversation_id, lower, upper
+            )
+            gone = [message_id for message_id in cached if message_id not in read.returned]
+        else:
+            log.warning("reconciliation of %s infers nothing: %s", conversation.conversation_id, read.problem)
         if gone:
             log.info(
                 "reconciliation: %d message(s) of %s gone upstream", len(gone), conversation.conversation_id
@@ -350,10 +446,16 @@ class SyncEngine:
         state = self.cache.reader.conversation_sync(
             conversation.account_id, conversation.conversation_id
         ) or ConversationSyncState(conversation.account_id, conversation.conversation_id)
-        newest = max(filter(None, (state.newest_synced_at, newest_returned)), default=None)
+        newest = max(filter(None, (state.newest_synced_at, read.newest_returned)), default=None)
+        complete = read.clean and lower == horizon
         await self._write(
             self.cache.writer.set_conversation_sync(
-                replace(state, last_reconciled_at=started, newest_synced_at=newest)
+                # L moves only with a complete view: a read that proved less keeps the horizon where it was.
+                replace(
+                    state,
+                    last_reconciled_at=started if complete else state.last_reconciled_at,
+                    newest_synced_at=newest,
+                )
             )
         )
         # Sent after `upper` yet possibly before the read started (the server clock is known to within
@@ -361,7 +463,7 @@ class SyncEngine:
         unjudged = self.cache.reader.message_ids_sent_between(
             conversation.account_id, conversation.conversation_id, upper, started + CLOCK_MARGIN_MS
         )
-        if not unjudged:
+        if not unjudged or not read.clean:
             return len(gone), None
         newest_unjudged = self.cache.reader.message(conversation.account_id, unjudged[0])
         return len(gone), None if newest_unjudged is None else newest_unjudged.sent_at
@@ -371,49 +473,79 @@ class SyncEngine:
     async def _sync_conversations(
         self, account: Account, state: AccountSyncState, *, first_run: bool
     ) -> list[Conversation]:
-        """C1 pages; returns the conversations that are new or whose activity changed."""
+        """C1 pages; returns the conversations that are new or whose activity changed.
+
+        A later run stops at the first unchanged conversation of a page in newest-activity order (the
+        contract's order); the vendor does not document C1's order, so a page that is not in that order
+        only stops the listing when nothing on it changed. A cursor the listing has seen before, or a
+        page of nothing new, ends it with a logged error: a server that loops must not loop the client.
+        """
         changed: list[Conversation] = []
         cursor = state.conversations_cursor if first_run else None
-        while True:
+        seen_cursors: set[str] = set()
+        seen_ids: set[str] = set()
+        for _ in range(MAX_LISTING_PAGES):
             try:
                 page = await self.api.conversations(
                     account.account_id, count=PAGE_CONVERSATIONS, cursor=cursor
                 )
             except InvalidCursor:
-                if cursor is None:
+                if cursor is None or cursor in seen_cursors:
                     raise
+                seen_cursors.add(cursor)
                 cursor = None  # the stored resume point expired: start again from the newest page
                 continue
+            if cursor is not None:
+                seen_cursors.add(cursor)
             self._skipped += page.skipped
             self._conversations_seen += len(page.conversations)
             if page.mailbox_hint and not account.mailbox:
                 account = replace(account, mailbox=page.mailbox_hint)
                 await self._write(self.cache.writer.upsert_accounts([account]))
-            stop = False
+            new_ids = {c.conversation_id for c in page.conversations} - seen_ids
+            seen_ids |= new_ids
             fresh: list[Conversation] = []
+            stop = False
+            in_order = _newest_first(page.conversations)
             for item in page.conversations:
                 cached = self.cache.reader.conversation(item.account_id, item.conversation_id)
-                if cached is not None and cached.last_activity_at == item.last_activity_at and not first_run:
-                    stop = True  # C1 is newest-activity first: everything after this is unchanged too
-                    break
                 if cached is None or cached.last_activity_at != item.last_activity_at:
                     fresh.append(item)
+                elif in_order and not first_run:
+                    stop = True  # newest-activity first: everything after this is unchanged too
+                    break
+            if not first_run and not fresh:
+                stop = True
             # The whole page is stored, not only what precedes the stop: a conversation read or starred
             # elsewhere keeps its activity time, and the upsert touches only rows whose fields changed.
             await self._write(
-                self.cache.writer.upsert_conversations([conversation_in(c) for c in page.conversations])
+                self.cache.writer.upsert_conversations(
+                    [
+                        conversation_in(c, star_known=c.conversation_id not in page.star_unknown)
+                        for c in page.conversations
+                    ]
+                )
             )
             changed.extend(fresh)
             more = page.has_more and page.next_cursor is not None and not stop
+            if more and (page.next_cursor in seen_cursors or (page.conversations and not new_ids)):
+                log.error(
+                    "C1 of account %s repeats itself (cursor loop): the listing stops here",
+                    account.account_id,
+                )
+                self._skipped += 1
+                more = False
             if first_run:
                 await self._write(
                     self.cache.writer.set_account_sync(
                         replace(state, conversations_cursor=page.next_cursor if more else None)
                     )
                 )
-            if not more:
+            if not more or page.next_cursor is None:
                 break
             cursor = page.next_cursor
+        else:
+            log.error("C1 of account %s: more than %d pages, stopped", account.account_id, MAX_LISTING_PAGES)
         await self._write(
             self.cache.writer.set_account_sync(
                 replace(
@@ -422,6 +554,8 @@ class SyncEngine:
                     initial_sync_completed=True,
                     last_sync_at=self.api.server_now_ms(),
                     last_error="",
+                    last_error_kind="",
+                    last_error_refused=False,
                 )
             )
         )
@@ -521,6 +655,7 @@ class SyncEngine:
         self._skipped = 0
         self._tombstoned = 0
         self._conversations_seen = 0
+        self._issues = []
 
     def _report(self, accounts: int) -> SyncReport:
         changes = merge_all(self._change_sets)
@@ -531,4 +666,5 @@ class SyncEngine:
             message_pages=self._message_pages,
             tombstoned_by_reconciliation=self._tombstoned,
             skipped=self._skipped + changes.skipped,
+            account_issues=tuple(self._issues),
         )

@@ -284,6 +284,9 @@ class AccountSyncState:
     """C1 ``nextCursor`` where an interrupted first run resumes; None when done."""
     initial_sync_completed: bool = False
     last_error: str = ""
+    """Why the last pass could not serve this account ("" when it could): plain words."""
+    last_error_kind: str = ""
+    last_error_refused: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from sync.cache.writes import COMMITS_PREFIX
 from sync.model import (
     RECALL_WINDOW_MS,
     Account,
+    AccountIssue,
     AccountSyncState,
     CacheCounts,
     Conversation,
@@ -112,8 +113,26 @@ class CacheReader:
     def accounts(self) -> list[Account]:
         query = AccountRow.select().order_by(AccountRow.name, AccountRow.account_id).bind(self._db.peewee)
         return [
-            Account(r.account_id, r.name, r.public_id, r.mailbox, r.status, bool(r.enabled)) for r in query
+            Account(
+                r.account_id,
+                r.name,
+                r.public_id,
+                r.mailbox,
+                r.status,
+                bool(r.enabled),
+                None if r.api_seat is None else bool(r.api_seat),
+            )
+            for r in query
         ]
+
+    def account_issues(self) -> list[AccountIssue]:
+        """Accounts the last sync pass could not serve (DESIGN "Sync": accounts fail alone), by name."""
+        rows = self._conn().execute(
+            "SELECT a.account_id, a.name, s.last_error_kind, s.last_error, s.last_error_refused"
+            " FROM accounts a JOIN account_sync s USING (account_id)"
+            " WHERE s.last_error_kind != '' ORDER BY a.name, a.account_id"
+        )
+        return [AccountIssue(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
 
     def account(self, account_id: str) -> Account | None:
         return next((a for a in self.accounts() if a.account_id == account_id), None)
@@ -454,6 +473,8 @@ class CacheReader:
             conversations_cursor=r.conversations_cursor,
             initial_sync_completed=bool(r.initial_sync_completed),
             last_error=r.last_error,
+            last_error_kind=r.last_error_kind,
+            last_error_refused=bool(r.last_error_refused),
         )
 
     def open_recalls(self) -> int:

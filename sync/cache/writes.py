@@ -525,7 +525,7 @@ def _refresh_conversation(conn: sqlite3.Connection, account: str, conversation: 
 
 
 def _upsert_accounts(db: CacheDatabase, conn: sqlite3.Connection, op: UpsertAccounts, acc: _Changes) -> None:
-    rows: dict[str, tuple[str, str, str, str, str, int]] = {}
+    rows: dict[str, tuple[str, str, str, str, str, int, int | None]] = {}
     for account in op.accounts:
         try:
             _need(isinstance(account, Account), f"expected an Account, got {type(account).__name__}")
@@ -539,19 +539,21 @@ def _upsert_accounts(db: CacheDatabase, conn: sqlite3.Connection, op: UpsertAcco
                 mailbox,
                 _check_text(account.status, "status"),
                 _check_bool(account.enabled, "enabled"),
+                None if account.api_seat is None else _check_bool(account.api_seat, "api_seat"),
             )
         except _Invalid as exc:
             acc.skip("account", exc, account)
     for account_id, new in rows.items():
         old = conn.execute(
-            "SELECT account_id, name, public_id, mailbox, status, enabled FROM accounts WHERE account_id = ?",
+            "SELECT account_id, name, public_id, mailbox, status, enabled, api_seat FROM accounts"
+            " WHERE account_id = ?",
             (account_id,),
         ).fetchone()
         if old is not None and not new[3]:
             new = (*new[:3], old[3], *new[4:])  # a mailbox learnt from A2 or C1 is not forgotten
         if old is not None and tuple(old) == new:
             continue
-        fields = ("account_id", "name", "public_id", "mailbox", "status", "enabled")
+        fields = ("account_id", "name", "public_id", "mailbox", "status", "enabled", "api_seat")
         AccountRow.insert(dict(zip(fields, new, strict=True))).on_conflict(
             conflict_target=[AccountRow.account_id],
             preserve=[
@@ -560,6 +562,7 @@ def _upsert_accounts(db: CacheDatabase, conn: sqlite3.Connection, op: UpsertAcco
                 AccountRow.mailbox,
                 AccountRow.status,
                 AccountRow.enabled,
+                AccountRow.api_seat,
             ],
         ).execute(db.peewee)
         acc.accounts.add(account_id)
@@ -907,6 +910,8 @@ def _set_account_sync(db: CacheDatabase, conn: sqlite3.Connection, op: SetAccoun
         conversations_cursor=s.conversations_cursor,
         initial_sync_completed=s.initial_sync_completed,
         last_error=s.last_error,
+        last_error_kind=s.last_error_kind,
+        last_error_refused=s.last_error_refused,
         updated_at=_now_ms(),
     ).on_conflict(
         conflict_target=[AccountSyncRow.account_id],
@@ -915,6 +920,8 @@ def _set_account_sync(db: CacheDatabase, conn: sqlite3.Connection, op: SetAccoun
             AccountSyncRow.conversations_cursor,
             AccountSyncRow.initial_sync_completed,
             AccountSyncRow.last_error,
+            AccountSyncRow.last_error_kind,
+            AccountSyncRow.last_error_refused,
             AccountSyncRow.updated_at,
         ],
     ).execute(db.peewee)
