@@ -183,6 +183,8 @@ async def c_info(sb: Sandbox, ctx: Ctx) -> Reply:
                 for a in world.accounts
             ],
             "threads": len(world.threads),
+            # Listed by the vendor profile only; its profile URN is needed to name its mailbox (C8–C10).
+            "seatlessAccount": {"id": world.seatless.id, "profileUrn": world.seatless.person.urn},
         }
     )
 

@@ -184,9 +184,7 @@ def _c1(sb: Sandbox, ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
 
 def _c1_item(item: dict[str, Any]) -> dict[str, Any]:
     latest = item["latestMessage"]
-    preview = (
-        {} if latest is None else {k: latest[k] for k in ("text", "sentAt", "senderName", "hasAttachment")}
-    )
+    preview = {} if latest is None else {k: latest[k] for k in PREVIEW_FIELDS}  # {} as the vendor's example
     return {
         "conversationUrn": item["conversationUrn"],
         "conversationId": item["conversationId"],
