@@ -7,12 +7,15 @@ the stream cannot fill the gap and a catch-up (sync + reconciliation) runs. Malf
 inconsistent frames are logged and skipped: input from the network never crashes the listener and
 never reaches the cache unchecked.
 
-"No event stream here" and "temporarily unreachable" are told apart: a handshake refused with 404, 400,
-403 (and the other statuses in :data:`ABSENT_STATUSES`) or a connection that sends no valid ``hello``
-within 10 s raises :class:`StreamAbsent`, and the caller (``sync.watcher``) polls instead; a refused
-or reset connection, a timeout, a 5xx or 429 on the handshake, a dropped connection or a failed
-catch-up are temporary, and the listener retries with jittered exponential backoff (state
-``offline`` while the server cannot be reached at all, ``reconnecting`` otherwise). The backoff
+"No event stream here" and "temporarily unreachable" are told apart (DESIGN "Realtime"): until a stream
+has sent a valid ``hello`` in this session, **anything but a hello within 10 s** of the handshake — any
+HTTP status instead of the upgrade (404, a 200 HTML page, 3xx, 5xx, 429), a closed socket, garbage —
+raises :class:`StreamAbsent`, and the caller (``sync.watcher``) polls instead; the real service has no
+stream at all (spec §8). Only a refused connection (nothing listens: polling would fail the same way)
+stays ``offline`` and is retried. Once a stream has proven itself with a hello, a 404 and the other
+:data:`ABSENT_STATUSES` still mean it is gone, but the other failures are temporary and retried with
+jittered exponential backoff (``reconnecting``) for at most :data:`ABSENT_AFTER_S` without a hello;
+then it is absent too, and polling takes over. The backoff
 starts again from its minimum after a connection that applied an event or stayed up for 10 s; a gap
 reconnects at once when the connection made progress. Waits use ``asyncio.timeout`` rather than
 ``asyncio.wait_for``, which on Python 3.11 can swallow a cancellation racing its timeout (a cancelled
@@ -45,6 +48,7 @@ from sync.cache import Cache
 from sync.engine import message_in
 from sync.errors import KnownError, RateLimited, SignedOut, TimedOut, Unreachable
 from sync.model import ChangeSet, Reaction, StreamState, TombstoneReason
+from sync.wire import Int64
 
 log = logging.getLogger(__name__)
 _WS_LOG = logging.getLogger(f"{__name__}.websocket")
@@ -60,7 +64,9 @@ BACKOFF_MAX_S: Final = 30.0
 HEALTHY_AFTER_S: Final = 10.0
 """A connection that applied an event or stayed up this long resets the backoff when it ends."""
 ABSENT_STATUSES: Final = frozenset({400, 403, 404, 405, 410, 426, 501})
-"""Handshake answers that mean "no event stream here" rather than "try again later"."""
+"""Handshake answers that say "no event stream here" even after one was live (it was taken away)."""
+ABSENT_AFTER_S: Final = 60.0
+"""A stream that was live and has not sent a hello for this long is treated as absent (then: polling)."""
 
 
 class StreamAbsent(Exception):
@@ -84,18 +90,19 @@ class _Unreachable(Exception):
 
 
 class _Frame(msgspec.Struct, rename="camel", kw_only=True):
-    """Every field any frame type carries; each type checks the ones it needs."""
+    """Every field any frame type carries; each type checks the ones it needs. Integers are bounded to
+    SQLite's int64: a bigger one makes the frame malformed (skipped), never an OverflowError later."""
 
     type: str
-    seq: int | None = None
-    at: int | None = None
+    seq: Int64 | None = None
+    at: Int64 | None = None
     account_id: str | None = None
     session_id: str | None = None
     resumed: bool | None = None
     conversation_urn: str | None = None
     message_urn: str | None = None
     message_id: str | None = None
-    recalled_at: int | None = None
+    recalled_at: Int64 | None = None
     origin_session_id: str | None = None
     message: msgspec.Raw = msgspec.Raw()
     """Empty when absent (msgspec cannot decode ``Raw | None``: a union with Raw only accepts null)."""
@@ -103,12 +110,23 @@ class _Frame(msgspec.Struct, rename="camel", kw_only=True):
     reactions: list[wire.WireReaction] | None = None
     emoji: str | None = None
     react: bool | None = None
-    unread_count: int | None = None
+    unread_count: Int64 | None = None
     starred: bool | None = None
-    last_activity_at: int | None = None
+    last_activity_at: Int64 | None = None
 
 
 _decode_frame = msgspec.json.Decoder(_Frame).decode
+
+
+class _Numbered(msgspec.Struct):
+    """Just enough of a malformed frame to keep the sequence: it is skipped, its ``seq`` taken."""
+
+    seq: Int64 | None = None
+
+
+_decode_numbered = msgspec.json.Decoder(_Numbered).decode
+MALFORMED: Final = "__malformed__"
+"""The type given to a frame whose content is invalid but whose ``seq`` is readable."""
 
 
 class BadFrame(ValueError):
@@ -177,6 +195,8 @@ class EventStream:
         self._accounts: frozenset[str] = frozenset()
         self._healthy = False
         self._hello_at = 0.0
+        self._ever_live = False
+        """A valid hello came in this session: later handshake failures are temporary (for a while)."""
 
     def __repr__(self) -> str:
         return f"EventStream(url={self.url!r}, session_id={self.session_id!r})"
@@ -216,10 +236,15 @@ class EventStream:
                 log.info("event stream unreachable: %s", exc)
                 self._set_state(StreamState.OFFLINE)
             except InvalidStatus as exc:
-                log.info("event stream handshake answered %d", exc.response.status_code)
+                status = exc.response.status_code
+                if status in ABSENT_STATUSES:
+                    raise StreamAbsent(f"handshake answered {status}") from None
+                self._unless_proven(f"handshake answered {status}")
                 self._set_state(StreamState.RECONNECTING)
                 wait = _retry_after(exc)
             except ConnectionClosed as exc:
+                if not self._healthy:
+                    self._unless_proven(f"closed before a hello: {exc}")
                 if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
                     self.skipped_frames += 1
                     log.warning("event stream: skipped a frame larger than %d bytes", MAX_FRAME_BYTES)
@@ -227,7 +252,7 @@ class EventStream:
                     log.info("event stream closed: %s", exc)
                 self._set_state(StreamState.RECONNECTING)
             except (OSError, InvalidHandshake, TimeoutError) as exc:
-                log.info("event stream unavailable: %s: %s", type(exc).__name__, exc)
+                self._unless_proven(f"{type(exc).__name__}: {exc}")
                 self._set_state(StreamState.RECONNECTING)
             if self._healthy and (
                 self.applied_events > applied_before or time.monotonic() - self._hello_at >= HEALTHY_AFTER_S
@@ -238,13 +263,21 @@ class EventStream:
             await asyncio.sleep(max(pause, wait or 0.0))
             delay = min(self._backoff_max_s, delay * 2)
 
+    def _unless_proven(self, reason: str) -> None:
+        """Raise :class:`StreamAbsent` unless a stream was live in this session, and recently."""
+        if not self._ever_live:
+            raise StreamAbsent(reason)
+        if time.monotonic() - self._hello_at > ABSENT_AFTER_S:
+            raise StreamAbsent(f"{reason}; no hello for {ABSENT_AFTER_S:g} s")
+        log.info("event stream unavailable (%s): trying again", reason)
+
     async def run_once(self) -> None:
         """One connection: handshake, hello, catch-up when needed, then events until it ends."""
         self.last_seq = self.cache.reader.last_applied_seq()
         target = self.url if self.last_seq is None else f"{self.url}?since={self.last_seq}"
         headers = {"Authorization": f"Bearer {self._key}", "X-Client-Session": self.session_id}
         try:
-            connection = await connect(
+            connection = await _connect_without_redirects(
                 target,
                 additional_headers=headers,
                 max_size=MAX_FRAME_BYTES,
@@ -254,14 +287,16 @@ class EventStream:
                 logger=_WS_LOG,
             )
         except InvalidStatus as exc:
-            status = exc.response.status_code
-            if status == 401:
+            if exc.response.status_code == 401:
                 raise SignedOut("the event stream refused the API key", status=401) from None
-            if status in ABSENT_STATUSES:
-                raise StreamAbsent(f"handshake answered {status}") from None
             raise
-        except (OSError, TimeoutError) as exc:
+        except ConnectionRefusedError as exc:
+            # Nothing listens there: the server is down (polling would fail too), not without a stream.
             raise _Unreachable(f"{type(exc).__name__}: {exc}") from None
+        except OSError as exc:
+            if self._ever_live or not _is_tls_or_protocol(exc):
+                raise _Unreachable(f"{type(exc).__name__}: {exc}") from None
+            raise
         self.connections += 1
         async with connection:
             await self._serve(connection)
@@ -273,12 +308,15 @@ class EventStream:
             async with asyncio.timeout(self._hello_timeout_s):
                 first = await connection.recv()
         except TimeoutError:
-            raise StreamAbsent(f"no hello within {self._hello_timeout_s:g} s") from None
+            self._unless_proven(f"no hello within {self._hello_timeout_s:g} s")
+            raise _Reconnect("no hello") from None
         hello = self._parse(first)
         if hello is None or hello.type != "hello" or hello.seq is None or hello.seq < 0:
-            raise StreamAbsent("the first frame is not a valid hello")
+            self._unless_proven("the first frame is not a valid hello")
+            raise _Reconnect("no valid hello")
         self.hello = hello
         self._healthy = True
+        self._ever_live = True
         self._hello_at = time.monotonic()
         if not hello.resumed or self.last_seq is None:
             # Events before `hello.seq` cannot be replayed: re-read the server (DESIGN "Realtime").
@@ -312,6 +350,19 @@ class EventStream:
             return None
         try:
             return _decode_frame(raw)
+        except msgspec.ValidationError as exc:
+            # Valid JSON, wrong content (e.g. an unreadCount beyond int64): skipped, but when its seq
+            # is readable it keeps its place, or the gap would make every reconnect replay it forever.
+            try:
+                seq = _decode_numbered(raw).seq
+            except (msgspec.DecodeError, RecursionError):
+                seq = None
+            if seq is not None:
+                log.warning("event stream: frame seq %d is malformed (%s): skipped", seq, exc)
+                return _Frame(type=MALFORMED, seq=seq)
+            self.skipped_frames += 1
+            log.warning("event stream: skipped a malformed frame: %s", exc)
+            return None
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
             # RecursionError: msgspec's answer to JSON nested deeper than ~1,000 levels.
             self.skipped_frames += 1
@@ -361,6 +412,8 @@ class EventStream:
         future: Future[ChangeSet]
         message_id = ""
         inbound = False
+        if frame.type == MALFORMED:
+            raise BadFrame("malformed content")
         if frame.type == "message.recalled":
             if not frame.message_urn or not frame.message_id:
                 raise BadFrame("message.recalled without messageUrn/messageId")
@@ -438,6 +491,23 @@ class EventStream:
                     self._on_state(state)
                 except Exception:  # a listener's bug must not take the stream down
                     log.exception("event stream state listener failed")
+
+
+class _connect_without_redirects(connect):
+    """``websockets``' ``connect`` that never follows a redirect: it would carry the ``Authorization``
+    header to whatever host the ``Location`` names (a stolen key), and a stream that moved is no stream
+    here (the handshake's 3xx then means "absent", like any answer but a hello)."""
+
+    def process_redirect(self, exc: Exception) -> Exception | str:
+        return exc
+
+
+def _is_tls_or_protocol(exc: OSError) -> bool:
+    """An ``OSError`` that is an answer of the wrong kind (a TLS failure, a reset mid-handshake) rather
+    than "nobody there" (refused, unreachable, DNS): the former says nothing about the server being down."""
+    import ssl
+
+    return isinstance(exc, ssl.SSLError | ConnectionResetError | ConnectionAbortedError)
 
 
 def _retry_after(exc: InvalidStatus) -> float | None:

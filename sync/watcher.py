@@ -5,10 +5,12 @@ Run by the process that holds the data dir's lock (``sync --watch`` or a GUI), D
 - It follows the event stream (:class:`sync.realtime.EventStream`). The first connection has no
   ``since`` (or the server cannot resume it), so the stream's catch-up runs a full sync with
   reconciliation; a stream that resumes gap-free from the stored ``last_applied_seq`` needs none.
-- When the server has no stream (:class:`~sync.realtime.StreamAbsent`: 404/400/403 on the handshake, or
-  no valid ``hello`` within 10 s) it polls, and tries the stream again every ``stream_retry_s``; when
-  the stream is back it resumes with ``since``, so every event that happened meanwhile is applied once
-  (their effects were mostly polled already; applying them again is idempotent).
+- When the server has no stream (:class:`~sync.realtime.StreamAbsent`: anything but a ``hello`` within
+  10 s of the handshake) it polls — the normal path against the real service (spec §8) — and tries the
+  stream again every ``stream_retry_s`` (10 minutes). Against a remote server whose stream URL was only
+  derived from the base URL (no ``--ws-url``), the stream is tried once: the vendor documents none, so
+  probing again would only spend the rate limit. When a stream is back it resumes with ``since``, so
+  every event that happened meanwhile is applied once (idempotently).
 - The mode is reported through ``on_state``: ``live``, ``polling``, ``reconnecting`` (the stream is
   temporarily away or catching up), ``offline`` (the server cannot be reached).
 
@@ -65,8 +67,9 @@ import os
 import time
 from collections.abc import Callable
 from typing import Final, Protocol
+from urllib.parse import urlsplit
 
-from sync.api import ApiClient
+from sync.api import ApiClient, is_loopback_host
 from sync.cache import Cache
 from sync.engine import PAGE_CONVERSATIONS, SyncReport
 from sync.errors import KnownError, RateLimited, SignedOut, TimedOut, Unreachable
@@ -78,7 +81,7 @@ log = logging.getLogger(__name__)
 
 POLL_FOCUSED_S: Final = 15.0
 POLL_BACKGROUND_S: Final = 60.0
-STREAM_RETRY_S: Final = 300.0
+STREAM_RETRY_S: Final = 600.0
 POLL_BURST: Final = 60.0
 POLL_RATE_PER_S: Final = 0.5
 INCREMENTAL_SHARE: Final = 0.5
@@ -139,6 +142,8 @@ class Watcher:
         self.engine = engine
         self._key = api_key
         self.ws_url = ws_url or api.ws_url
+        self.reprobe_stream = ws_url is not None or is_loopback_host(urlsplit(api.base_url).hostname or "")
+        """Whether polling tries the stream again (module docstring): an explicit URL or a local server."""
         self._on_state = on_state
         self._on_event = on_event
         env_poll = env_seconds(POLL_ENV)
@@ -212,6 +217,9 @@ class Watcher:
             try:
                 await self.stream.run()
             except StreamAbsent as exc:
+                if not self.reprobe_stream:
+                    log.info("no event stream (%s): polling from now on", exc)
+                    await self._poll_for(math.inf)
                 log.info("no event stream (%s): polling, trying again in %g s", exc, self.stream_retry_s)
                 await self._poll_for(self.stream_retry_s)
             except SignedOut:
@@ -273,7 +281,9 @@ class Watcher:
 
     async def _reconcile_within_budget(self) -> int:
         """Reconcile the horizon's conversations, oldest complete view first, while the budget lasts."""
-        candidates = self.cache.reader.reconciliation_candidates()
+        # An account the server refused in the last pass (no seat, gone) would refuse each read too.
+        refused = {i.account_id for i in self.cache.reader.account_issues() if i.refused}
+        candidates = [c for c in self.cache.reader.reconciliation_candidates() if c[0] not in refused]
         candidates.sort(key=lambda c: (c[2] is not None, c[2] or 0))
         hidden = 0
         done = 0

@@ -203,3 +203,24 @@ def watch_process(
         yield process
     finally:
         process.stop()
+
+
+StreamHandler = Callable[[Any, int], Awaitable[None]]
+"""(connection, its number from 1): what a fake stream server does with each connection."""
+
+
+async def fake_stream_server(handler: StreamHandler, **serve_options: Any) -> tuple[Any, str]:
+    """A local WebSocket server standing in for the stream where the sandbox cannot misbehave (extra
+    options go to ``websockets.serve``, e.g. ``process_request`` to answer the handshake with HTTP)."""
+    from websockets.asyncio.server import ServerConnection, serve
+
+    connections = 0
+
+    async def on_connect(connection: ServerConnection) -> None:
+        nonlocal connections
+        connections += 1
+        await handler(connection, connections)
+
+    server = await serve(on_connect, "127.0.0.1", 0, **serve_options)
+    port = next(iter(server.sockets)).getsockname()[1]
+    return server, f"ws://127.0.0.1:{port}/linkedin/ws"

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 
 from sync.model import CacheCounts, StreamState
-from sync.realtime import MAX_FRAME_BYTES, EventStream, _Reconnect
+from sync.realtime import MALFORMED, MAX_FRAME_BYTES, EventStream, _Reconnect
 from tests.fixtures.sandbox import SandboxHandle
 from tests.sync.core.helpers import Core, open_core, recallable
-from tests.sync.realtime.helpers import SESSION, server_seq, until, visible_ids
+from tests.sync.realtime.helpers import SESSION, fake_stream_server, server_seq, until, visible_ids
 
 
 def snapshot(core: Core) -> tuple[set[tuple[str, str]], CacheCounts, list[Any]]:
@@ -64,7 +64,6 @@ def test_malformed_and_inconsistent_frames_are_skipped_without_changing_the_cach
                 b"not json at all",
                 b"\xff\xfe{\x00",
                 "[1, 2, 3]",
-                '{"seq": 4}',  # no type
                 '{"type": "message.created", "seq": "seven"}',  # a seq that is not a number
                 '{"type": "message.recalled", "seq": 1.5}',
                 "x" * (MAX_FRAME_BYTES + 1),  # over 1 MiB
@@ -72,6 +71,10 @@ def test_malformed_and_inconsistent_frames_are_skipped_without_changing_the_cach
             for raw in unparseable:
                 assert stream._parse(raw) is None, raw[:40]
             assert stream.skipped_frames == len(unparseable)
+            # Invalid content with a readable seq keeps its place in the sequence (handled as skipped).
+            for raw in ('{"seq": 4}', '{"type": "conversation.updated", "seq": 4, "unreadCount": 1e30}'):
+                frame = stream._parse(raw)
+                assert frame is not None and (frame.type, frame.seq) == (MALFORMED, 4), raw
 
             # Well-formed JSON, inconsistent content: each is skipped but keeps the sequence moving.
             inconsistent = [
@@ -153,20 +156,6 @@ def test_malformed_and_inconsistent_frames_are_skipped_without_changing_the_cach
 Handler = Callable[[ServerConnection, int], Awaitable[None]]
 
 
-async def fake_stream_server(handler: Handler) -> tuple[Any, str]:
-    """A local WebSocket server standing in for the stream where the sandbox cannot misbehave."""
-    connections = 0
-
-    async def on_connect(connection: ServerConnection) -> None:
-        nonlocal connections
-        connections += 1
-        await handler(connection, connections)
-
-    server = await serve(on_connect, "127.0.0.1", 0)
-    port = next(iter(server.sockets)).getsockname()[1]
-    return server, f"ws://127.0.0.1:{port}/linkedin/ws"
-
-
 def test_an_oversized_frame_is_refused_by_max_size_and_the_listener_reconnects(
     sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
@@ -209,6 +198,53 @@ def test_an_oversized_frame_is_refused_by_max_size_and_the_listener_reconnects(
                 assert not task.done()
                 assert snapshot(core) == before
                 assert core.cache.reader.last_applied_seq() == 7
+            finally:
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                server.close()
+                await server.wait_closed()
+
+    asyncio.run(scenario())
+
+
+def test_a_frame_with_an_integer_beyond_int64_is_skipped_in_sequence_and_the_stream_goes_on(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """``unreadCount: 2**63`` once crashed ``sync --watch`` (OverflowError in SQLite). Now the frame is
+    skipped but keeps its place in the sequence, so the next event applies and nothing replays forever."""
+
+    async def scenario() -> None:
+        async with open_core(sandbox, tmp_path) as core:
+            await core.engine.sync_once()
+            await asyncio.wrap_future(core.cache.writer.set_last_applied_seq(7))
+            account = core.cache.reader.accounts()[0].account_id
+            conversation = core.cache.reader.conversations(account, limit=1)[0]
+
+            async def handler(connection: ServerConnection, number: int) -> None:
+                await connection.send(
+                    json.dumps({"type": "hello", "sessionId": "s", "seq": 7, "resumed": True})
+                )
+                updated = {
+                    "type": "conversation.updated",
+                    "accountId": account,
+                    "conversationUrn": conversation.conversation_urn,
+                }
+                await connection.send(json.dumps({**updated, "seq": 8, "unreadCount": 2**63}))
+                await connection.send(json.dumps({**updated, "seq": 9, "unreadCount": 41}))
+                await connection.wait_closed()
+
+            server, url = await fake_stream_server(handler)
+            stream = EventStream(
+                url, sandbox.key, SESSION, core.cache, catch_up=no_catch_up, backoff_min_s=0.05
+            )
+            task = asyncio.create_task(stream.run())
+            try:
+                await until(lambda: core.cache.reader.last_applied_seq() == 9, "seq 9", task=task)
+                row = core.cache.reader.conversation(account, conversation.conversation_id)
+                assert row is not None and row.unread_count == 41
+                assert stream.skipped_frames == 1 and stream.connections == 1
+                assert not task.done()
             finally:
                 task.cancel()
                 with pytest.raises(asyncio.CancelledError):

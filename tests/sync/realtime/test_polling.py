@@ -19,8 +19,7 @@ from sync.realtime import AppliedEvent, EventStream, StreamAbsent
 from sync.watcher import Watcher
 from tests.fixtures.sandbox import SandboxHandle
 from tests.sync.core.helpers import Core, open_core, recallable, server_ids
-from tests.sync.realtime.helpers import SESSION, server_seq, until
-from tests.sync.realtime.test_frames import fake_stream_server
+from tests.sync.realtime.helpers import SESSION, fake_stream_server, server_seq, until
 
 
 async def nothing() -> None:
@@ -73,11 +72,78 @@ def test_no_valid_hello_within_the_timeout_means_no_event_stream(
     asyncio.run(scenario())
 
 
-def test_a_5xx_handshake_is_temporary_and_the_listener_keeps_trying(
+@pytest.mark.parametrize("status", [500, 502, 503, 429, 301, 200])
+def test_any_other_answer_to_a_first_handshake_means_no_event_stream(
+    status: int, sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """DESIGN "Realtime": anything but a hello within 10 s means "no stream" until one has proven itself
+    (a web app's catch-all 200, a proxy's 502, a redirect, a 5xx or 429)."""
+
+    async def scenario() -> None:
+        async def handler(connection: ServerConnection, number: int) -> None:
+            await connection.wait_closed()
+
+        async def answer(connection: ServerConnection, request: Any) -> Any:
+            response = connection.respond(status, "<html><body>Not a stream</body></html>\n")
+            if status == 301:
+                response.headers["Location"] = "https://example.com/"
+            return response
+
+        server, url = await fake_stream_server(handler, process_request=answer)
+        try:
+            async with open_core(sandbox, tmp_path) as core:
+                stream = stream_for(url, sandbox.key, core)
+                with pytest.raises(StreamAbsent, match=str(status)):
+                    await asyncio.wait_for(stream.run(), 10)
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(scenario())
+
+
+def test_a_redirect_is_never_followed_so_the_key_never_leaves_for_another_host(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """``websockets`` follows redirects with the same headers: a 3xx to another host would hand it the
+    API key. The listener follows none, and a stream that "moved" counts as absent."""
+
+    async def scenario() -> None:
+        elsewhere_requests: list[Any] = []
+
+        async def elsewhere(connection: ServerConnection, request: Any) -> Any:
+            elsewhere_requests.append(request)
+            return connection.respond(404, "nothing\n")
+
+        async def handler(connection: ServerConnection, number: int) -> None:
+            await connection.wait_closed()
+
+        other, other_url = await fake_stream_server(handler, process_request=elsewhere)
+
+        async def redirect(connection: ServerConnection, request: Any) -> Any:
+            response = connection.respond(302, "moved\n")
+            response.headers["Location"] = other_url
+            return response
+
+        server, url = await fake_stream_server(handler, process_request=redirect)
+        try:
+            async with open_core(sandbox, tmp_path) as core:
+                stream = stream_for(url, sandbox.key, core)
+                with pytest.raises(StreamAbsent, match="302"):
+                    await asyncio.wait_for(stream.run(), 10)
+            assert elsewhere_requests == []
+        finally:
+            for s in (server, other):
+                s.close()
+                await s.wait_closed()
+
+    asyncio.run(scenario())
+
+
+def test_a_5xx_handshake_after_a_live_stream_is_temporary_and_the_listener_keeps_trying(
     sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
     async def scenario() -> None:
-        sandbox.control("POST", "faults", {"method": "GET", "path": "^/ws$", "count": 3, "status": 503})
         states: list[StreamState] = []
         async with open_core(sandbox, tmp_path) as core:
             stream = EventStream(
@@ -91,9 +157,20 @@ def test_a_5xx_handshake_is_temporary_and_the_listener_keeps_trying(
             )
             task = asyncio.create_task(stream.run())
             try:
-                await until(lambda: stream.state is StreamState.LIVE, "live after three 503s", task=task)
-                assert states == [StreamState.RECONNECTING, StreamState.LIVE]
-                assert stream.connections == 1
+                await until(lambda: stream.state is StreamState.LIVE, "live", task=task)
+                # The stream proved itself: a drop followed by 503s on the handshake is a hiccup.
+                sandbox.control(
+                    "POST", "faults", {"method": "GET", "path": "^/ws$", "count": 3, "status": 503}
+                )
+                sandbox.control("POST", "ws/drop")
+                await until(lambda: stream.connections == 2, "live after three 503s", task=task)
+                await until(lambda: stream.state is StreamState.LIVE, "live again", task=task)
+                assert states == [
+                    StreamState.RECONNECTING,
+                    StreamState.LIVE,
+                    StreamState.RECONNECTING,
+                    StreamState.LIVE,
+                ]
             finally:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
