@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import traceback
 
 import pytest
 
 from sync import errors
-from sync.wire import error_from_response, parse_error_body, parse_retry_after
+from sync.wire import (
+    error_from_response,
+    parse_error_body,
+    parse_rate_limit_reset,
+    parse_retry_after,
+    rate_limit_wait,
+)
 from tests.sync.api.helpers import FAKE_KEY, fixture_bytes
 
 ALL_ERRORS = [
@@ -31,6 +38,8 @@ ALL_ERRORS = [
     errors.TimedOut,
     errors.ProtocolError,
     errors.BadServerUrl,
+    errors.InvalidInput,
+    errors.NoApiAccess,
 ]
 
 
@@ -248,3 +257,193 @@ def test_recall_refusals_are_refusals() -> None:
         errors.MessageNotFound,
     ):
         assert issubclass(cls, errors.Refused)
+
+
+# --- the server's own words (spec §8) -------------------------------------------------------------------
+
+
+def zod(*issues: dict[str, object]) -> bytes:
+    return json.dumps({"success": False, "error": {"name": "ZodError", "issues": list(issues)}}).encode()
+
+
+def test_a_zod_body_is_each_issue_as_path_colon_message() -> None:
+    body = zod(
+        {
+            "code": "invalid_type",
+            "expected": "string",
+            "received": "undefined",
+            "path": ["message"],
+            "message": "Required",
+        },
+        {"code": "invalid_type", "path": ["attachments", 0, "file"], "message": "Expected object"},
+        {
+            "code": "custom",
+            "path": [],
+            "message": "Either recipientProfileId or recipientProfileUrn is required",
+        },
+    )
+    error = error_from_response(400, body, reason_phrase="Bad Request", endpoint="C3")
+    assert type(error) is errors.ValidationFailed
+    assert error.server_message == (
+        "message: Required; attachments.0.file: Expected object; "
+        "Either recipientProfileId or recipientProfileUrn is required"
+    )
+    assert error.user_message.startswith("The server refused the request: message: Required; ")
+    assert "400 Bad Request" not in str(error) + error.user_message
+
+
+def test_a_zod_body_with_odd_issues_keeps_what_it_can() -> None:
+    body = zod(
+        "not an issue",
+        {"path": "x", "message": "No path list"},
+        {"path": ["a"], "message": 5},
+        {"path": ["b"]},
+    )
+    assert parse_error_body(body) == (None, "No path list")
+    empty = zod()
+    assert error_from_response(400, empty, reason_phrase="Bad Request").server_message == "400 Bad Request"
+
+
+@pytest.mark.parametrize("code", ["validation_error", "Validation_Error", "VALIDATION_ERROR"])
+def test_codes_are_matched_in_any_letter_case(code: str) -> None:
+    body = json.dumps({"success": False, "code": code, "message": "count must be 1..100"}).encode()
+    error = error_from_response(400, body, endpoint="C1")
+    assert type(error) is errors.ValidationFailed
+    assert error.code == code
+    assert error.user_message == "The server refused the request: count must be 1..100"
+
+
+def test_only_a_recall_refusal_blames_linkedin() -> None:
+    body = json.dumps({"error": "Recall failed on LinkedIn"}).encode()
+    assert (
+        error_from_response(400, body, endpoint="C6").user_message
+        == "Refused by LinkedIn: Recall failed on LinkedIn"
+    )
+    send = json.dumps({"error": "Recipient not found"}).encode()
+    assert error_from_response(400, send, endpoint="C3").user_message == (
+        "The server refused the request: Recipient not found"
+    )
+    invalid_urn = json.dumps({"code": "INVALID_URN", "message": "bad"}).encode()
+    assert "LinkedIn" not in error_from_response(400, invalid_urn, endpoint="C2").user_message
+    assert error_from_response(400, invalid_urn, endpoint="C6").user_message.startswith(
+        "Refused by LinkedIn: "
+    )
+    assert errors.Refused().user_message == "The server refused the request."
+    assert "LinkedIn" not in errors.InvalidAccountId(endpoint="C1").user_message
+
+
+def test_signed_out_and_no_api_access_say_what_to_do() -> None:
+    unauthorized = json.dumps({"error": "Unauthorized - Invalid credentials"}).encode()
+    assert error_from_response(401, unauthorized).user_message == (
+        "Signed out: the API key was rejected. Check it in Settings."
+    )
+    trial = json.dumps({"error": "Your trial has expired"}).encode()
+    assert error_from_response(403, trial, endpoint="C1").user_message == (
+        "No API access for this account on your ConnectSafely plan (Your trial has expired)."
+    )
+
+
+# --- how long a 429 says to wait -------------------------------------------------------------------------
+
+NOW = 1_787_875_200.0  # 2026-08-28 00:00:00 UTC
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (str(int(NOW) + 30), 30.0),  # epoch seconds
+        (str(int(NOW * 1000) + 30_000), 30.0),  # epoch milliseconds
+        ("2026-08-28 00:00:30+00:00", 30.0),  # ISO with a space (the vendor's quota page)
+        ("2026-08-28T00:00:30Z", 30.0),
+        ("2026-08-28T02:00:30+02:00", 30.0),
+        ("2026-08-28T00:00:30", 30.0),  # naive: UTC
+        ("Fri, 28 Aug 2026 00:00:30 GMT", 30.0),
+        ("45", 45.0),  # too small for an epoch time: seconds from now
+        (str(int(NOW) - 100), 0.0),  # already past
+        ("tomorrow", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_rate_limit_reset_forms(value: str | None, expected: float | None) -> None:
+    assert parse_rate_limit_reset(value, now_s=NOW) == expected
+
+
+def test_retry_after_wins_then_reset_then_hold_until() -> None:
+    reset = {"x-ratelimit-reset": "2026-08-28T00:01:00Z"}
+    hold = "2026-08-28T00:02:00Z"
+    assert rate_limit_wait({"retry-after": "5", **reset}, hold, NOW) == 5.0
+    assert rate_limit_wait(reset, hold, NOW) == 60.0
+    assert rate_limit_wait({"x-ratelimit-reset": "garbage"}, hold, NOW) == 120.0
+    assert rate_limit_wait({}, None, NOW) is None
+
+
+def test_a_429_waits_relative_to_the_servers_date() -> None:
+    body = json.dumps(
+        {"success": False, "error": "Rate limit exceeded", "holdUntil": "2025-11-24T16:00:40Z"}
+    ).encode()
+    headers = {"Date": "Mon, 24 Nov 2025 16:00:00 GMT", "X-RateLimit-Reset": "2025-11-24T16:00:10Z"}
+    error = error_from_response(429, body, headers=headers, endpoint="C1")
+    assert isinstance(error, errors.RateLimited)
+    assert error.retry_after_s == 10.0  # not "long past" by this machine's clock
+    del headers["X-RateLimit-Reset"]
+    assert error_from_response(429, body, headers=headers, endpoint="C1").retry_after_s == 40.0
+
+
+# --- the daily quota of new conversations ------------------------------------------------------------------
+
+QUOTA_TEXT = "Daily limit of new conversations reached (resets 00:00 UTC); replies still work."
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "headers", "body", "expected"),
+    [
+        # The vendor's quota answer: X-RateLimit-* only.
+        (
+            "C3",
+            {
+                "X-RateLimit-Limit": "150",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": "2026-08-29T00:00:00Z",
+            },
+            {"error": "Limit reached"},
+            errors.DailyQuotaExceeded,
+        ),
+        ("C3", {}, {"success": False, "error": "Too many"}, errors.DailyQuotaExceeded),
+        ("C3", {"Retry-After": "7200"}, {"error": "Limit"}, errors.DailyQuotaExceeded),
+        ("C3", {"Retry-After": "2"}, {"error": "Slow down"}, errors.RateLimited),  # per key, short
+        ("C3", {}, {"code": "RATE_LIMITED", "message": "Slow down"}, errors.RateLimited),  # says so
+        ("C1", {}, {"error": "Slow down"}, errors.RateLimited),  # not C3: never the quota by guess
+        ("C1", {}, {"code": "daily_quota_exceeded", "message": "150 a day"}, errors.DailyQuotaExceeded),
+    ],
+)
+def test_the_daily_quota_is_recognised(
+    endpoint: str, headers: dict[str, str], body: dict[str, str], expected: type[errors.KnownError]
+) -> None:
+    error = error_from_response(429, json.dumps(body).encode(), headers=headers, endpoint=endpoint, now_s=NOW)
+    assert type(error) is expected
+    if expected is errors.DailyQuotaExceeded:
+        assert error.user_message == QUOTA_TEXT
+        assert not error.retryable
+
+
+# --- errors the client raises itself ---------------------------------------------------------------------
+
+
+def test_not_found_can_suggest_a_base_url() -> None:
+    error = errors.NotFound("GET accounts", status=404, endpoint="A1")
+    assert error.suggested_base_url is None
+    assert error.user_message == "Not found on the server."
+    error.suggest_base_url("https://api.connectsafely.ai/linkedin")
+    assert error.suggested_base_url == "https://api.connectsafely.ai/linkedin"
+    assert (
+        error.user_message == "Not found on the server: did you mean https://api.connectsafely.ai/linkedin?"
+    )
+    assert "did you mean https://api.connectsafely.ai/linkedin?" in str(error)
+
+
+def test_invalid_input_is_the_inputs_fault_not_the_servers() -> None:
+    error = errors.InvalidInput("the URL would be too long", endpoint="C6")
+    assert error.kind == "invalid_input" and not error.retryable
+    assert "server" not in error.user_message.lower()
+    assert not isinstance(error, errors.Refused | errors.ProtocolError | errors.ServerError)

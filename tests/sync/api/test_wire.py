@@ -265,3 +265,352 @@ def test_no_item_can_fail_the_page(items: list[Any]) -> None:
     assert len(page.conversations) + page.skipped == len(items)
     for conversation in page.conversations:
         assert conversation.conversation_id == THREAD
+
+
+# --- the vendor's shapes (spec §8, vendor-shapes.md) -----------------------------------------------------
+
+VENDOR_C1_ITEM: dict[str, Any] = {
+    "conversationUrn": CONVERSATION_URN,
+    "conversationId": THREAD,
+    "lastActivityAt": "2025-10-18T07:41:50.429Z",
+    "unreadCount": 1,
+    "participants": [
+        {
+            "profileId": "ACoAABBBBB0Bc8wdg-Iy8wZgEDuSdIVWJiE1Aio",
+            "name": "Ada Lovelace",
+            "headline": "Engines",
+            "profileUrl": "https://www.linkedin.com/in/ada",
+            "profilePicture": "https://media.licdn.com/ada.jpg",
+            "distance": "DISTANCE_1",
+        }
+    ],
+    "latestMessage": {
+        "text": "hello",
+        "sentAt": 1760773310429,
+        "senderName": "Ada Lovelace",
+        "hasAttachment": True,
+    },
+}
+
+
+def c1(*items: Any, **envelope: Any) -> bytes:
+    body = {
+        "success": True,
+        "conversations": list(items),
+        "accounts": [{"id": ACCOUNT, "name": "Me"}],
+        "nextCursor": None,
+        "hasMore": False,
+        "fromCache": True,
+        **envelope,
+    }
+    return json.dumps(body).encode()
+
+
+def test_a_vendor_c1_item_is_kept_whole_with_its_preview_and_an_unknown_star() -> None:
+    page = wire.decode_conversations(c1(VENDOR_C1_ITEM, nextCursor="linkedin:abc", hasMore=True), ACCOUNT)
+    assert page.skipped == 0
+    (item,) = page.conversations
+    assert item.account_id == ACCOUNT  # no accountId on the item: the account asked for
+    assert item.last_activity_at == 1760773310429
+    assert item.latest == model.LatestMessage("", "hello", 1760773310429, "Ada Lovelace", has_attachment=True)
+    assert item.participants[0].picture == "https://media.licdn.com/ada.jpg"
+    assert page.star_unknown == {THREAD}
+    assert (page.next_cursor, page.has_more, page.from_cache) == ("linkedin:abc", True, True)
+
+
+def test_items_that_say_their_star_are_not_star_unknown() -> None:
+    other = {
+        **VENDOR_C1_ITEM,
+        "conversationUrn": f"urn:li:messagingThread:{THREAD[:-4]}QQ==",
+        "starred": True,
+    }
+    page = wire.decode_conversations(c1(VENDOR_C1_ITEM, other, {**VENDOR_C1_ITEM, "starred": None}), ACCOUNT)
+    assert [c.starred for c in page.conversations] == [False, True, False]
+    assert page.star_unknown == {THREAD}
+    assert page.conversations[1].conversation_id not in page.star_unknown
+
+
+@pytest.mark.parametrize(
+    "latest",
+    [{}, None, {"text": "x", "senderName": "A"}, {"text": "x", "sentAt": None}],
+    ids=["empty", "null", "no-sentAt", "null-sentAt"],
+)
+def test_a_preview_without_a_time_is_no_preview_not_a_bad_item(latest: Any) -> None:
+    page = wire.decode_conversations(c1({**VENDOR_C1_ITEM, "latestMessage": latest}), ACCOUNT)
+    assert page.skipped == 0
+    assert page.conversations[0].latest is None
+    assert page.conversations[0].last_activity_at == 1760773310429
+
+
+def test_an_item_without_last_activity_takes_its_previews_time_or_is_skipped() -> None:
+    no_time = {k: v for k, v in VENDOR_C1_ITEM.items() if k != "lastActivityAt"}
+    page = wire.decode_conversations(c1(no_time, {**no_time, "latestMessage": {}}), ACCOUNT)
+    assert [c.last_activity_at for c in page.conversations] == [1760773310429]
+    assert page.skipped == 1
+
+
+def test_every_documented_field_may_be_null() -> None:
+    nulls = {
+        **VENDOR_C1_ITEM,
+        "conversationId": None,
+        "unreadCount": None,
+        "participants": None,
+        "starred": None,
+        "accountId": None,
+        "source": None,
+        "latestMessage": {
+            "text": None,
+            "sentAt": 5,
+            "senderName": None,
+            "hasAttachment": None,
+            "messageUrn": None,
+        },
+    }
+    page = wire.decode_conversations(c1(nulls, nextCursor=None, hasMore=None, fromCache=None), ACCOUNT)
+    assert page.skipped == 0
+    (item,) = page.conversations
+    assert (item.unread_count, item.participants, item.account_id) == (0, (), ACCOUNT)
+    assert item.latest == model.LatestMessage("", "", 5, "")
+    assert (page.has_more, page.from_cache) == (False, False)
+    message = {
+        "messageUrn": MESSAGE_URN,
+        "sentAt": 1760773310429,
+        "text": None,
+        "senderProfileId": None,
+        "senderName": None,
+        "senderPhoto": None,
+        "isSentByOwner": None,
+        "hasAttachment": None,
+        "attachments": None,
+        "reactions": None,
+    }
+    body = {"success": True, "messages": [message], "participants": None, "hasMore": None, "cursor": None}
+    messages = wire.decode_messages(json.dumps(body).encode(), ACCOUNT, CONVERSATION_URN)
+    assert messages.skipped == 0
+    assert messages.messages[0].text == "" and messages.messages[0].is_sent_by_owner is False
+
+
+def test_unknown_enum_values_and_fields_are_ignored() -> None:
+    item = {
+        **VENDOR_C1_ITEM,
+        "source": "sales_navigator_v9",
+        "salesNavThreadId": "x",
+        "participants": [{**VENDOR_C1_ITEM["participants"][0], "distance": "DISTANCE_42"}],
+    }
+    assert wire.decode_conversations(c1(item), ACCOUNT).skipped == 0
+    listed = wire.decode_accounts(json.dumps([{"id": ACCOUNT, "status": "HIBERNATING", "tier": 9}]).encode())
+    assert listed.accounts[0].status == "HIBERNATING"
+
+
+# --- integers: SQLite's int64, and counts small enough to add up --------------------------------------
+
+
+def test_int64_is_sqlites_range() -> None:
+    decode = msgspec.json.Decoder(wire.Int64).decode
+    assert decode(str(2**63 - 1).encode()) == 2**63 - 1
+    assert decode(str(-(2**63)).encode()) == -(2**63)
+    for out in (2**63, -(2**63) - 1, 2**64, 10**30):
+        with pytest.raises(msgspec.ValidationError):
+            decode(str(out).encode())
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"unreadCount": 2**63},
+        {"unreadCount": 2**64 + 7},
+        {"unreadCount": -(2**63) - 1},
+        {"unreadCount": 10**30},
+        {"unreadCount": wire.MAX_COUNT + 1},
+        {"lastActivityAt": 2**63},
+        {"latestMessage": {"text": "x", "sentAt": 2**64}},
+        {"lastActivityAt": 1e300},
+    ],
+)
+def test_an_item_with_an_out_of_range_integer_is_skipped_and_counted(bad: dict[str, Any]) -> None:
+    page = wire.decode_conversations(c1(VENDOR_C1_ITEM, {**VENDOR_C1_ITEM, **bad}), ACCOUNT)
+    assert len(page.conversations) == 1
+    assert page.skipped == 1
+
+
+def test_huge_integers_in_the_envelope_are_ignored_unless_a_field_needs_them() -> None:
+    page = wire.decode_conversations(c1(VENDOR_C1_ITEM, total=2**70, quota={"used": 2**63}), ACCOUNT)
+    assert len(page.conversations) == 1
+    with pytest.raises(errors.ProtocolError):
+        wire.decode_conversations(c1(VENDOR_C1_ITEM, hasMore=2**63), ACCOUNT)
+    synced = json.dumps({"success": True, "conversationsProcessed": 2**63}).encode()
+    with pytest.raises(errors.ProtocolError):
+        wire.decode_server_sync(synced)
+
+
+def test_message_and_sync_status_integers_are_bounded_too() -> None:
+    reaction = {"emoji": "👍", "count": 2**63}
+    message = {"messageUrn": MESSAGE_URN, "sentAt": 1760773310429, "reactions": [reaction]}
+    body = {"success": True, "messages": [message], "hasMore": False}
+    assert wire.decode_messages(json.dumps(body).encode(), ACCOUNT, CONVERSATION_URN).skipped == 1
+    state = {"accountId": ACCOUNT, "syncState": {"totalMessages": 2**63}}
+    status = json.dumps({"success": True, "accounts": [state, {"accountId": ACCOUNT}]}).encode()
+    assert wire.decode_sync_status(status).skipped == 1
+
+
+# --- accounts ------------------------------------------------------------------------------------------
+
+
+def test_a1_seat_and_duplicates_first_listing_wins(caplog: pytest.LogCaptureFixture) -> None:
+    other = "696ce9e780e0483585e4e554"
+    items = [
+        {"id": ACCOUNT, "firstName": "First", "apiSeatAllocated": False},
+        {"id": other, "firstName": "Other"},
+        *[{"id": ACCOUNT, "firstName": "Later", "apiSeatAllocated": True}] * 300,
+        {"id": other, "firstName": "Other again"},
+    ]
+    with caplog.at_level(logging.WARNING, logger="sync.wire"):
+        listed = wire.decode_accounts(json.dumps(items).encode())
+    assert [(a.account_id, a.name, a.api_seat) for a in listed.accounts] == [
+        (ACCOUNT, "First", False),
+        (other, "Other", None),
+    ]
+    assert (listed.duplicates, listed.skipped) == (301, 0)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "A1 listed 2 account(s) more than once: 301 repeated item(s) ignored, the first of each kept"
+    ]
+
+
+def test_a2_in_the_vendors_shape() -> None:
+    body = {
+        "id": ACCOUNT,
+        "firstName": "Me",
+        "lastName": "Myself",
+        "publicId": "me-myself",
+        "platform": "ConnectSafely",
+        "status": "AVAILABLE",
+        "enabled": True,
+        "lastUsed": "2026-02-24T04:53:13.750Z",
+        "hasTokens": True,
+        "linkedinPlan": {"premiumType": "NON_PREMIUM", "isPremium": False, "hasSalesNavigator": False},
+    }
+    account = wire.decode_account_status(json.dumps(body).encode())
+    assert account == model.Account(ACCOUNT, "Me Myself", "me-myself", "", "AVAILABLE", True)
+
+
+# --- C2, C3, C11, C12 -------------------------------------------------------------------------------------
+
+
+def _message(token: str, sent_at: int, text: str) -> dict[str, Any]:
+    return {
+        "messageUrn": f"urn:li:msg_message:({MAILBOX},{token})",
+        "text": text,
+        "sentAt": sent_at,
+        "senderProfileId": "john-doe-123",
+        "senderName": "John",
+        "senderPhoto": None,
+        "isSentByOwner": False,
+        "hasAttachment": False,
+        "attachments": [],
+    }
+
+
+def test_a_page_oldest_first_comes_back_newest_first_ties_by_token() -> None:
+    wire_order = [
+        _message("2-AAAA", 1000, "oldest"),
+        _message("2-BBBB", 2000, "tie, lower token"),
+        _message("2-CCCC", 2000, "tie, higher token"),
+        _message("2-DDDD", 3000, "newest"),
+    ]
+    body = {"success": True, "messages": wire_order, "participants": [{"profileId": "x", "name": "John"}]}
+    page = wire.decode_messages(
+        json.dumps({**body, "hasMore": True, "cursor": "1000"}).encode(), ACCOUNT, CONVERSATION_URN
+    )
+    assert [m.text for m in page.messages] == ["newest", "tie, higher token", "tie, lower token", "oldest"]
+    assert (page.cursor, page.has_more) == ("1000", True)
+
+
+def test_a_vendor_c3_answer_is_the_thread_sent_into() -> None:
+    answer = {
+        "success": True,
+        "message": "hi",
+        "recipientProfileUrn": "urn:li:fsd_profile:ACoAABcdefgh",
+        "sentMessage": {
+            "messageUrn": MESSAGE_URN,
+            "text": "hi",
+            "sentAt": 1760773310429,
+            "senderProfileId": "me",
+            "senderName": "Me",
+            "senderPhoto": None,
+            "isSentByOwner": True,
+        },
+    }
+    result = wire.decode_send(json.dumps(answer).encode(), ACCOUNT, CONVERSATION_URN)
+    assert result.conversation_urn == CONVERSATION_URN
+    assert result.sent_message is not None
+    assert (result.sent_message.has_attachment, result.sent_message.conversation_urn) == (
+        False,
+        CONVERSATION_URN,
+    )
+    # A new thread (no conversation sent into, none in the answer): sent, but not placeable.
+    new_thread = wire.decode_send(json.dumps(answer).encode(), ACCOUNT)
+    assert (new_thread.sent_message, new_thread.skipped) == (None, 1)
+
+
+@pytest.mark.parametrize(
+    ("fields", "duration_ms"),
+    [
+        ({"durationSeconds": "12.5"}, 12500.0),
+        ({"durationSeconds": 3}, 3000.0),
+        ({"durationMs": 250, "durationSeconds": "0.25"}, 250.0),
+        ({"durationSeconds": "soon"}, None),
+        ({"durationSeconds": None, "durationMs": None}, None),
+    ],
+)
+def test_c11_duration_forms(fields: dict[str, Any], duration_ms: float | None) -> None:
+    body = {"success": True, "accountId": ACCOUNT, "conversationsProcessed": None, **fields}
+    result = wire.decode_server_sync(json.dumps(body).encode())
+    assert result.duration_ms == duration_ms
+    assert result.conversations_processed == 0
+
+
+def test_c11_partial_failure_says_so() -> None:
+    body = {"success": True, "messagesProcessed": 7, "error": "2 conversations failed"}
+    result = wire.decode_server_sync(json.dumps(body).encode())
+    assert (result.messages_processed, result.error) == (7, "2 conversations failed")
+
+
+def test_c12_iso_last_sync_and_nulls() -> None:
+    state = {
+        "lastSyncAt": "2026-01-02T03:04:05.678Z",
+        "syncInProgress": None,
+        "totalConversations": None,
+        "lastError": None,
+        "initialSyncCompleted": True,
+    }
+    body = {"success": True, "accounts": [{"accountId": ACCOUNT, "accountPicture": None, "syncState": state}]}
+    (status,) = wire.decode_sync_status(json.dumps(body).encode()).accounts
+    assert status.sync_state == wire.SyncState(1767323045678, False, 0, 0, 0, None, True)
+
+
+# --- the log is not flooded ------------------------------------------------------------------------------
+
+
+def test_a_page_of_100000_bad_items_writes_a_handful_of_lines(caplog: pytest.LogCaptureFixture) -> None:
+    bad = b'{"conversationUrn":"urn:li:salesNav_thread:2-x","lastActivityAt":"soon"}'
+    body = b'{"success":true,"conversations":[' + b",".join([bad] * 100_000) + b'],"hasMore":false}'
+    with caplog.at_level(logging.WARNING, logger="sync.wire"):
+        page = wire.decode_conversations(body, ACCOUNT)
+    assert (len(page.conversations), page.skipped) == (0, 100_000)
+    assert len(caplog.records) == wire.DETAILED_SKIPS + 1
+    assert (
+        "99997 more malformed conversation item(s) on this page (100000 in all)"
+        in caplog.records[-1].getMessage()
+    )
+
+
+def test_a_few_bad_items_are_each_logged_without_a_summary(caplog: pytest.LogCaptureFixture) -> None:
+    items = [VENDOR_C1_ITEM, "bad", 5]
+    with caplog.at_level(logging.WARNING, logger="sync.wire"):
+        page = wire.decode_conversations(c1(*items), ACCOUNT)
+    assert page.skipped == 2
+    assert [r.getMessage().startswith("skipped malformed conversation item #") for r in caplog.records] == [
+        True,
+        True,
+    ]
