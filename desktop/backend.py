@@ -114,16 +114,33 @@ def start_sandbox(data: Path, *, live: bool = True, timeout_s: float = 30.0) -> 
     return SandboxProcess(process, endpoint)
 
 
+def explicit_base_url(flag: str | None) -> str | None:
+    """The base URL this run was given: ``--base-url``, else ``$CONNECTSAFELY_BASE_URL``; None: neither."""
+    return flag or os.environ.get(BASE_URL_ENV) or None
+
+
+def configured_base_url(flag: str | None, saved: str | None) -> str | None:
+    """The base URL to use when a key is found for it: the flag, the environment, else what Settings saved
+    (the GUI and the headless commands decide the same way); None: the default service."""
+    return explicit_base_url(flag) or (saved or "").strip() or None
+
+
 def resolve(
     data: Path,
     *,
     base_url: str | None = None,
     ws_url: str | None = None,
 ) -> Backend:
-    """The backend for a headless command: an explicit or stored key, else the running sandbox."""
-    explicit_base = base_url or os.environ.get(BASE_URL_ENV) or None
+    """The backend for a headless command: an explicit or stored key, else the running sandbox.
+
+    Like the GUI: the base URL is the flag's, else the environment's, else the one Settings saved; the key
+    is the environment's, else the keyring's for that URL. With no key, the data dir's running sandbox.
+    """
+    from desktop.settings import BASE_URL, saved_str
+
+    explicit_base = explicit_base_url(base_url)
     explicit_ws = ws_url or os.environ.get(WS_URL_ENV) or None
-    target = explicit_base or DEFAULT_BASE_URL
+    target = configured_base_url(base_url, saved_str(data, BASE_URL)) or DEFAULT_BASE_URL
     found = credentials.lookup_key(target)
     if found.key:
         return Backend(target, explicit_ws, found.key, False, found.source, found.keyring_available)

@@ -1,9 +1,16 @@
 """The ``connectsafely-desktop`` entry point: the GUI by default, headless commands by name.
 
 Headless commands (``sync``, ``conversations``, ``messages``, ``send``, ``recall``, ``sandbox``) never
-import PySide6: Qt is imported only inside the GUI command. Exit codes: 0 success; 1 a bug; 2 bad input
-or local configuration; 3 refused by the API (400, 401, 403, 404); 4 unavailable (429, 5xx, timeout,
-connection lost); 130 interrupted. Errors are one clear line on stderr, never a traceback.
+import PySide6: Qt is imported only inside the GUI command. Exit codes: 0 success; 1 a bug; 2 bad input,
+local configuration or local storage (disk full, read-only or unusable data dir, cache busy); 3 refused by
+the API (400, 401, 403, 404; also a sync in which an account was refused); 4 unavailable (429, 5xx,
+timeout, connection lost); 5 the cache file is damaged; 130 interrupted. Errors are one clear line on
+stderr, never a traceback.
+
+Text that came from the server (names, message text, error messages) reaches the terminal with its
+control characters escaped (:func:`terminal_safe`): a contact cannot set the terminal's title, clear it,
+write the clipboard (OSC 52) or reorder a line with bidi overrides. ``--json`` output holds the same
+values, with the same characters written as JSON ``\\uXXXX`` escapes.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
+import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -25,7 +34,8 @@ from desktop.paths import data_dir
 if TYPE_CHECKING:
     from sync.api import ApiClient
     from sync.cache import Cache
-    from sync.model import Conversation, Message
+    from sync.logs import RepeatFilter
+    from sync.model import AccountIssue, Conversation, Message
 
 log = logging.getLogger("connectsafely")
 
@@ -34,6 +44,7 @@ EXIT_BUG: Final = 1
 EXIT_BAD_INPUT: Final = 2
 EXIT_REFUSED: Final = 3
 EXIT_UNAVAILABLE: Final = 4
+EXIT_DAMAGED_CACHE: Final = 5
 EXIT_INTERRUPTED: Final = 130
 
 HEADLESS_COMMANDS: Final = ("sync", "conversations", "messages", "send", "recall", "sandbox")
@@ -41,6 +52,34 @@ HEADLESS_COMMANDS: Final = ("sync", "conversations", "messages", "send", "recall
 
 class BadInput(Exception):
     """The command line itself is wrong (exit 2)."""
+
+
+# --- terminal-safe text ----------------------------------------------------------------------------
+
+_UNSAFE: Final = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f"  # C0 but \t and \n (\r included), DEL, C1
+    "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"  # bidi marks, embeddings, overrides, isolates
+)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every character a terminal would act on shown as an escape (``\\x1b``, ``\\u202e``).
+
+    Newlines and tabs stay. Everything printed for a person that may hold server text goes through here.
+    """
+    return _UNSAFE.sub(_escape, text)
+
+
+class TerminalSafeFormatter(logging.Formatter):
+    """Log lines for a terminal: a logged server message is escaped like any other output."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal_safe(super().format(record))
 
 
 # --- argument parsing ------------------------------------------------------------------------------
@@ -97,28 +136,49 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _exit_code_for(exc: BaseException) -> int:
-    from sync.cache import CacheError
     from sync.errors import (
         BadServerUrl,
+        CacheCorrupt,
         KnownError,
+        LocalStorageError,
+        NoApiAccess,
         NotFound,
         Refused,
         SignedOut,
     )
     from sync.urns import UrnError
 
-    if isinstance(exc, (BadInput, backends.ConfigError, UrnError, CacheError, BadServerUrl)):
+    if isinstance(exc, CacheCorrupt):
+        return EXIT_DAMAGED_CACHE
+    if isinstance(exc, (BadInput, backends.ConfigError, UrnError, LocalStorageError, BadServerUrl)):
         return EXIT_BAD_INPUT
-    if isinstance(exc, (Refused, SignedOut, NotFound)):
+    if isinstance(exc, KnownError) and exc.kind == "invalid_input":
+        return EXIT_BAD_INPUT  # a request that could not even be built: the input's fault, not the server's
+    if isinstance(exc, (Refused, SignedOut, NotFound, NoApiAccess)):
         return EXIT_REFUSED
     if isinstance(exc, KnownError):
         return EXIT_UNAVAILABLE
     return EXIT_BUG
 
 
-def _one_line(exc: BaseException) -> str:
-    from sync.errors import KnownError
+def _known(exc: BaseException) -> BaseException:
+    """A known local-storage error for an SQLite or file-system failure that escaped as it was."""
+    if isinstance(exc, (sqlite3.Error, OSError)):
+        from sync.cache import storage_error_of
 
+        return storage_error_of(exc, None) or exc
+    return exc
+
+
+def _one_line(exc: BaseException) -> str:
+    from sync.errors import CacheCorrupt, KnownError
+
+    if isinstance(exc, CacheCorrupt):
+        return (
+            f"the cache file {exc.path} is damaged ({exc.detail}). To start fresh, open the app and choose "
+            f'"Move the damaged cache aside and start fresh", or move {exc.path} and its -wal and -shm '
+            f"files out of the data dir yourself; the next sync fills a new cache from the server."
+        )
     if isinstance(exc, KnownError):
         return f"{exc.user_message} ({exc})"
     return str(exc) or type(exc).__name__
@@ -167,6 +227,17 @@ async def open_session(args: argparse.Namespace) -> AsyncIterator[Session]:
     try:
         async with ApiClient(backend.base_url, backend.api_key) as api:
             yield Session(backend, api, cache, data)
+    except sqlite3.Error as exc:
+        # A read that hit a damaged page, a busy or full disk: the environment's fault, named with the file.
+        from sync.cache import note_damage, storage_error_of
+        from sync.errors import CacheCorrupt
+
+        known = storage_error_of(exc, cache.path)
+        if known is None:
+            raise
+        if isinstance(known, CacheCorrupt):
+            note_damage(cache.path)
+        raise known from exc
     finally:
         cache.close()
 
@@ -204,11 +275,44 @@ def conversation_json(conversation: Conversation) -> dict[str, Any]:
 
 
 def _print_json(value: object) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
+    # JSON escapes C0 itself; DEL, C1 and the bidi controls it would write raw (ensure_ascii=False keeps
+    # names readable). They can only be inside strings, where "\\u009b" is the same value, escaped.
+    text = json.dumps(value, ensure_ascii=False)
+    sys.stdout.write(_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
+
+
+def _print(text: str) -> None:
+    """A line of human output on stdout, server text made terminal-safe."""
+    sys.stdout.write(terminal_safe(text) + "\n")
 
 
 def _stderr(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    print(terminal_safe(text), file=sys.stderr, flush=True)
+
+
+def _short_id(account_id: str) -> str:
+    return account_id if len(account_id) <= 8 else account_id[:4] + "…"
+
+
+def sync_exit_code(issues: Sequence[AccountIssue]) -> int:
+    """A pass's exit code from the accounts it could not serve.
+
+    Refused (the plan, a 403/404): the user must act, as for any refusal: 3. Failing (5xx, offline): the
+    next sync may serve it and the others were synced: 0. The machine's own failure reported per account
+    (a full disk, a damaged cache) is no account's problem: 2, or 5 for a damaged cache.
+    """
+    from sync.errors import STORAGE_ERROR_KINDS, CacheCorrupt
+
+    local = [STORAGE_ERROR_KINDS[i.kind] for i in issues if i.kind in STORAGE_ERROR_KINDS]
+    if local:
+        return EXIT_DAMAGED_CACHE if any(issubclass(c, CacheCorrupt) for c in local) else EXIT_BAD_INPUT
+    return EXIT_REFUSED if any(issue.refused for issue in issues) else EXIT_OK
+
+
+def account_issue_line(issue: AccountIssue) -> str:
+    """One line for an account a sync pass could not serve (server text escaped by :func:`_stderr`)."""
+    who = f"{issue.name} ({_short_id(issue.account_id)})" if issue.name else issue.account_id
+    return f"account {who}: {issue.message}"
 
 
 # --- commands --------------------------------------------------------------------------------------
@@ -226,7 +330,9 @@ async def cmd_sync(args: argparse.Namespace) -> int:
                 f"{report.message_pages} message page(s); {report.tombstoned_by_reconciliation} recalled "
                 f"elsewhere; {report.skipped} malformed item(s) skipped"
             )
-            return EXIT_OK
+            for issue in report.account_issues:
+                _stderr(account_issue_line(issue))
+            return sync_exit_code(report.account_issues)
         from sync.lock import DataDirLock
         from sync.watcher import Watcher
 
@@ -252,6 +358,11 @@ async def cmd_sync(args: argparse.Namespace) -> int:
 
 async def cmd_conversations(args: argparse.Namespace) -> int:
     async with open_session(args) as session:
+        if args.account is not None:
+            known = [a.account_id for a in session.cache.reader.accounts()]
+            if args.account not in known:
+                listed = ", ".join(known) if known else "none yet: run sync first"
+                raise BadInput(f"no account {args.account} in the cache (its accounts: {listed})")
         rows: list[Conversation] = []
         after = None
         while True:
@@ -266,7 +377,7 @@ async def cmd_conversations(args: argparse.Namespace) -> int:
             for c in rows:
                 preview = "" if c.latest is None else c.latest.text.replace("\n", " ")[:60]
                 unread = f" ({c.unread_count} unread)" if c.unread_count else ""
-                print(f"{c.account_id}  {c.title}{unread}: {preview}\n    {c.conversation_urn}")
+                _print(f"{c.account_id}  {c.title}{unread}: {preview}\n    {c.conversation_urn}")
         return EXIT_OK
 
 
@@ -289,7 +400,7 @@ async def cmd_messages(args: argparse.Namespace) -> int:
         else:
             for m in rows:
                 who = "me" if m.is_sent_by_owner else (m.sender_name or m.sender_profile_id)
-                print(f"[{m.sent_at}] {who}: {m.text}\n    {m.message_urn}")
+                _print(f"[{m.sent_at}] {who}: {m.text}\n    {m.message_urn}")
         return EXIT_OK
 
 
@@ -313,8 +424,8 @@ async def cmd_send(args: argparse.Namespace) -> int:
 async def cmd_recall(args: argparse.Namespace) -> int:
     from sync import urns
     from sync.engine import SyncEngine
-    from sync.model import Message
-    from sync.recall import RecallPhase, RecallService
+    from sync.model import Message, RecallState
+    from sync.recall import RecallService
 
     conversation = urns.parse_conversation(args.conversation_urn)
     message_urn = urns.parse_message(args.message_urn)
@@ -328,6 +439,8 @@ async def cmd_recall(args: argparse.Namespace) -> int:
             if row is not None:
                 await engine.sync_new_messages(row)
             cached = session.cache.reader.message(account, args.message_urn)
+        if cached is not None and cached.conversation_id != conversation.token:
+            raise BadInput(f"this message belongs to another conversation: {cached.conversation_urn}")
         check = cached is not None
         message = cached or Message(
             account_id=account,
@@ -341,11 +454,14 @@ async def cmd_recall(args: argparse.Namespace) -> int:
         )
         service = RecallService(session.api, session.cache)
         status = await service.recall(message, check_eligibility=check, window_id="cli")
-        if status.phase is RecallPhase.SUCCEEDED:
+        if status.state is RecallState.RECALLED:
             print(args.message_urn)
             return EXIT_OK
-        assert status.error is not None
-        raise status.error
+        if status.error is not None:
+            raise status.error
+        # Unconfirmed (spec §9): neither done nor refused; `sync` settles it later by the same rule.
+        _stderr(f"{status.user_message} Run `sync` later to settle it; the recall log keeps it.")
+        return EXIT_UNAVAILABLE
 
 
 ASYNC_COMMANDS: Final[dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]]] = {
@@ -357,18 +473,34 @@ ASYNC_COMMANDS: Final[dict[str, Callable[[argparse.Namespace], Coroutine[Any, An
 }
 
 
-def _configure_logging(verbosity: int) -> None:
+_STDERR_HANDLER: Final = "connectsafely-cli-stderr"
+
+
+def _configure_logging(verbosity: int) -> RepeatFilter:
+    """Log to stderr, terminal-safe, repeated warnings collapsed (sync.logs); returns the repeat filter,
+    whose last counts are written at exit."""
+    from sync.logs import limit_repeats
+
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _STDERR_HANDLER]:
+        root.removeHandler(old)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(_STDERR_HANDLER)
+    handler.setFormatter(TerminalSafeFormatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+    repeats = limit_repeats(handler)
     # httpx logs every request URL at INFO; URLs hold no secret, but they are noise on a terminal.
     logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
     # websockets logs every handshake header at DEBUG, ``Authorization: Bearer <key>`` included: never
     # below INFO, or ``-vv`` would print the API key (tests/test_security.py).
     logging.getLogger("websockets").setLevel(max(level, logging.INFO))
+    return repeats
 
 
 def run_headless(args: argparse.Namespace) -> int:
-    _configure_logging(args.verbose)
+    repeats = _configure_logging(args.verbose)
     command = ASYNC_COMMANDS[args.command]
     try:
         with asyncio.Runner() as runner:
@@ -377,11 +509,14 @@ def run_headless(args: argparse.Namespace) -> int:
         _stderr("interrupted")
         return EXIT_INTERRUPTED
     except Exception as exc:  # every failure becomes one line and an exit code; bugs are logged in full
-        code = _exit_code_for(exc)
+        error = _known(exc)
+        code = _exit_code_for(error)
         if code == EXIT_BUG:
             log.exception("unexpected error")
-        _stderr(f"error: {_one_line(exc)}")
+        _stderr(f"error: {_one_line(error)}")
         return code
+    finally:
+        repeats.close()
 
 
 def _run_sandbox(argv: Sequence[str]) -> int:

@@ -2,6 +2,11 @@
 
 One settings file per data dir, so two data dirs (and every test) never share window geometry or the
 recall grace period. The API key is *not* a setting: it lives in the keyring (desktop.credentials).
+
+The GUI reads and writes the file through ``QSettings`` (:class:`Settings`). The headless commands never
+import Qt, so they read the few settings they share with the GUI (the base URL) with
+:func:`saved_str`, a reader of the INI dialect ``QSettings`` writes; Qt is imported here only when a
+:class:`Settings` is made.
 """
 
 from __future__ import annotations
@@ -9,9 +14,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
-from PySide6.QtCore import QByteArray, QSettings
+if TYPE_CHECKING:
+    from PySide6.QtCore import QByteArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +31,20 @@ RECALL_GRACE_S = Setting("recall/grace_s", 3, "Seconds to cancel a recall before
 BASE_URL = Setting("service/base_url", "", "ConnectSafely API base URL (empty: the default service)")
 WINDOW_COUNT = Setting("windows/count", 1, "Windows open at the last exit")
 
+FILE_NAME: Final = "settings.ini"
+
+
+def settings_file(data: Path) -> Path:
+    return data / FILE_NAME
+
 
 class Settings:
     """Typed access to the data dir's settings file."""
 
     def __init__(self, data: Path) -> None:
-        path = data / "settings.ini"
+        from PySide6.QtCore import QSettings
+
+        path = settings_file(data)
         # User-only like everything in the data dir; QSettings would create it with the umask's bits.
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         path.chmod(0o600)
@@ -51,6 +65,8 @@ class Settings:
         self._store.setValue(setting.key, value)
 
     def window_geometry(self, index: int) -> QByteArray | None:
+        from PySide6.QtCore import QByteArray
+
         value = self._store.value(f"windows/{index}/geometry")
         return value if isinstance(value, QByteArray) else None
 
@@ -69,3 +85,98 @@ class Settings:
 
     def sync(self) -> None:
         self._store.sync()
+
+
+# --- the file without Qt (the headless commands) ----------------------------------------------------
+
+
+def saved_str(data: Path, setting: Setting) -> str | None:
+    """The string ``setting`` has in the data dir's settings file, or None when the file, the key or a
+    plain string value is not there. Reads only: the file is neither created nor locked."""
+    try:
+        text = settings_file(data).read_text(encoding="utf-8")
+    except (OSError, UnicodeError):
+        return None
+    group, _, name = setting.key.rpartition("/")
+    return _ini_value(text, group or "General", name)
+
+
+def _ini_value(text: str, group: str, name: str) -> str | None:
+    section = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith(";"):
+            continue
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section = stripped[1:-1]
+            continue
+        key, sep, raw = line.partition("=")
+        if sep and section == group and key.strip() == name:
+            return _qt_string(raw)
+    return None
+
+
+_ESCAPES: Final = {
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    '"': '"',
+    "\\": "\\",
+    "'": "'",
+    "?": "?",
+}
+_HEX: Final = frozenset("0123456789abcdefABCDEF")
+
+
+def _qt_string(raw: str) -> str | None:
+    """A value as ``QSettings`` wrote it (``QSettingsPrivate::iniEscapedString``): quotes around a value
+    with ``,``/``;``/``=`` or edge spaces, C escapes, ``\\x`` hex and ``\\0`` octal escapes read greedily,
+    ``@@`` for a leading ``@``. None for what is not one plain string (a list, ``@ByteArray(…)``)."""
+    out: list[str] = []
+    quoted = False
+    value = raw.strip()
+    i, end = 0, len(value)
+    while i < end:
+        ch = value[i]
+        if ch == '"':
+            quoted = not quoted
+            i += 1
+        elif ch == "\\" and i + 1 < end:
+            nxt = value[i + 1]
+            if nxt in _ESCAPES:
+                out.append(_ESCAPES[nxt])
+                i += 2
+            elif nxt == "x":
+                j = i + 2
+                while j < end and value[j] in _HEX:
+                    j += 1
+                out.append(chr(int(value[i + 2 : j] or "0", 16)))
+                i = j
+            elif nxt in "01234567":
+                j = i + 1
+                while j < end and value[j] in "01234567":
+                    j += 1
+                out.append(chr(int(value[i + 1 : j], 8)))
+                i = j
+            else:
+                out.append(nxt)
+                i += 2
+        elif not quoted and ch == ";":
+            break  # a comment
+        elif not quoted and ch == ",":
+            return None  # a list of strings, not a string
+        else:
+            out.append(ch)
+            i += 1
+    text = "".join(out)
+    if text.startswith("@@"):
+        return text[1:]
+    if text.startswith("@String(") and text.endswith(")"):
+        return text[len("@String(") : -1]
+    if text.startswith("@"):
+        return None
+    return text

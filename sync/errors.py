@@ -543,6 +543,22 @@ def storage_error(exc: BaseException, path: str | _Path | None = None) -> LocalS
     return None
 
 
+STORAGE_ERROR_KINDS: Final[dict[str, type[LocalStorageError]]] = {
+    cls.kind: cls
+    for cls in (
+        LocalStorageError,
+        DiskFull,
+        CacheBusy,
+        CacheReadOnly,
+        StorageIOError,
+        DataDirUnusable,
+        CacheCorrupt,
+    )
+}
+"""The local-storage classes by ``kind``: a kind stored or passed along (a recall log row, an account's
+last error) still tells the machine's failure from the server's."""
+
+
 def _no_space_left(path: _Path) -> bool:
     """Whether the file system holding ``path`` (or its folder) has no block left for this user."""
     for candidate in (path, path.parent):
@@ -556,6 +572,7 @@ def _no_space_left(path: _Path) -> bool:
 
 # This section's names, added here so that the list at the top stays the HTTP part's.
 __all__ += [
+    "STORAGE_ERROR_KINDS",
     "CacheBusy",
     "CacheCorrupt",
     "CacheReadOnly",

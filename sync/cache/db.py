@@ -420,7 +420,10 @@ def _check_if_suspect(conn: sqlite3.Connection, path: Path) -> None:
     if not marker.exists():
         return
     # Only when there is a reason: quick_check reads every page (seconds for a big cache).
-    rows = conn.execute("PRAGMA quick_check").fetchall()
+    try:
+        rows = conn.execute("PRAGMA quick_check").fetchall()
+    except sqlite3.DatabaseError as exc:  # damage bad enough that the check itself cannot walk the file
+        raise CacheCorrupt(f"the integrity check failed: {exc}", path=path) from exc
     if rows != [("ok",)]:
         lines = [line for row in rows for line in str(row[0]).splitlines() if not line.startswith("***")]
         first = lines[0][:200] if lines else "no detail"

@@ -194,3 +194,82 @@ def test_the_data_dir_is_user_only(sandbox: SandboxHandle, tmp_path: Path) -> No
     data = tmp_path / "fresh"
     synced(sandbox, data)
     assert (data.stat().st_mode & 0o777) == 0o700
+
+
+def test_an_unknown_account_is_bad_input_and_the_known_ones_are_named(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    synced(sandbox, tmp_path)
+    known = {c["accountId"] for c in json.loads(cli(sandbox, tmp_path, "conversations", "--json").stdout)}
+    result = cli(sandbox, tmp_path, "conversations", "--account", "000000000000000000000000")
+    assert result.returncode == 2
+    assert "no account 000000000000000000000000 in the cache" in result.stderr
+    assert all(account in result.stderr for account in known)
+    assert result.stdout == ""
+
+    mine = sorted(known)[0]
+    listed = json.loads(cli(sandbox, tmp_path, "conversations", "--account", mine, "--json").stdout)
+    assert listed and {c["accountId"] for c in listed} == {mine}
+
+
+def test_a_urn_too_long_for_a_url_is_bad_input_not_the_servers_fault(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    synced(sandbox, tmp_path)
+    conversation = json.loads(cli(sandbox, tmp_path, "conversations", "--json").stdout)[0]
+    mailbox = conversation["conversationUrn"].split("(", 1)[1].split(",", 1)[0]
+    huge = f"urn:li:msg_message:({mailbox},2-{'QUFB' * 10_000})"  # a 40,000-character token
+    result = cli(sandbox, tmp_path, "recall", conversation["conversationUrn"], huge)
+    assert result.returncode == 2, result.stderr
+    assert "too long" in result.stderr
+    assert "Server" not in result.stderr and "LinkedIn" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sync_names_each_account_it_could_not_serve_and_exits_3_when_one_was_refused(
+    tmp_path: Path,
+) -> None:
+    """The vendor profile lists an account without an API seat (spec §8): it is named, not synced."""
+    from tests.fixtures.sandbox import start_sandbox
+
+    vendor = start_sandbox(tmp_path / "sandbox", record=False)  # vendor shapes are not openapi.yaml's
+    try:
+        vendor.control("POST", "profile", {"profile": "vendor"})
+        result = cli(vendor, tmp_path / "data", "sync", "--once")
+    finally:
+        vendor.stop()
+    assert result.returncode == 3, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("account ")]
+    assert len(lines) == 1, result.stderr
+    assert "No API access for this account on your ConnectSafely plan" in lines[0]
+    assert "…)" in lines[0]  # the account's name and the start of its id
+    assert result.stderr.splitlines()[0].startswith("synced ")
+
+
+def test_accounts_that_failed_for_now_are_named_and_the_sync_still_succeeds(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    synced(sandbox, tmp_path)
+    sandbox.control(
+        "POST", "faults", {"method": "GET", "path": "^/?conversations$", "count": 100, "status": 500}
+    )
+    result = cli(sandbox, tmp_path, "sync", "--once")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("account ")]
+    assert len(lines) == 2, result.stderr
+    assert all("Server error (500)" in line for line in lines)
+
+
+def test_a_key_without_api_access_is_refused_with_exit_3(tmp_path: Path) -> None:
+    """A 403 on A1 (no API access on the plan, spec §8) is a refusal, not "unavailable"."""
+    from tests.fixtures.sandbox import start_sandbox
+
+    handle = start_sandbox(tmp_path / "sandbox", record=False)  # 403 is not in openapi.yaml's A1
+    try:
+        fault = {"method": "GET", "path": "accounts", "count": 10, "status": 403, "code": "FORBIDDEN"}
+        handle.control("POST", "faults", fault)
+        result = cli(handle, tmp_path / "data", "sync", "--once")
+    finally:
+        handle.stop()
+    assert result.returncode == 3, result.stderr
+    assert "No API access" in result.stderr
