@@ -20,7 +20,9 @@ from pathlib import Path
 from sync.api import ApiClient
 from sync.cache import Cache
 from sync.engine import SyncEngine
-from sync.recall import RecallPhase, RecallService, eligibility
+from sync.model import RecallState
+from sync.recall import RecallService
+from sync.recall_rules import eligibility
 
 
 async def run(data: Path, base_url: str, key: str) -> None:
@@ -58,8 +60,8 @@ async def recall_one(cache: Cache, api: ApiClient, recalls: RecallService) -> No
             for message in cache.reader.messages(account.account_id, conversation.conversation_id, limit=20):
                 if eligibility(message, now).allowed:
                     status = await recalls.recall(message, window_id="stress")
-                    print(f"recall {message.message_id} {status.phase.value}", flush=True)
-                    if status.phase is RecallPhase.SUCCEEDED:
+                    print(f"recall {message.message_id} {status.state.value}", flush=True)
+                    if status.state is RecallState.RECALLED:
                         return
 
 

@@ -159,7 +159,7 @@ def test_a_watcher_and_a_second_command_line_share_one_data_dir(
         with contextlib.closing(sqlite3.connect(cache_file(data))) as conn:
             tombstoned = {r[0] for r in conn.execute("SELECT message_id FROM tombstones")}
             succeeded = conn.execute(
-                "SELECT count(*) FROM recall_log WHERE outcome = 'succeeded'"
+                "SELECT count(*) FROM recall_log WHERE outcome = 'recalled'"
             ).fetchone()[0]
         assert recalled <= tombstoned
         assert succeeded == len(recalled)

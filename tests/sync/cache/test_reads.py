@@ -11,7 +11,7 @@ from sync.model import (
     RECALL_WINDOW_MS,
     AccountSyncState,
     ConversationSyncState,
-    RecallOutcome,
+    RecallState,
 )
 from tests.sync.cache.helpers import (
     ACCOUNT_A,
@@ -209,7 +209,7 @@ def test_recall_log_newest_first(cache: Cache) -> None:
     ).result()
     done = cache.writer.finish_recall(
         first.attempt_id,
-        RecallOutcome.FAILED,
+        RecallState.FAILED,
         latency_ms=42,
         error_kind="RECALL_WINDOW_EXPIRED",
         error_message="too late",
@@ -219,10 +219,10 @@ def test_recall_log_newest_first(cache: Cache) -> None:
     log = cache.reader.recall_log()
 
     assert [a.attempt_id for a in log] == [second.attempt_id, first.attempt_id]
-    assert log[0].outcome is RecallOutcome.PENDING and log[0].window_id == "w2"
+    assert log[0].outcome is RecallState.PENDING and log[0].window_id == "w2"
     assert log[1] == done
     assert (done.outcome, done.latency_ms, done.error_kind, done.finished_at) == (
-        RecallOutcome.FAILED,
+        RecallState.FAILED,
         42,
         "RECALL_WINDOW_EXPIRED",
         142,

@@ -38,8 +38,10 @@ def assert_nothing_deleted(core: Core, sandbox: SandboxHandle, victim: Message) 
 
 
 def test_recall_success_hides_it_everywhere_and_a_resync_never_brings_it_back(
-    sandbox: SandboxHandle, tmp_path: Path
+    sandbox_any_profile: SandboxHandle, tmp_path: Path
 ) -> None:
+    sandbox = sandbox_any_profile
+
     async def scenario() -> None:
         async with open_core(sandbox, tmp_path) as core:
             await core.engine.sync_once()
@@ -71,8 +73,10 @@ def test_recall_success_hides_it_everywhere_and_a_resync_never_brings_it_back(
 
 @pytest.mark.parametrize("lost", ["dropped", "timed out"])
 def test_a_recall_whose_200_was_lost_is_confirmed_by_a_repeat_or_the_re_read(
-    lost: str, sandbox: SandboxHandle, tmp_path: Path
+    lost: str, sandbox_any_profile: SandboxHandle, tmp_path: Path
 ) -> None:
+    sandbox = sandbox_any_profile
+
     async def scenario() -> None:
         async with open_core(sandbox, tmp_path, timeout_s=0.5) as core:
             await core.engine.sync_once()
@@ -102,9 +106,11 @@ READS = ("ok", "failed", "wrong conversation")
 @pytest.mark.parametrize("phase", ["before", "after"])
 @pytest.mark.parametrize("name", list(AMBIGUOUS))
 def test_the_recall_fault_matrix_never_reports_recalled_without_evidence_nor_deletes_falsely(
-    name: str, phase: str, read: str, sandbox: SandboxHandle, tmp_path: Path
+    name: str, phase: str, read: str, sandbox_any_profile: SandboxHandle, tmp_path: Path
 ) -> None:
     """Every ambiguous failure × did the server apply it × what the confirming read says (spec §9)."""
+
+    sandbox = sandbox_any_profile
 
     async def scenario() -> None:
         async with open_core(sandbox, tmp_path) as core:
@@ -163,8 +169,10 @@ def test_the_recall_fault_matrix_never_reports_recalled_without_evidence_nor_del
 
 
 def test_an_unconfirmed_recall_is_settled_by_evidence_once_the_read_works(
-    sandbox: SandboxHandle, tmp_path: Path
+    sandbox_any_profile: SandboxHandle, tmp_path: Path
 ) -> None:
+    sandbox = sandbox_any_profile
+
     async def scenario() -> None:
         async with open_core(sandbox, tmp_path, timeout_s=0.5) as core:
             await core.engine.sync_once()
@@ -187,8 +195,10 @@ def test_an_unconfirmed_recall_is_settled_by_evidence_once_the_read_works(
 
 
 def test_an_unconfirmed_recall_of_a_message_still_listed_fails_only_when_the_window_has_closed(
-    sandbox: SandboxHandle, tmp_path: Path
+    sandbox_any_profile: SandboxHandle, tmp_path: Path
 ) -> None:
+    sandbox = sandbox_any_profile
+
     async def scenario() -> None:
         async with open_core(sandbox, tmp_path, timeout_s=0.5) as core:
             await core.engine.sync_once()
@@ -209,8 +219,10 @@ def test_an_unconfirmed_recall_of_a_message_still_listed_fails_only_when_the_win
 
 
 def test_the_event_stream_confirms_an_unconfirmed_recall_in_the_tombstones_transaction(
-    sandbox: SandboxHandle, tmp_path: Path
+    sandbox_any_profile: SandboxHandle, tmp_path: Path
 ) -> None:
+    sandbox = sandbox_any_profile
+
     async def scenario() -> None:
         async with open_core(sandbox, tmp_path, timeout_s=0.5) as core:
             await core.engine.sync_once()
@@ -233,10 +245,12 @@ def test_the_event_stream_confirms_an_unconfirmed_recall_in_the_tombstones_trans
 
 
 def test_a_failure_to_write_the_tombstone_after_the_200_leaves_it_unconfirmed_then_settles(
-    sandbox: SandboxHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sandbox_any_profile: SandboxHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An exception other than a known error after LinkedIn's yes (here SQLite's I/O error on the
     tombstone) must not leave "Recalling…" forever, nor say "recalled" before it is recorded."""
+
+    sandbox = sandbox_any_profile
 
     async def scenario() -> None:
         async with open_core(sandbox, tmp_path) as core:
@@ -270,9 +284,12 @@ DEFINITE: dict[str, tuple[dict[str, Any], RecallState, str]] = {
 
 @pytest.mark.parametrize("name", list(DEFINITE))
 def test_a_definite_answer_to_the_first_delete_is_final_and_deletes_nothing(
-    name: str, sandbox: SandboxHandle, tmp_path: Path
+    name: str, sandbox_any_profile: SandboxHandle, tmp_path: Path
 ) -> None:
+    sandbox = sandbox_any_profile
     what, state, kind = DEFINITE[name]
+    if sandbox.profile == "vendor" and state is RecallState.REFUSED:
+        kind = "refused"  # the vendor's every C6 refusal: 400 "Recall failed on LinkedIn" (spec §8)
 
     async def scenario() -> None:
         async with open_core(sandbox, tmp_path) as core:
@@ -294,7 +311,13 @@ def test_a_definite_answer_to_the_first_delete_is_final_and_deletes_nothing(
     asyncio.run(scenario())
 
 
-def test_refusals_by_linkedin_are_typed_and_final(sandbox: SandboxHandle, tmp_path: Path) -> None:
+def test_refusals_by_linkedin_are_typed_and_final(sandbox_any_profile: SandboxHandle, tmp_path: Path) -> None:
+    sandbox = sandbox_any_profile
+
+    def kind_of(contract_kind: str) -> str:
+        # The vendor's refusals carry no code: 400 "Recall failed on LinkedIn", typed by status.
+        return "refused" if sandbox.profile == "vendor" else contract_kind
+
     async def scenario() -> None:
         async with open_core(sandbox, tmp_path) as core:
             await core.engine.sync_once()
@@ -302,9 +325,11 @@ def test_refusals_by_linkedin_are_typed_and_final(sandbox: SandboxHandle, tmp_pa
             status = await core.recalls.recall(theirs, check_eligibility=False)  # let the server judge
             assert (status.state, status.error_kind, status.can_retry) == (
                 RecallState.REFUSED,
-                "recall_not_own",
+                kind_of("recall_not_own"),
                 False,
             )
+            if sandbox.profile == "vendor":
+                assert status.user_message == "Refused by LinkedIn: Recall failed on LinkedIn"
             assert core.cache.reader.message(theirs.account_id, theirs.message_id) is not None
 
             mine = recallable(core)
@@ -313,13 +338,20 @@ def test_refusals_by_linkedin_are_typed_and_final(sandbox: SandboxHandle, tmp_pa
             verdict = core.recalls.eligibility(mine)
             assert not verdict.allowed and verdict.why_not is Ineligible.WINDOW_CLOSED
             status = await core.recalls.recall(mine, check_eligibility=False)
-            assert (status.state, status.error_kind) == (RecallState.REFUSED, "recall_window_expired")
+            assert (status.state, status.error_kind) == (
+                RecallState.REFUSED,
+                kind_of("recall_window_expired"),
+            )
             assert core.cache.reader.message(mine.account_id, mine.message_id) is not None
 
     asyncio.run(scenario())
 
 
-def test_eligibility_is_checked_locally_with_the_reason(sandbox: SandboxHandle, tmp_path: Path) -> None:
+def test_eligibility_is_checked_locally_with_the_reason(
+    sandbox_any_profile: SandboxHandle, tmp_path: Path
+) -> None:
+    sandbox = sandbox_any_profile
+
     async def scenario() -> None:
         async with open_core(sandbox, tmp_path) as core:
             await core.engine.sync_once()
@@ -340,8 +372,10 @@ def test_eligibility_is_checked_locally_with_the_reason(sandbox: SandboxHandle, 
 
 
 def test_a_recall_cancelled_in_its_grace_period_is_logged_and_sends_nothing(
-    sandbox: SandboxHandle, tmp_path: Path
+    sandbox_any_profile: SandboxHandle, tmp_path: Path
 ) -> None:
+    sandbox = sandbox_any_profile
+
     async def scenario() -> None:
         async with open_core(sandbox, tmp_path) as core:
             await core.engine.sync_once()
@@ -350,7 +384,11 @@ def test_a_recall_cancelled_in_its_grace_period_is_logged_and_sends_nothing(
             await core.recalls.log_cancelled(victim, window_id="w1", conversation_title="Alex")
             assert dict(sandbox.control("GET", "requests")["routes"]) == before
             log = core.cache.reader.recall_log(limit=1)[0]
-            assert (log.outcome, log.window_id, log.conversation_title) == (RecallState.CANCELLED, "w1", "Alex")
+            assert (log.outcome, log.window_id, log.conversation_title) == (
+                RecallState.CANCELLED,
+                "w1",
+                "Alex",
+            )
             assert core.cache.reader.open_recalls() == 0
             assert core.cache.reader.message(victim.account_id, victim.message_id) is not None
 
