@@ -158,21 +158,33 @@ class SyncEngine:
         self._conversations_seen = 0
         self._last_progress = 0.0
         self._issues: list[AccountIssue] = []
+        self._accounts: tuple[float, frozenset[str]] | None = None
+        """When A1 was last asked by a pass, and the accounts it listed."""
         self._status_asked: set[str] = set()
         """Accounts whose A2 was asked by this engine (a prefix-less answer is not asked again)."""
 
     # --- the public passes --------------------------------------------------------------------------
 
-    async def sync_once(self, *, reconcile: bool = True) -> SyncReport:
+    async def sync_once(
+        self, *, reconcile: bool = True, accounts_max_age_s: float | None = None
+    ) -> SyncReport:
         """Accounts, then each account's conversations and new messages, then (optionally) reconciliation.
 
         Accounts fail alone (DESIGN "Sync"): a seatless account is not synced, and a 403/404/5xx or a
         malformed answer for one account marks it (``SyncReport.account_issues``, stored for the UI) while
-        the others carry on. A failure of the key or the network (401, 429, offline) ends the pass."""
+        the others carry on. A failure of the key or the network (401, 429, offline) ends the pass.
+
+        ``accounts_max_age_s``: reuse this engine's last account list (A1 + prefixes) when it is younger
+        (polling rounds); None asks A1 every pass."""
         self._reset_counters()
         self._in_pass = True
         try:
-            accounts = await self.discover_accounts()
+            known = self._accounts
+            if accounts_max_age_s is not None and known and time.monotonic() - known[0] < accounts_max_age_s:
+                accounts = [a for a in self.cache.reader.accounts() if a.account_id in known[1]]
+            else:
+                accounts = await self.discover_accounts()
+                self._accounts = (time.monotonic(), frozenset(a.account_id for a in accounts))
             served: list[str] = []
             for index, account in enumerate(accounts):
                 self._progress(index, len(accounts), f"account {account.name or account.account_id}")

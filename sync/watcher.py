@@ -79,8 +79,14 @@ from sync.realtime import HELLO_TIMEOUT_S, WATCHDOG_S, EventCallback, EventStrea
 
 log = logging.getLogger(__name__)
 
-POLL_FOCUSED_S: Final = 15.0
+POLL_FOCUSED_S: Final = 12.0
 POLL_BACKGROUND_S: Final = 60.0
+RECONCILE_FACTOR: Final = 2.0
+"""A conversation of the recall-window horizon is re-read once its complete view is this many polling
+intervals old (24 s while focused): recalls made elsewhere show within about that, at a cost of one C2
+per horizon conversation per period — the bulk of a polling session's requests (BENCHMARKS.md)."""
+ACCOUNTS_MAX_AGE_S: Final = 300.0
+"""Polling rounds ask A1 again only this often: accounts come and go rarely, a round's requests do not."""
 STREAM_RETRY_S: Final = 600.0
 POLL_BURST: Final = 60.0
 POLL_RATE_PER_S: Final = 0.5
@@ -95,7 +101,9 @@ class SyncPasses(Protocol):
     """What the watcher runs: a :class:`~sync.engine.SyncEngine` in this process (``sync --watch``), or
     a GUI's :class:`~sync.worker.SyncWorker`, which runs the same passes in a background process."""
 
-    async def sync_once(self, *, reconcile: bool = True) -> SyncReport: ...
+    async def sync_once(
+        self, *, reconcile: bool = True, accounts_max_age_s: float | None = None
+    ) -> SyncReport: ...
 
     async def reconcile_conversation(self, conversation: Conversation, last_complete: int | None) -> int: ...
 
@@ -252,7 +260,7 @@ class Watcher:
         """One polling round: new activity and messages, then the recall-window horizon within budget."""
         self._last_round_at = time.monotonic()
         try:
-            report = await self.engine.sync_once(reconcile=False)
+            report = await self.engine.sync_once(reconcile=False, accounts_max_age_s=ACCOUNTS_MAX_AGE_S)
             cost = self._incremental_cost(report)
             self._charge(cost)
             # The estimate for pacing the next rounds: a typical incremental pass (A1, one C1 page and
@@ -283,7 +291,13 @@ class Watcher:
         """Reconcile the horizon's conversations, oldest complete view first, while the budget lasts."""
         # An account the server refused in the last pass (no seat, gone) would refuse each read too.
         refused = {i.account_id for i in self.cache.reader.account_issues() if i.refused}
-        candidates = [c for c in self.cache.reader.reconciliation_candidates() if c[0] not in refused]
+        # Due: never seen complete, or seen complete longer ago than the period (server time).
+        due_before = self.api.server_now_ms() - int(self.interval_s * RECONCILE_FACTOR * 1000)
+        candidates = [
+            c
+            for c in self.cache.reader.reconciliation_candidates()
+            if c[0] not in refused and (c[2] is None or c[2] <= due_before)
+        ]
         candidates.sort(key=lambda c: (c[2] is not None, c[2] or 0))
         hidden = 0
         done = 0

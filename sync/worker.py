@@ -330,10 +330,14 @@ class SyncWorker:
 
     # --- the passes ------------------------------------------------------------------------------------
 
-    async def sync_once(self, *, reconcile: bool = True) -> SyncReport:
+    async def sync_once(
+        self, *, reconcile: bool = True, accounts_max_age_s: float | None = None
+    ) -> SyncReport:
         """``SyncEngine.sync_once`` in the worker. The report's ``changes`` is empty: the change sets came
         as they were written (a first sync's merged set would be megabytes to send for nothing)."""
-        report: SyncReport = await self._call("sync_once", reconcile=reconcile)
+        report: SyncReport = await self._call(
+            "sync_once", reconcile=reconcile, accounts_max_age_s=accounts_max_age_s
+        )
         return report
 
     async def reconcile_conversation(self, conversation: Conversation, last_complete: int | None) -> int:

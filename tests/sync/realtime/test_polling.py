@@ -356,8 +356,9 @@ def test_a_429_postpones_the_next_round_by_retry_after(sandbox: SandboxHandle, t
             ) as (watcher, task),
         ):
             await until(lambda: watcher.rounds >= 1, "the first round", task=task)
+            # Polling rounds ask A1 only every few minutes: C1 is every round's first request.
             sandbox.control(
-                "POST", "faults", {"method": "GET", "path": "^/accounts$", "count": 1, "status": 429}
+                "POST", "faults", {"method": "GET", "path": "^/conversations$", "count": 1, "status": 429}
             )
             await until(lambda: watcher.rate_limited == 1, "the 429", task=task)
             failed_at = time.monotonic()
@@ -413,7 +414,8 @@ def test_reconciliation_rotates_within_the_poll_budget_and_still_finds_every_rec
                 )
                 assert core.cache.reader.is_tombstoned(target.message_id)
                 assert max(len(ids) for ids in per_round.values()) < len(horizon)  # never the whole horizon
-                assert not set(per_round[0]) & set(per_round[1])  # oldest view first: the next ones
+                first, second = sorted(per_round)[:2]
+                assert not set(per_round[first]) & set(per_round[second])  # oldest view first: the next ones
 
     asyncio.run(scenario())
 
@@ -432,7 +434,7 @@ def test_a_polling_round_that_cannot_reach_the_server_reports_offline_then_polli
         ):
             await until(lambda: watcher.rounds >= 1, "the first round", task=task)
             sandbox.control(
-                "POST", "faults", {"method": "GET", "path": "^/accounts$", "count": 1, "drop": True}
+                "POST", "faults", {"method": "GET", "path": "^/conversations$", "count": 1, "drop": True}
             )
             await until(lambda: StreamState.OFFLINE in states, "offline", task=task)
             await until(lambda: watcher.state is StreamState.POLLING, "polling again", task=task)
