@@ -332,6 +332,7 @@ async def cmd_sync(args: argparse.Namespace) -> int:
             )
             for issue in report.account_issues:
                 _stderr(account_issue_line(issue))
+            await _settle_recalls(session)
             return sync_exit_code(report.account_issues)
         from sync.lock import DataDirLock
         from sync.watcher import Watcher
@@ -350,10 +351,42 @@ async def cmd_sync(args: argparse.Namespace) -> int:
                 ws_url=session.backend.ws_url,
                 on_state=lambda state: _stderr(f"mode: {state.value}"),
             )
-            await watcher.run()
+            settling = asyncio.create_task(_settle_recalls_every(session, SETTLE_EVERY_S))
+            try:
+                await watcher.run()
+            finally:
+                settling.cancel()
         finally:
             lock.release()
         return EXIT_OK
+
+
+SETTLE_EVERY_S: Final = 30.0
+
+
+async def _settle_recalls(session: Session) -> None:
+    """Settle recalls left unconfirmed (or pending by a crash) by the evidence rule (spec §9), one line
+    each on stderr for those that changed."""
+    from sync.recall import RecallService
+    from sync.recall_rules import STATE_WORDS
+
+    if not session.cache.reader.open_recalls():
+        return
+    for attempt in await RecallService(session.api, session.cache).settle_open():
+        words = STATE_WORDS.get(attempt.outcome, str(attempt.outcome))
+        detail = f": {attempt.error_message}" if attempt.error_message else ""
+        _stderr(terminal_safe(f"recall of {attempt.message_urn} settled — {words}{detail}"))
+
+
+async def _settle_recalls_every(session: Session, seconds: float) -> None:
+    from sync.errors import KnownError
+
+    while True:
+        try:
+            await _settle_recalls(session)
+        except KnownError as exc:  # offline, rate limited…: the next turn tries again
+            log.info("settling recalls: %s", exc)
+        await asyncio.sleep(seconds)
 
 
 async def cmd_conversations(args: argparse.Namespace) -> int:

@@ -201,6 +201,76 @@ def test_kill_9_between_the_recall_200_and_the_tombstone_is_repaired_by_reconcil
         with_reason = cache_inbox(cache_file(data))
         assert victim["messageId"] not in {m for v in with_reason.values() for m in v}
         assert "1 recalled elsewhere" in again.stderr
+        # The attempt the crash cut short is settled by the same start, by evidence: recalled.
+        assert "settled — Recalled" in again.stderr
+        assert _recall_log_outcomes(data, handle.base_url) == {victim["messageId"]: ["recalled"]}
         figures.update(crashed_exit=crashed.returncode, hidden_by_reconciliation=1)
+    finally:
+        handle.stop()
+
+
+def _recall_log_outcomes(data: Path, base_url: str) -> dict[str, list[str]]:
+    import contextlib
+    import sqlite3
+
+    from sync.cache import cache_path
+
+    with contextlib.closing(sqlite3.connect(cache_path(data, base_url))) as conn:
+        rows = conn.execute("SELECT message_id, outcome FROM recall_log ORDER BY id").fetchall()
+    found: dict[str, list[str]] = {}
+    for message_id, outcome in rows:
+        found.setdefault(message_id, []).append(outcome)
+    return found
+
+
+def test_kill_9_at_random_moments_of_a_recall_leaves_nothing_pending_after_the_next_start(
+    tmp_path: Path, figures: dict[str, Any]
+) -> None:
+    """Default: 4 recalls killed at random moments; full: 20. Each recall's DELETE is held by the server
+    for 1 s, before or after doing the work, so kills land before, during and after it. After every kill
+    the next start (``sync --once``) leaves no attempt pending, and never calls one recalled that the
+    server still lists, nor hides one the server did not recall."""
+    kills = int(knob(4, 20, "CONNECTSAFELY_STRESS_RECALL_KILLS"))
+    rng = random.Random(int(os.environ.get("CONNECTSAFELY_STRESS_SEED", "20261202")))
+    handle = start_sandbox(tmp_path / "sandbox", record=False)
+    outcomes: dict[str, int] = {}
+    try:
+        data = tmp_path / "data"
+        env = {"CONNECTSAFELY_API_KEY": handle.key, "CONNECTSAFELY_BASE_URL": handle.base_url}
+        assert run_cli("sync", "--once", data_dir=data, env=env).returncode == 0
+        account, conversation = _newest_conversation(handle)
+        conversation_id = urns.conversation_id(conversation)
+        for n in range(kills):
+            sent = run_cli("send", conversation, f"to be recalled {n}", data_dir=data, env=env)
+            assert sent.returncode == 0, sent.stderr
+            message = json.loads(sent.stdout)
+            phase = rng.choice(["before", "after"])
+            handle.control(
+                "POST",
+                "faults",
+                {"method": "DELETE", "path": "/messages/", "count": 1, "delay_s": 1.0, "phase": phase},
+            )
+            proc = python_child(
+                ["-m", "desktop.cli", "recall", conversation, message["messageUrn"], "--data-dir", str(data)],
+                child_env(handle.key, CONNECTSAFELY_BASE_URL=handle.base_url),
+                tmp_path / "recalls.log",
+            )
+            time.sleep(rng.uniform(0.05, 2.0))
+            kill9(proc)
+            handle.control("DELETE", "faults")
+            again = run_cli("sync", "--once", data_dir=data, env=env)
+            assert again.returncode == 0, again.stderr
+            log = _recall_log_outcomes(data, handle.base_url).get(message["messageId"], [])
+            assert "pending" not in log, (n, phase, log, again.stderr)
+            listed = set(server_inbox(handle)[(account, conversation_id)])
+            upstream_recalled = message["messageId"] not in listed
+            if "recalled" in log:
+                assert upstream_recalled, (n, phase, log)
+            shown = run_cli("messages", conversation, "--json", data_dir=data, env=env)
+            visible = {m["messageId"] for m in json.loads(shown.stdout)}
+            assert (message["messageId"] in visible) is not upstream_recalled, (n, phase, log)
+            for outcome in log or ["killed before logging"]:
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        figures.update(recall_kills=kills, outcomes=outcomes, pending_left=0)
     finally:
         handle.stop()
