@@ -8,17 +8,19 @@ What this layer guarantees, so the layers above need not:
   which take none); ``Authorization`` and ``X-Client-Session`` go on every request; the key is never in a
   URL, a log line, an exception or a ``repr``.
 - A local request budget (token buckets just under spec §1's limits) paces calls instead of letting the
-  server answer 429; a 429 that still comes back is retried after ``Retry-After`` for reads (GET) only.
+  server answer 429; a 429 that still comes back is retried for reads (GET) only, after the wait it names
+  (``Retry-After``, else ``X-RateLimit-Reset`` in any of its forms, else the body's ``holdUntil``).
   Writes are never retried here: a write whose answer is lost may have been done. The one exception is
   the idempotent recall (C6), which the caller may repeat explicitly with :meth:`ApiClient.retry_recall`.
 - Server time is estimated from the ``Date`` header of every response (:meth:`ApiClient.server_now_ms`),
   for the recall window (:mod:`sync.clock`); the budget is :mod:`sync.pacing`'s.
 - Bounded input: an answer's body is read streamed and capped (``max_body_bytes``, 16 MiB by default;
-  over it the answer is a :class:`ProtocolError` and nothing of it is decoded, so a 300 MB body costs no
-  more memory than the cap), and every exchange has an overall deadline (``deadline_s``, 60 s by default,
-  the body included), so a server trickling its answer a byte at a time ends in :class:`TimedOut`
-  instead of holding the client forever. A request that cannot even be built (a URN or cursor too long
-  for a URL) is :class:`InvalidInput`: nothing was sent, the server is not blamed.
+  over it the answer is :class:`AnswerTooLarge`, a :class:`ProtocolError`, and nothing of it is decoded,
+  so a 300 MB body costs no more memory than the cap), and every exchange has an overall deadline
+  (``deadline_s``, 60 s by default, the body included), so a server trickling its answer a byte at a
+  time ends in :class:`TimedOut` instead of holding the client forever. A request that cannot even be
+  built (a URN or cursor too long for a URL) is :class:`InvalidInput`: nothing was sent, the server is
+  not blamed.
 - Decoding is :mod:`sync.wire`'s pure functions; bodies of at least ``decode_in_thread_bytes`` are decoded
   in a worker thread (``asyncio.to_thread``) so a big page never stalls the GUI loop.
 """
@@ -41,6 +43,7 @@ import msgspec
 from sync import model, wire
 from sync.clock import ServerClock
 from sync.errors import (
+    AnswerTooLarge,
     BadServerUrl,
     InvalidInput,
     KnownError,
@@ -407,14 +410,12 @@ class ApiClient:
 
     async def _exchange(self, request: httpx.Request, endpoint: str) -> tuple[httpx.Response, bytes]:
         """Send ``request`` and read its body, at most ``max_body_bytes`` of a 2xx (beyond that:
-        :class:`ProtocolError`, nothing kept) and the first :data:`ERROR_BODY_BYTES` of any other."""
+        :class:`AnswerTooLarge`, nothing kept) and the first :data:`ERROR_BODY_BYTES` of any other."""
         response = await self._http.send(request, stream=True)
         try:
             success = response.is_success
             limit = self._max_body_bytes if success else ERROR_BODY_BYTES
-            too_big = ProtocolError(
-                f"the server's answer is larger than {_size_text(self._max_body_bytes)}", endpoint=endpoint
-            )
+            too_big = AnswerTooLarge(_size_text(self._max_body_bytes), endpoint=endpoint)
             declared = response.headers.get("content-length", "").strip()
             if success and declared.isdigit() and int(declared) > limit:
                 raise too_big

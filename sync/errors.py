@@ -18,6 +18,7 @@ from typing import ClassVar, Final
 
 __all__ = [
     "AccountNotFound",
+    "AnswerTooLarge",
     "BadServerUrl",
     "ConversationNotFound",
     "DailyQuotaExceeded",
@@ -341,6 +342,22 @@ class ProtocolError(KnownError):
 
     kind = "protocol"
     _plain = "Server error: the server sent an answer this app cannot read."
+
+
+class AnswerTooLarge(ProtocolError):
+    """An answer whose body is over the client's cap (16 MiB by default): not read past the cap, nothing
+    of it decoded or stored. ``limit_text`` is the cap in words ("16 MiB")."""
+
+    kind = "answer_too_large"
+
+    def __init__(self, limit_text: str, *, endpoint: str | None = None) -> None:
+        self.limit_text = limit_text
+        super().__init__(f"the server's answer is larger than {limit_text}", endpoint=endpoint)
+
+    @property
+    def user_message(self) -> str:
+        too_big = f"the server's answer is larger than {self.limit_text}"
+        return f"Server error: {too_big}; nothing of it was stored."
 
 
 class BadServerUrl(KnownError):

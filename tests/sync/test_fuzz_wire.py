@@ -65,6 +65,20 @@ def conversation_item(**extra: Any) -> dict[str, Any]:
     }
 
 
+def vendor_conversation_item(**extra: Any) -> dict[str, Any]:
+    """A C1 item as the vendor documents it (spec §8): no accountId, starred or preview URN; ISO time."""
+    item = conversation_item(lastActivityAt="2025-11-24T16:00:00.001Z")
+    del item["accountId"], item["starred"], item["latestMessage"]["messageUrn"]
+    return {**item, **extra}
+
+
+def vendor_message_item(k: int) -> dict[str, Any]:
+    """A C2 item as the vendor documents it: no reactions."""
+    item = message_item(k)
+    del item["reactions"]
+    return item
+
+
 def account_item(**extra: Any) -> dict[str, Any]:
     return {
         "id": ACCOUNT,
@@ -86,8 +100,10 @@ def page(draw: st.DrawFn, endpoint: str) -> bytes:
         return draw(st.binary(max_size=200))
     if shape == 1:
         return draw(encoded(draw(json_values)))
+    vendor = draw(st.booleans())
     if endpoint == "C2":
-        items = [draw(mutated(message_item(k))) for k in draw(st.lists(st.integers(3, 5), max_size=3))]
+        item = vendor_message_item if vendor else message_item
+        items = [draw(mutated(item(k))) for k in draw(st.lists(st.integers(3, 5), max_size=3))]
         value: Any = {
             "success": True,
             "messages": items,
@@ -96,7 +112,8 @@ def page(draw: st.DrawFn, endpoint: str) -> bytes:
             "cursor": None,
         }
     elif endpoint == "C1":
-        items = [draw(mutated(conversation_item())) for _ in range(draw(st.integers(0, 2)))]
+        template = vendor_conversation_item() if vendor else conversation_item()
+        items = [draw(mutated(template)) for _ in range(draw(st.integers(0, 2)))]
         value = {
             "success": True,
             "conversations": items,
@@ -146,6 +163,13 @@ def test_every_decoder_returns_a_value_or_raises_a_known_error(data: st.DataObje
         for message in result.messages:
             assert message.message_id == urns.message_id(message.message_urn)
             assert message.conversation_id == THREAD and message.account_id == ACCOUNT
+        keys = [(m.sent_at, m.message_id) for m in result.messages]
+        assert keys == sorted(keys, reverse=True)
+    if endpoint == "C1":
+        ids = {c.conversation_id for c in result.conversations}
+        assert result.star_unknown <= ids
+        for conversation in result.conversations:
+            assert 0 <= conversation.unread_count <= wire.MAX_COUNT
 
 
 @fuzz
@@ -312,3 +336,19 @@ def test_a_cursor_or_urn_too_long_for_a_url_is_a_known_error_not_a_crash() -> No
                 await api.messages(ACCOUNT, CONVERSATION_URN, cursor=long_cursor)
 
     asyncio.run(recall())
+
+
+@fuzz
+@given(
+    order=st.permutations(range(6)),
+    times=st.lists(st.integers(NOW - 3, NOW), min_size=6, max_size=6),
+)
+def test_any_wire_order_comes_back_newest_first(order: list[int], times: list[int]) -> None:
+    """The vendor's C2 order is undocumented (its pages are oldest first): whatever it is, the page comes
+    back newest first by (sentAt, token), ties included, and nothing is lost."""
+    items = [vendor_message_item(k) | {"sentAt": times[k]} for k in order]
+    body = {"success": True, "messages": items, "participants": [], "hasMore": False, "cursor": None}
+    page = wire.decode_messages(json.dumps(body).encode(), ACCOUNT, CONVERSATION_URN)
+    keys = [(m.sent_at, m.message_id) for m in page.messages]
+    assert keys == sorted(keys, reverse=True)
+    assert sorted(m.message_urn for m in page.messages) == sorted(MESSAGE_URNS)
