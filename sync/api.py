@@ -50,6 +50,7 @@ from sync.errors import (
     NotFound,
     ProtocolError,
     RateLimited,
+    Refused,
     ServerError,
     SignedOut,
     TimedOut,
@@ -610,18 +611,32 @@ class ApiClient:
     ) -> wire.RecallResult:
         """C6, repeated while the failure is retryable (no answer, timeout, 5xx, 429).
 
-        Safe only because a recall is idempotent (spec §2 C6: a repeat of a done recall answers 200 even
-        after the window closed). Refusals are final and raised at once. Waits ``Retry-After`` on a 429,
-        else ``backoff_s`` doubling.
+        A repeat is safe for LinkedIn (recalling twice cannot recall anything else), but its answer is not
+        evidence: the contract's sandbox answers a repeat of a done recall 200, the vendor answers every
+        repeat ``400 Recall failed on LinkedIn`` (spec §8). So a refusal after an attempt whose outcome is
+        unknown (no answer, timeout, 5xx) raises that uncertain failure, not the refusal: the caller
+        settles it by evidence (spec §9). A refusal of the first attempt is final and raised at once.
+        Waits the 429's wait (see :func:`sync.wire.rate_limit_wait`), else ``backoff_s`` doubling; a 429
+        that asks for more than ``max_retry_wait_s`` is raised at once.
         """
         delay = backoff_s
+        uncertain: KnownError | None = None
         for attempt in range(1, attempts + 1):
             try:
                 return await self.recall(account_id, conversation_urn, message_urn)
-            except (Unreachable, TimedOut, ServerError, RateLimited) as exc:
-                if attempt == attempts:
+            except Refused:
+                if uncertain is None:
                     raise
+                log.info("recall repeat refused after an unknown outcome: not evidence, still unknown")
+                raise uncertain from None
+            except (Unreachable, TimedOut, ServerError, RateLimited) as exc:
+                if not isinstance(exc, RateLimited):
+                    uncertain = exc  # a 429 was not carried out; the others may have been
                 wait = exc.retry_after_s if isinstance(exc, RateLimited) and exc.retry_after_s else delay
+                if attempt == attempts or wait > self._max_retry_wait_s:
+                    if uncertain is not None and uncertain is not exc:
+                        raise uncertain from None  # an earlier attempt may have been done
+                    raise
                 log.info("recall attempt %d failed (%s); again in %.1f s", attempt, exc.kind, wait)
                 await self._sleep(wait)
                 delay *= 2

@@ -267,6 +267,35 @@ def test_retry_recall_gives_up_after_its_attempts() -> None:
     assert len(recorder.requests) == 2
 
 
+def test_retry_recall_does_not_wait_hours_for_a_429() -> None:
+    recorder = Recorder(error(429, {"error": "Rate limit exceeded"}, {"X-RateLimit-Reset": "7200"}))
+    sleeps = Sleeps()
+
+    async def go() -> None:
+        async with make(recorder, sleep=sleeps, max_retry_wait_s=30) as client:
+            await client.retry_recall(ACCOUNT, CONVERSATION_URN, MESSAGE_URN, attempts=3)
+
+    with pytest.raises(errors.RateLimited) as caught:
+        run(go())
+    assert caught.value.retry_after_s == 7200.0
+    assert (len(recorder.requests), sleeps.calls) == (1, [])
+
+
+def test_retry_recall_after_an_unknown_outcome_reports_it_not_a_later_429() -> None:
+    recorder = Recorder(
+        httpx.ReadTimeout("timed out"),
+        error(429, {"error": "Rate limit exceeded"}, {"Retry-After": "3600"}),
+    )
+
+    async def go() -> None:
+        async with make(recorder, sleep=Sleeps()) as client:
+            await client.retry_recall(ACCOUNT, CONVERSATION_URN, MESSAGE_URN, attempts=3, backoff_s=0.1)
+
+    with pytest.raises(errors.TimedOut):
+        run(go())
+    assert len(recorder.requests) == 2
+
+
 @pytest.mark.parametrize(
     ("exc", "expected"),
     [

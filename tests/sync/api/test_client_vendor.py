@@ -242,3 +242,42 @@ def test_a1_404_at_the_sandbox_root_suggests_the_linkedin_path(sandbox_any_profi
     assert (
         caught.value.user_message == f"Not found on the server: did you mean {sandbox_any_profile.base_url}?"
     )
+
+
+def test_a_refused_repeat_after_a_lost_answer_is_not_reported_as_refused(
+    vendor_sandbox: SandboxHandle,
+) -> None:
+    """The vendor refuses every repeat of a recall it did (spec §8): after a lost answer, retry_recall's
+    400 is no evidence either way, so the unknown outcome is what it raises (spec §9 settles it)."""
+
+    async def body(client: ApiClient) -> tuple[errors.KnownError, wire.MessagePage, model.Message]:
+        account = (await seated(client))[0]
+        urn = (await client.conversations(account.account_id)).conversations[0].conversation_urn
+        sent = await client.send(account.account_id, "lost answer", conversation_urn=urn)
+        assert sent.sent_message is not None
+        vendor_sandbox.control(
+            "POST",
+            "faults",
+            {"method": "DELETE", "path": "/messages/", "count": 1, "drop": True, "phase": "after"},
+        )
+        try:
+            await client.retry_recall(account.account_id, urn, sent.sent_message.message_urn, backoff_s=0)
+        except errors.KnownError as exc:
+            return exc, await client.messages(account.account_id, urn), sent.sent_message
+        raise AssertionError("the repeat was answered 200")
+
+    error, page, message = run(vendor_sandbox, body)
+    assert isinstance(error, errors.Unreachable), error  # not Refused: the first attempt may have been done
+    assert message.message_id not in {m.message_id for m in page.messages}  # and it was
+
+
+def test_a_refusal_of_the_first_attempt_is_final(vendor_sandbox: SandboxHandle) -> None:
+    async def body(client: ApiClient) -> Any:
+        account = (await seated(client))[0]
+        urn = (await client.conversations(account.account_id)).conversations[0].conversation_urn
+        page = await client.messages(account.account_id, urn, count=50)
+        inbound = next(m for m in page.messages if not m.is_sent_by_owner)
+        return await client.retry_recall(account.account_id, urn, inbound.message_urn, backoff_s=0)
+
+    with pytest.raises(errors.Refused):
+        run(vendor_sandbox, body)
