@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 
 from sync.cache import Cache
-from sync.model import Account, Conversation, Message, RecallAttempt
+from sync.model import Account, AccountIssue, Conversation, Message, RecallAttempt
 
 
 class CacheInboxReader:
@@ -17,6 +17,9 @@ class CacheInboxReader:
 
     def accounts(self) -> list[Account]:
         return self._cache.reader.accounts()
+
+    def account_issues(self) -> list[AccountIssue]:
+        return self._cache.reader.account_issues()
 
     def conversations_page(
         self, *, account_id: str | None, unread_only: bool, search: str, offset: int, limit: int

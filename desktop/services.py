@@ -27,17 +27,25 @@ from desktop.backend import Backend
 from desktop.loop import TaskGroup
 from desktop.reader import CacheInboxReader
 from sync.cache import Cache
-from sync.errors import KnownError
+from sync.errors import KnownError, NoApiAccess, NotFound, SignedOut, Unreachable
 from sync.lock import DataDirLock
-from sync.model import ChangeSet, Conversation, Message, RecallState, StreamState, SyncProgress
+from sync.model import (
+    ChangeSet,
+    Conversation,
+    Message,
+    RecallState,
+    StreamState,
+    SyncProgress,
+)
+from ui.sources import AccountRefresh, RefreshOutcome, ServerFreshness
 
 if TYPE_CHECKING:
     # The network side (httpx, websockets) is imported and built only once the inbox has painted.
     from sync.api import ApiClient
-    from sync.engine import SyncEngine
+    from sync.engine import SyncEngine, SyncReport
     from sync.realtime import AppliedEvent
     from sync.recall import RecallService, RecallStatus
-    from sync.watcher import Watcher
+    from sync.watcher import SyncPasses, Watcher
     from sync.worker import SyncWorker
 
 log = logging.getLogger(__name__)
@@ -46,6 +54,29 @@ DATA_VERSION_POLL_MS: Final = 200
 LOCK_RETRY_MS: Final = 2_000
 SETTLE_RECALLS_MS: Final = 30_000
 """How often unconfirmed recalls are checked again while any is open."""
+RECALLS_AT_CLOSE_S: Final = 15.0
+"""How long closing waits for recalls in flight ("Recall now" from a closing window) before cancelling
+them (a cancelled one is logged unconfirmed and settled at the next start)."""
+NO_SEAT: Final = "No API access for this account on your ConnectSafely plan."
+
+
+class _ReportedPasses:
+    """The watcher's passes (the sync worker's), each pass's report handed to the service on its way back:
+    the windows learn which accounts failed alone even when the pass ran in the worker process."""
+
+    def __init__(self, service: InboxService, passes: SyncPasses) -> None:
+        self._service = service
+        self._passes = passes
+
+    async def sync_once(
+        self, *, reconcile: bool = True, accounts_max_age_s: float | None = None
+    ) -> SyncReport:
+        return await self._service.reported_pass(
+            self._passes, reconcile=reconcile, accounts_max_age_s=accounts_max_age_s
+        )
+
+    async def reconcile_conversation(self, conversation: Conversation, last_complete: int | None) -> int:
+        return await self._passes.reconcile_conversation(conversation, last_complete)
 
 
 class InboxService(QObject):
@@ -70,6 +101,17 @@ class InboxService(QObject):
     leadership_changed = Signal(bool)
     recall_log_changed = Signal()
     """The recall log changed other than through a recall's own status (settled, cancelled)."""
+    account_issues_changed = Signal(object)
+    """tuple[AccountIssue, ...]: the accounts a sync pass could not serve (the others were synced)."""
+    items_skipped = Signal(int)
+    """A sync pass skipped this many items it could not use (each logged)."""
+    server_freshness_changed = Signal(object)
+    """ui.sources.ServerFreshness: C12's ``lastSyncAt`` per account."""
+    refresh_started = Signal()
+    refresh_finished = Signal(object)
+    """ui.sources.RefreshOutcome: what "Refresh from LinkedIn" did, account by account."""
+    base_url_suggested = Signal(str)
+    """A1 answered 404 and the base URL lacks ``/linkedin``: the address the user probably meant."""
 
     def __init__(
         self,
@@ -107,6 +149,12 @@ class InboxService(QObject):
         self._settle_timer = QTimer(self)
         self._settle_timer.setInterval(SETTLE_RECALLS_MS)
         self._settle_timer.timeout.connect(self.settle_recalls)
+        self._recalling: set[asyncio.Task[RecallStatus]] = set()
+        self._refreshing: asyncio.Task[None] | None = None
+        self._freshness: dict[str, int | None] = {}
+        """C12 ``lastSyncAt`` per account asked (None: the server has not synced it yet)."""
+        self._freshness_asking: set[str] = set()
+        self._suggested_base_url = ""
 
     @property
     def is_leader(self) -> bool:
@@ -186,6 +234,9 @@ class InboxService(QObject):
         if not self._try_lead():
             log.info("another process holds %s: following its changes", self.lock.path)
             self._lock_timer.start()
+        # How fresh the server's copy is ("LinkedIn data as of …"): the accounts known so far; a first
+        # run's accounts are asked after its first pass.
+        self.fetch_server_freshness([a.account_id for a in self.cache.reader.accounts()])
 
     async def close(self) -> None:
         """Cancel every task, drain the writer, release the lock. Idempotent."""
@@ -195,6 +246,11 @@ class InboxService(QObject):
         self._data_version_timer.stop()
         self._lock_timer.stop()
         self._settle_timer.stop()
+        recalling = [task for task in self._recalling if not task.done()]
+        if recalling:
+            # A recall the user let go ("Recall now" while closing) is seen to its end, not cut off.
+            log.info("waiting for %d recall(s) in flight before closing", len(recalling))
+            await asyncio.wait(recalling, timeout=RECALLS_AT_CLOSE_S)
         await self.tasks.close()
         if "sync_worker" in self.__dict__:
             await self.sync_worker.close()
@@ -213,7 +269,7 @@ class InboxService(QObject):
         self.watcher = Watcher(
             self.api,
             self.cache,
-            self.sync_worker,
+            _ReportedPasses(self, self.sync_worker),
             self.backend.api_key,
             ws_url=self.backend.ws_url,
             on_state=self._on_watcher_state,
@@ -241,7 +297,10 @@ class InboxService(QObject):
                 self._settle_timer.start()
             return status
 
-        return self.tasks.spawn(recall(), name=f"recall {message.message_id}")
+        task = self.tasks.spawn(recall(), name=f"recall {message.message_id}")
+        self._recalling.add(task)
+        task.add_done_callback(self._recalling.discard)
+        return task
 
     def log_recall_cancelled(self, message: Message, window_id: str = "") -> asyncio.Task[None]:
         """A recall cancelled in its grace period: nothing was sent; the recall log shows it."""
@@ -357,12 +416,150 @@ class InboxService(QObject):
         rare and on request; it must not start a second worker beside the leader's)."""
 
         async def sync() -> None:
-            if self.is_leader:
-                await self.sync_worker.sync_once()
-            else:
-                await self.engine.sync_once()
+            await self._pass_now()
 
         return self._spawn_action(sync(), "Sync failed")
+
+    async def _pass_now(self) -> SyncReport:
+        return await self.reported_pass(self.sync_worker if self.is_leader else self.engine)
+
+    async def reported_pass(
+        self, passes: SyncPasses, *, reconcile: bool = True, accounts_max_age_s: float | None = None
+    ) -> SyncReport:
+        """One sync pass of ``passes``; its report reaches the windows (the accounts that failed alone,
+        the items skipped), and a base URL that answers A1 with 404 is named with a suggestion."""
+        try:
+            report = await passes.sync_once(reconcile=reconcile, accounts_max_age_s=accounts_max_age_s)
+        except NotFound as exc:
+            if exc.suggested_base_url:
+                self._suggest_base_url(exc.suggested_base_url)
+            raise
+        if not self._closing:
+            self._on_pass_report(report)
+        return report
+
+    def _on_pass_report(self, report: SyncReport) -> None:
+        self.account_issues_changed.emit(tuple(report.account_issues))
+        if report.skipped:
+            self.items_skipped.emit(report.skipped)
+        refused = {issue.account_id for issue in report.account_issues if issue.refused}
+        unasked = [
+            a.account_id
+            for a in self.cache.reader.accounts()
+            if a.account_id not in self._freshness and a.account_id not in refused
+        ]
+        if unasked:
+            self.fetch_server_freshness(unasked)
+        if self.cache.reader.open_recalls():
+            # A pass may bring the evidence an unconfirmed recall waits for (spec §9).
+            self.settle_recalls()
+
+    def _suggest_base_url(self, url: str) -> None:
+        if url != self._suggested_base_url:
+            self._suggested_base_url = url
+            self.base_url_suggested.emit(url)
+
+    # --- Refresh from LinkedIn (C11) and the server's freshness (C12) -----------------------------------
+
+    def refresh_from_linkedin(self, account_ids: tuple[str, ...] = ()) -> asyncio.Task[None] | None:
+        """F5: ask the server to read LinkedIn again (C11) for ``account_ids`` (every account when
+        empty), then re-read with a sync pass, then ask how fresh its copy is now (C12). Accounts fail
+        alone: a seatless one is skipped with its reason, a failing one does not stop the others. One
+        refresh at a time (None while one runs)."""
+        if self._refreshing is not None and not self._refreshing.done():
+            return None
+
+        async def refresh() -> None:
+            self.refresh_started.emit()
+            outcome = RefreshOutcome(error="The refresh stopped before it finished.")
+            try:
+                outcome = await self._refresh(account_ids)
+            finally:
+                if not self._closing:
+                    self.refresh_finished.emit(outcome)
+
+        self._refreshing = self.tasks.spawn(refresh(), name="refresh from LinkedIn")
+        return self._refreshing
+
+    async def _refresh(self, account_ids: tuple[str, ...]) -> RefreshOutcome:
+        accounts = [a for a in self.cache.reader.accounts() if not account_ids or a.account_id in account_ids]
+        results: list[AccountRefresh] = []
+        for index, account in enumerate(accounts):
+            name = account.name or account.account_id
+            if account.api_seat is False:
+                results.append(AccountRefresh(account.account_id, name, False, NO_SEAT, skipped=True))
+                continue
+            try:
+                result = await self.api.server_sync(account.account_id)
+            except (SignedOut, Unreachable) as exc:
+                # The key or the network, not this account: the others would fail the same way.
+                log.info("refresh stopped at %s: %s", account.account_id, exc)
+                results += [
+                    AccountRefresh(a.account_id, a.name or a.account_id, False, exc.user_message)
+                    for a in accounts[index:]
+                ]
+                return RefreshOutcome(tuple(results))
+            except NoApiAccess as exc:
+                log.info("refresh of %s skipped: %s", account.account_id, exc)
+                results.append(
+                    AccountRefresh(account.account_id, name, False, exc.user_message, skipped=True)
+                )
+                continue
+            except KnownError as exc:
+                log.info("refresh of %s failed: %s", account.account_id, exc)
+                results.append(AccountRefresh(account.account_id, name, False, exc.user_message))
+                continue
+            results.append(AccountRefresh(account.account_id, name, True, result.error or ""))
+        error = ""
+        try:
+            await self._pass_now()
+        except KnownError as exc:
+            log.info("refresh: the re-read failed: %s", exc)
+            error = f"the re-read failed: {exc.user_message}"
+        await self._ask_freshness([r.account_id for r in results if r.ok])
+        return RefreshOutcome(tuple(results), error=error)
+
+    def fetch_server_freshness(self, account_ids: list[str]) -> asyncio.Task[None] | None:
+        """Ask C12 how fresh the server's copy is for these accounts (seatless ones are never asked)."""
+        if not account_ids:
+            return None
+        return self.tasks.spawn(self._ask_freshness(account_ids), name="server freshness")
+
+    async def _ask_freshness(self, account_ids: list[str]) -> None:
+        seatless = {a.account_id for a in self.cache.reader.accounts() if a.api_seat is False}
+        wanted = [a for a in account_ids if a not in seatless and a not in self._freshness_asking]
+        if not wanted:
+            return
+        self._freshness_asking.update(wanted)
+        changed = False
+        try:
+            for account_id in wanted:
+                try:
+                    status = await self.api.server_sync_status(account_id)
+                except SignedOut:
+                    raise
+                except KnownError as exc:
+                    # Unknown freshness is shown as nothing, not as an error: the inbox itself is fine.
+                    log.info("server sync status of %s: %s", account_id, exc)
+                    continue
+                for entry in status.accounts:
+                    if entry.account_id == account_id:
+                        state = entry.sync_state
+                        self._freshness[account_id] = None if state is None else state.last_sync_at
+                        changed = True
+        finally:
+            self._freshness_asking.difference_update(wanted)
+        if changed and not self._closing:
+            self.server_freshness_changed.emit(self.server_freshness())
+
+    def server_freshness(self) -> ServerFreshness:
+        return ServerFreshness(tuple(sorted(self._freshness.items())))
+
+    def poll_intervals(self) -> tuple[float, float] | None:
+        """(focused, background) seconds between polling rounds, when this process polls."""
+        if self.watcher is None:
+            return None
+        return self.watcher.poll_focused_s, self.watcher.poll_background_s
 
     def set_focused(self, focused: bool) -> None:
         """A window is focused: poll more often when there is no event stream."""

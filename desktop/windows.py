@@ -20,9 +20,19 @@ from desktop import backend as backends
 from desktop import credentials
 from desktop.services import InboxService
 from desktop.settings import RECALL_GRACE_S, WINDOW_COUNT, Settings
-from sync.errors import KnownError
-from sync.model import ChangeSet, Conversation, Message, RecallState, StreamState, SyncProgress
-from ui.main_window import MainWindow
+from sync.errors import KnownError, NoApiAccess, NotFound, SignedOut
+from sync.model import (
+    Account,
+    AccountIssue,
+    ChangeSet,
+    Conversation,
+    Message,
+    RecallState,
+    StreamState,
+    SyncProgress,
+)
+from ui.main_window import NO_API_ACCESS, MainWindow
+from ui.sources import RefreshOutcome, ServerFreshness
 
 if TYPE_CHECKING:
     # Imported where used: the first window paints without the network side or the dialogs loaded.
@@ -32,6 +42,34 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TRAY_PREVIEW_CHARS = 120
+
+
+def account_test_line(account: Account) -> str:
+    """One plain line of "Test connection" for one account: its API seat and its A1 status.
+
+    The plan (A2 ``linkedinPlan``) is not decoded by ``sync.wire`` yet, so it is not shown."""
+    name = account.name or account.account_id
+    if account.api_seat is None:
+        seat = "API seat not reported"
+    elif account.api_seat:
+        seat = "API seat: yes"
+    else:
+        seat = f"API seat: no ({NO_API_ACCESS}, not synced)"
+    parts = [seat, f"status: {account.status or 'UNKNOWN'}"]
+    if not account.enabled:
+        parts.append("disabled")
+    return f"{name} — " + "; ".join(parts)
+
+
+def connection_failure_text(error: KnownError) -> str:
+    """What a failed "Test connection" says, in the dialog's words."""
+    if isinstance(error, SignedOut):
+        return "The API key was rejected (401): check that the whole key was copied."
+    if isinstance(error, NoApiAccess):
+        return f"No API access on your ConnectSafely plan (403). {error.user_message}"
+    if isinstance(error, NotFound) and error.suggested_base_url:
+        return "Nothing was found at this address (404): the accounts are not there."
+    return error.user_message
 
 
 def app_icon() -> QIcon:
@@ -74,6 +112,13 @@ class WindowManager(QObject):
         service.notification_removed.connect(self._on_service_notification_removed)
         service.error_raised.connect(self._on_service_error_raised)
         service.recall_log_changed.connect(self._on_service_recall_log_changed)
+        service.account_issues_changed.connect(self._on_service_account_issues_changed)
+        service.items_skipped.connect(self._on_service_items_skipped)
+        service.server_freshness_changed.connect(self._on_service_server_freshness_changed)
+        service.refresh_started.connect(self._on_service_refresh_started)
+        service.refresh_finished.connect(self._on_service_refresh_finished)
+        service.base_url_suggested.connect(self._on_service_base_url_suggested)
+        self._suggested_base_url = ""
         self.tray: QSystemTrayIcon | None = None
         if QSystemTrayIcon.isSystemTrayAvailable():
             self.tray = QSystemTrayIcon(app_icon(), self)
@@ -94,7 +139,13 @@ class WindowManager(QObject):
         elif self.windows:
             last = self.windows[-1]
             window.move(last.x() + 40, last.y() + 40)
+        intervals = self.service.poll_intervals()
+        if intervals is not None:
+            window.set_poll_intervals(*intervals)
         window.set_stream_state(self.service.stream_state)
+        window.set_server_freshness(self.service.server_freshness())
+        if self._suggested_base_url:
+            window.offer_base_url(self._suggested_base_url)
         window.conversation_opened.connect(self._on_window_conversation_opened)
         window.send_requested.connect(self._on_window_send_requested)
         window.recall_requested.connect(lambda message, w=window: self._recall(message, w))
@@ -104,7 +155,10 @@ class WindowManager(QObject):
         window.star_toggled.connect(self._on_window_star_toggled)
         window.new_window_requested.connect(self._on_window_new_window_requested)
         window.settings_requested.connect(lambda w=window: self.open_settings(w))
-        window.sync_requested.connect(self._on_window_sync_requested)
+        window.refresh_requested.connect(self._on_window_refresh_requested)
+        window.base_url_fix_requested.connect(
+            lambda url, w=window: self.open_settings(w, suggested_base_url=url)
+        )
         window.older_history_requested.connect(self._on_window_older_history_requested)
         window.window_closed.connect(lambda w=window: self._on_window_closed(w))
         self.windows.append(window)
@@ -151,7 +205,7 @@ class WindowManager(QObject):
 
     # --- settings -------------------------------------------------------------------------------------
 
-    def open_settings(self, window: MainWindow) -> SettingsDialog:
+    def open_settings(self, window: MainWindow, *, suggested_base_url: str = "") -> SettingsDialog:
         from ui.dialogs import SettingsDialog
 
         location = (
@@ -162,28 +216,56 @@ class WindowManager(QObject):
         dialog = SettingsDialog(
             base_url="" if self.sandbox else self.service.backend.base_url,
             key_location=location,
+            default_base_url=backends.DEFAULT_BASE_URL,
+            key_placeholder=(
+                "Leave empty to use the local sandbox"
+                if self.sandbox
+                else "Leave empty to keep the key in use"
+            ),
             parent=window,
         )
         dialog.test_connection_requested.connect(
             lambda key, url, d=dialog: self._test_connection(d, key, url)
         )
         dialog.save_requested.connect(lambda key, url, w=window: self._save_settings(w, key, url))
+        if suggested_base_url:
+            dialog.offer_base_url(suggested_base_url)
         dialog.open()
         return dialog
 
-    def _test_connection(self, dialog: SettingsDialog, key: str, base_url: str) -> None:
+    def _test_connection(self, dialog: SettingsDialog, key: str, base_url: str) -> asyncio.Task[None]:
+        """A1 with the typed key and address: one line per account (seat, status), or what went wrong
+        in the user's words (401: the key; 403: the plan; 404: "did you mean …/linkedin?")."""
         from sync.api import ApiClient
 
-        async def test() -> None:
-            try:
-                async with ApiClient(base_url or self.service.backend.base_url, key, budget=None) as api:
-                    accounts = await api.accounts()
-                names = ", ".join(a.name for a in accounts.accounts) or "no accounts"
-                dialog.set_test_result(True, f"Connected: {names}")
-            except KnownError as exc:
-                dialog.set_test_result(False, exc.user_message)
+        current = self.service.backend
+        url = base_url or (current.base_url if self.sandbox and not key else backends.DEFAULT_BASE_URL)
+        if not key and (not self.sandbox or url == current.base_url):
+            key = current.api_key  # the key in use (the sandbox's own, or the stored one)
 
-        self.service.tasks.spawn(test())
+        async def test() -> None:
+            if not key:
+                dialog.set_test_result(False, "Enter your ConnectSafely API key to test the connection.")
+                return
+            try:
+                async with ApiClient(url, key, budget=None) as api:
+                    listed = await api.accounts()
+            except KnownError as exc:
+                dialog.set_test_result(False, connection_failure_text(exc))
+                if isinstance(exc, NotFound) and exc.suggested_base_url:
+                    dialog.offer_base_url(exc.suggested_base_url)
+                return
+            accounts = listed.accounts
+            if not accounts:
+                dialog.set_test_result(True, "Connected, but this key has no LinkedIn accounts yet.")
+                return
+            seated = sum(1 for a in accounts if a.api_seat is not False)
+            summary = f"Connected: {len(accounts)} account{'s' if len(accounts) != 1 else ''}"
+            if seated < len(accounts):
+                summary += f", {len(accounts) - seated} without API access on your plan"
+            dialog.set_test_result(seated > 0, summary, [account_test_line(a) for a in accounts])
+
+        return self.service.tasks.spawn(test())
 
     def _save_settings(self, window: MainWindow, key: str, base_url: str) -> None:
         """Store the key in the keyring (or forget it: back to the sandbox), then reopen every window
@@ -191,6 +273,11 @@ class WindowManager(QObject):
         from desktop.settings import BASE_URL
 
         target = base_url or backends.DEFAULT_BASE_URL
+        current = self.service.backend
+        if not key and not self.sandbox and target != current.base_url:
+            # Only the address changed (e.g. the "did you mean …/linkedin?" fix): the key in use goes
+            # with it, stored under the new address.
+            key = current.api_key
         if key:
             try:
                 credentials.store_key(target, key)
@@ -227,8 +314,36 @@ class WindowManager(QObject):
             window.refresh()
 
     def _on_service_stream_state_changed(self, state: StreamState) -> None:
+        intervals = self.service.poll_intervals()
         for window in self.windows:
+            if intervals is not None:
+                window.set_poll_intervals(*intervals)
             window.set_stream_state(state)
+
+    def _on_service_account_issues_changed(self, issues: tuple[AccountIssue, ...]) -> None:
+        for window in self.windows:
+            window.set_account_issues(issues)
+
+    def _on_service_items_skipped(self, count: int) -> None:
+        for window in self.windows:
+            window.show_skipped_items(count)
+
+    def _on_service_server_freshness_changed(self, freshness: ServerFreshness) -> None:
+        for window in self.windows:
+            window.set_server_freshness(freshness)
+
+    def _on_service_refresh_started(self) -> None:
+        for window in self.windows:
+            window.set_refreshing(True)
+
+    def _on_service_refresh_finished(self, outcome: RefreshOutcome) -> None:
+        for window in self.windows:
+            window.show_refresh_outcome(outcome)
+
+    def _on_service_base_url_suggested(self, url: str) -> None:
+        self._suggested_base_url = url
+        for window in self.windows:
+            window.offer_base_url(url)
 
     def _on_service_sync_progress_changed(self, progress: SyncProgress) -> None:
         for window in self.windows:
@@ -296,5 +411,5 @@ class WindowManager(QObject):
     def _on_window_older_history_requested(self, account_id: str, conversation_id: str) -> None:
         self.service.load_older(account_id, conversation_id)
 
-    def _on_window_sync_requested(self) -> None:
-        self.service.sync_now()
+    def _on_window_refresh_requested(self, account_ids: tuple[str, ...]) -> None:
+        self.service.refresh_from_linkedin(tuple(account_ids))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
@@ -111,7 +113,13 @@ class CrashDialog(QDialog):
 
 
 class SettingsDialog(QDialog):
-    """API key and base URL; the desktop layer tests the connection and stores the values."""
+    """API key and base URL; the desktop layer tests the connection and stores the values.
+
+    "Test connection" is answered with :meth:`set_test_result`: a one-line summary and, when it got that
+    far, one plain line per account (seat, status). When the server address is probably missing its
+    ``/linkedin`` path, :meth:`offer_base_url` shows "Did you mean …?" with a button that puts it in the
+    field and tests again.
+    """
 
     test_connection_requested = Signal(str, str)
     """(api key, base URL) as typed: the desktop layer answers with ``set_test_result``."""
@@ -124,6 +132,8 @@ class SettingsDialog(QDialog):
         api_key: str = "",
         base_url: str = "",
         key_location: str = "the system keyring",
+        default_base_url: str = "",
+        key_placeholder: str = "Leave empty to use the local sandbox",
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -134,7 +144,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout()
         self.api_key_edit = QLineEdit(api_key)
         self.api_key_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.api_key_edit.setPlaceholderText("Leave empty to use the local sandbox")
+        self.api_key_edit.setPlaceholderText(key_placeholder)
         self.api_key_edit.setObjectName("apiKeyEdit")
         self.show_key_button = QPushButton("Show")
         self.show_key_button.setObjectName("flatButton")
@@ -146,8 +156,10 @@ class SettingsDialog(QDialog):
         key_row.addWidget(self.api_key_edit, 1)
         key_row.addWidget(self.show_key_button)
         self.base_url_edit = QLineEdit(base_url)
-        self.base_url_edit.setPlaceholderText("https://api.connectsafely.ai")
+        self.base_url_edit.setPlaceholderText(default_base_url)
         self.base_url_edit.setObjectName("baseUrlEdit")
+        if default_base_url:
+            self.base_url_edit.setToolTip(f"Empty: {default_base_url}")
         form.addRow("API key", key_row)
         form.addRow("Base URL", self.base_url_edit)
         layout.addLayout(form)
@@ -160,13 +172,31 @@ class SettingsDialog(QDialog):
         test_row.addWidget(self.test_button)
         test_row.addWidget(self.test_result_label, 1)
         layout.addLayout(test_row)
+        # One line per account, as plain text (names come from the server).
+        self.test_details_label = _plain_label("", "testDetails")
+        self.test_details_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.test_details_label.hide()
+        layout.addWidget(self.test_details_label)
+        suggestion_row = QHBoxLayout()
+        self.suggestion_label = _plain_label("", "suggestionLabel")
+        self.suggestion_button = QPushButton("Use this address")
+        self.suggestion_button.setObjectName("suggestionButton")
+        self.suggestion_button.clicked.connect(self._on_suggestion_button_clicked)
+        suggestion_row.addWidget(self.suggestion_label, 1)
+        suggestion_row.addWidget(self.suggestion_button)
+        self.suggestion = QWidget()
+        self.suggestion.setObjectName("baseUrlSuggestion")
+        self.suggestion.setLayout(suggestion_row)
+        self.suggestion.hide()
+        layout.addWidget(self.suggestion)
+        self._suggested_url = ""
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
         buttons.accepted.connect(self._on_buttons_accepted)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.setMinimumWidth(460)
+        self.setMinimumWidth(520)
 
     def api_key(self) -> str:
         return self.api_key_edit.text().strip()
@@ -174,13 +204,29 @@ class SettingsDialog(QDialog):
     def base_url(self) -> str:
         return self.base_url_edit.text().strip()
 
-    def set_test_result(self, ok: bool, text: str) -> None:
-        """Show the outcome of a connection test (plain words, e.g. "Connected as Ada Lovelace")."""
+    def set_test_result(self, ok: bool, text: str, details: Sequence[str] = ()) -> None:
+        """Show the outcome of a connection test: a summary in plain words ("Connected: 3 accounts") and
+        one line per account in ``details``."""
         self.test_button.setEnabled(True)
         self.test_result_label.setProperty("ok", ok)
         self.test_result_label.setText(("✓ " if ok else "✗ ") + one_line(text, 200))
         self.test_result_label.style().unpolish(self.test_result_label)
         self.test_result_label.style().polish(self.test_result_label)
+        lines = [one_line(line, 200) for line in details][:50]
+        self.test_details_label.setText("\n".join(lines))
+        self.test_details_label.setVisible(bool(lines))
+
+    def offer_base_url(self, url: str) -> None:
+        """The server answered 404 where the accounts should be: offer the address it probably is."""
+        self._suggested_url = url
+        self.suggestion_label.setText(f"Did you mean {url}?")
+        self.suggestion_button.setToolTip(f"Use {url} and test again")
+        self.suggestion.setVisible(bool(url))
+
+    def test_results_text(self) -> str:
+        """Everything the last test said, as shown (summary, then the per-account lines)."""
+        details = self.test_details_label.text() if self.test_details_label.isVisibleTo(self) else ""
+        return "\n".join(t for t in (self.test_result_label.text(), details) if t)
 
     def _on_show_key_button_toggled(self, checked: bool) -> None:
         mode = QLineEdit.EchoMode.Normal if checked else QLineEdit.EchoMode.Password
@@ -189,8 +235,16 @@ class SettingsDialog(QDialog):
 
     def _on_test_button_clicked(self) -> None:
         self.test_button.setEnabled(False)
+        self.test_result_label.setProperty("ok", None)
         self.test_result_label.setText("Testing…")
+        self.test_details_label.hide()
+        self.suggestion.hide()
         self.test_connection_requested.emit(self.api_key(), self.base_url())
+
+    def _on_suggestion_button_clicked(self) -> None:
+        if self._suggested_url:
+            self.base_url_edit.setText(self._suggested_url)
+            self._on_test_button_clicked()
 
     def _on_buttons_accepted(self) -> None:
         self.save_requested.emit(self.api_key(), self.base_url())

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import math
+from collections.abc import Iterable, Iterator
 
 from PySide6.QtCore import QElapsedTimer, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
@@ -29,8 +30,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sync.model import ChangeSet, Conversation, Message, RecallState, StreamState, SyncProgress
-from sync.recall_rules import Eligibility, eligibility
+from sync.model import (
+    Account,
+    AccountIssue,
+    ChangeSet,
+    Conversation,
+    Message,
+    RecallState,
+    StreamState,
+    SyncProgress,
+)
+from sync.recall_rules import UNCONFIRMED_CHECKING, Eligibility, eligibility
 
 from .conversation_model import ConversationFilter, ConversationListModel, ConversationRole
 from .message_model import MessageListModel, MessageRole
@@ -42,7 +52,7 @@ from .recall import (
     RecallGraceBar,
 )
 from .recall_log_model import RecallLogModel
-from .sources import InboxReader
+from .sources import InboxReader, RefreshOutcome, ServerFreshness
 from .style import load_style_sheet
 from .text import one_line, primary_participant
 from .views import ConversationListView, MessageListView, ReplyEdit
@@ -60,12 +70,66 @@ STREAM_STATE_TEXT = {
     StreamState.OFFLINE: "● Offline",
 }
 STREAM_STATE_TIP = {
-    StreamState.LIVE: "Connected to the event stream: changes arrive at once.",
-    StreamState.POLLING: "No event stream: checking for changes every few seconds.",
+    StreamState.LIVE: "Connected to the event stream: changes made elsewhere arrive at once.",
+    StreamState.POLLING: (
+        "No event stream (the ConnectSafely service has none): the app asks the server for changes "
+        "at regular intervals. New messages and recalls made in other sessions (LinkedIn itself, "
+        "another computer) appear here within one polling interval."
+    ),
     StreamState.RECONNECTING: "The event stream dropped; reconnecting.",
     StreamState.OFFLINE: "Offline: showing the local copy. Sending and recalling need a connection.",
 }
 BANNER_KINDS = ("info", "warning", "error")
+
+NO_API_ACCESS = "no API access on your plan"
+"""How an account without an API seat (A1 ``apiSeatAllocated: false``, or a 403) is named everywhere."""
+FRESHNESS_TICK_MS = 60_000
+""""LinkedIn data as of 3 min ago" is written in minutes: it is brought up to date once a minute."""
+
+
+def _seconds_text(seconds: float) -> str:
+    if seconds < 90:
+        return f"{math.ceil(seconds)} s"
+    minutes = seconds / 60
+    return f"{minutes:g} min" if minutes == int(minutes) else f"{round(minutes)} min"
+
+
+def polling_tip(focused_s: float | None = None, background_s: float | None = None) -> str:
+    """The "Polling" tooltip; with the watcher's intervals, it says how late a change can be."""
+    if focused_s is None or background_s is None:
+        return STREAM_STATE_TIP[StreamState.POLLING]
+    return (
+        "No event stream (the ConnectSafely service has none): the app asks the server for changes every "
+        f"{_seconds_text(focused_s)} while a window is active, every {_seconds_text(background_s)} "
+        "otherwise, within the service's rate limit. New messages and recalls made in other sessions "
+        "(LinkedIn itself, another computer) appear here within one polling interval."
+    )
+
+
+def ago_text(now_ms: int, then_ms: int) -> str:
+    """ "less than a minute ago", "3 min ago", "2 h ago", "4 days ago" (whole units, rounded down)."""
+    minutes = max(0, now_ms - then_ms) // 60_000
+    if minutes < 1:
+        return "less than a minute ago"
+    if minutes < 60:
+        return f"{minutes} min ago"
+    hours = minutes // 60
+    if hours < 24:
+        return f"{hours} h ago"
+    days = hours // 24
+    return "1 day ago" if days == 1 else f"{days} days ago"
+
+
+def account_problem(account: Account | None, issue: AccountIssue | None) -> str:
+    """Why an account is not (fully) synced, in a few words ("" when nothing is wrong): a seatless
+    account is never synced; any other issue is what the last sync pass met for that account."""
+    if (account is not None and account.api_seat is False) or (
+        issue is not None and issue.kind == "no_api_access"
+    ):
+        return NO_API_ACCESS
+    if issue is not None:
+        return f"sync failed: {one_line(issue.message, 120).rstrip('.')}"
+    return ""
 
 
 def _plain_label(text: str = "", object_name: str = "") -> QLabel:
@@ -86,6 +150,8 @@ class Banner(QFrame):
     """A dismissible one-line message above the panes: known errors and notices, in plain words."""
 
     dismissed = Signal()
+    action_clicked = Signal()
+    """The banner's one action button (shown only when ``show_message`` was given its text)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -94,19 +160,26 @@ class Banner(QFrame):
         layout.setContentsMargins(14, 8, 8, 8)
         self.label = _plain_label(object_name="bannerText")
         self.label.setWordWrap(True)
+        self.action_button = QPushButton()
+        self.action_button.setObjectName("bannerAction")
+        self.action_button.clicked.connect(self.action_clicked)
+        self.action_button.hide()
         self.close_button = QToolButton()
         self.close_button.setText("✕")
         self.close_button.setObjectName("bannerClose")
         self.close_button.setToolTip("Dismiss")
         self.close_button.clicked.connect(self._on_close_button_clicked)
         layout.addWidget(self.label, 1)
+        layout.addWidget(self.action_button)
         layout.addWidget(self.close_button)
         self.hide()
 
-    def show_message(self, text: str, kind: str = "info") -> None:
+    def show_message(self, text: str, kind: str = "info", action_text: str = "") -> None:
         self.setProperty("kind", kind if kind in BANNER_KINDS else "info")
         # One bounded line: whatever the caller passes, a banner never becomes a traceback dump.
         self.label.setText(one_line(text, 300))
+        self.action_button.setText(action_text)
+        self.action_button.setVisible(bool(action_text))
         _repolish(self)
         self.show()
 
@@ -132,7 +205,11 @@ class MainWindow(QMainWindow):
     """(conversation, the starred state the user asked for)."""
     new_window_requested = Signal()
     settings_requested = Signal()
-    sync_requested = Signal()
+    refresh_requested = Signal(object)
+    """tuple[str, ...]: "Refresh from LinkedIn" (F5) for these accounts (the account filter's choice);
+    empty: every account."""
+    base_url_fix_requested = Signal(str)
+    """The user wants to fix the server address in Settings; the suggested address (may be "")."""
     older_history_requested = Signal(str, str)
     """(account id, conversation id): the cache has nothing older than what the thread shows."""
     window_closed = Signal()
@@ -154,6 +231,15 @@ class MainWindow(QMainWindow):
         self._drafts: dict[tuple[str, str], str] = {}
         self._pending_changes = ChangeSet()
         self.confirm_dialog: RecallConfirmDialog | None = None
+        self._accounts: list[Account] = []
+        self._account_issues: dict[str, AccountIssue] = {}
+        self._freshness = ServerFreshness()
+        self._refreshing = False
+        self._poll_intervals: tuple[float, float] | None = None
+        self._stream_state = StreamState.OFFLINE
+        self._grace_ended_while_asking: Message | None = None
+        """A recall whose grace period ran out while the close question was open: held until answered."""
+        self._suggested_base_url = ""
 
         self.setObjectName("mainWindow")
         self.resize(*DEFAULT_SIZE)
@@ -177,6 +263,9 @@ class MainWindow(QMainWindow):
         self._changes_timer.setInterval(CHANGES_COALESCE_MS)
         self._changes_timer.timeout.connect(self.flush_changes)
         self._last_flush = QElapsedTimer()
+        self.freshness_timer = QTimer(self)
+        self.freshness_timer.setInterval(FRESHNESS_TICK_MS)
+        self.freshness_timer.timeout.connect(self.update_freshness_text)
 
         self.reload_accounts()
         self.set_sandbox_mode(sandbox)
@@ -196,6 +285,7 @@ class MainWindow(QMainWindow):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(0)
         self.banner = Banner()
+        self.banner.action_clicked.connect(self._on_banner_action_clicked)
         outer.addWidget(self.banner)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -222,6 +312,12 @@ class MainWindow(QMainWindow):
         row.setSpacing(8)
         self.account_combo = QComboBox()
         self.account_combo.setObjectName("accountCombo")
+        # An account's state makes its row long ("… — no API access on your plan"): the sidebar keeps its
+        # width (the current text is elided) and the list that drops down is as wide as its rows.
+        self.account_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.account_combo.setMinimumContentsLength(14)
         self.account_combo.currentIndexChanged.connect(self._on_account_combo_current_index_changed)
         self.unread_button = QPushButton("Unread only")
         self.unread_button.setObjectName("filterChip")
@@ -368,9 +464,14 @@ class MainWindow(QMainWindow):
         self.notifications_action.setText("Notifications")
         view_menu.addAction(self.notifications_action)
         view_menu.addSeparator()
-        self.sync_action = view_menu.addAction("Sync now")
-        self.sync_action.setShortcut(QKeySequence.StandardKey.Refresh)
-        self.sync_action.triggered.connect(self.sync_requested)
+        self.refresh_action = view_menu.addAction("Refresh from LinkedIn")
+        self.refresh_action.setObjectName("refreshAction")
+        self.refresh_action.setShortcut(QKeySequence(Qt.Key.Key_F5))
+        self.refresh_action.setStatusTip(
+            "Ask ConnectSafely to read LinkedIn again for the accounts shown, then update this window"
+        )
+        self.refresh_action.triggered.connect(self._on_refresh_action_triggered)
+        self.addAction(self.refresh_action)  # F5 works while the menu bar is hidden too
         self.find_action = view_menu.addAction("Find conversation")
         self.find_action.setShortcut(QKeySequence.StandardKey.Find)
         self.find_action.triggered.connect(self._on_find_action_triggered)
@@ -386,7 +487,20 @@ class MainWindow(QMainWindow):
         self.sandbox_label = _plain_label("Sandbox", "sandboxBadge")
         self.sandbox_label.setToolTip("Running against the local sandbox with demo data (no API key set).")
         self.sandbox_label.hide()
+        # Accounts that fail alone: one compact indicator; its menu picks the account in the filter.
+        self.attention_button = QToolButton()
+        self.attention_button.setObjectName("accountAttention")
+        self.attention_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.attention_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.attention_menu = QMenu(self.attention_button)
+        self.attention_menu.setObjectName("accountAttentionMenu")
+        self.attention_button.setMenu(self.attention_menu)
+        self.attention_button.hide()
+        self.freshness_label = _plain_label(object_name="serverFreshness")
+        self.freshness_label.hide()
         bar.addPermanentWidget(self.sync_progress_bar)
+        bar.addPermanentWidget(self.attention_button)
+        bar.addPermanentWidget(self.freshness_label)
         bar.addPermanentWidget(self.sandbox_label)
         bar.addPermanentWidget(self.stream_label)
 
@@ -451,25 +565,187 @@ class MainWindow(QMainWindow):
             self._refresh_visible_recall_log()
 
     def refresh(self) -> None:
-        """Re-read everything shown (another process changed the cache in ways no change set names)."""
+        """Re-read everything shown (another process changed the cache in ways no change set names,
+        e.g. the accounts its sync pass could not serve)."""
         self.conversation_model.reload()
         self.message_model.reload()
         self.refresh_recall_log()
+        self.reload_accounts()
+
+    # -- accounts and their states -------------------------------------------------------------------
 
     def reload_accounts(self) -> None:
-        current = self.account_combo.currentData()
-        self.account_combo.blockSignals(True)
+        """Re-read the accounts and the problems the last sync pass stored for them."""
+        self._accounts = self._reader.accounts()
+        self._account_issues = {issue.account_id: issue for issue in self._reader.account_issues()}
+        self._show_account_states()
+
+    def set_account_issues(self, issues: Iterable[AccountIssue]) -> None:
+        """A sync pass reported the accounts it could not serve (the others are fine again)."""
+        fresh = {issue.account_id: issue for issue in issues}
+        if fresh != self._account_issues:
+            self._account_issues = fresh
+            self._show_account_states()
+
+    def account_state(self, account_id: str) -> str:
+        """What is wrong with one account, in a few words ("" when nothing is)."""
+        account = next((a for a in self._accounts if a.account_id == account_id), None)
+        return account_problem(account, self._account_issues.get(account_id))
+
+    def accounts_needing_attention(self) -> list[tuple[str, str, str]]:
+        """(account id, name, problem) of every account that is not synced or whose sync failed."""
+        names = {a.account_id: a.name or a.account_id for a in self._accounts}
+        for issue in self._account_issues.values():
+            names.setdefault(issue.account_id, issue.name or issue.account_id)
+        found = [(account_id, name, self.account_state(account_id)) for account_id, name in names.items()]
+        return sorted((entry for entry in found if entry[2]), key=lambda e: (e[1].casefold(), e[0]))
+
+    def _account_tip(self, account_id: str) -> str:
+        account = next((a for a in self._accounts if a.account_id == account_id), None)
+        issue = self._account_issues.get(account_id)
+        problem = account_problem(account, issue)
+        if problem == NO_API_ACCESS:
+            tip = (
+                "Your ConnectSafely plan has no API seat for this account, so it is shown but never "
+                "synced. Add a seat for it on your ConnectSafely plan."
+            )
+            return f"{tip}\n{issue.message}" if issue is not None and issue.message else tip
+        if issue is not None:
+            retry = "" if issue.refused else " The next sync tries again."
+            return f"The last sync could not read this account: {issue.message}{retry}"
+        return ""
+
+    def _show_account_states(self) -> None:
+        combo = self.account_combo
+        current = combo.currentData()
+        combo.blockSignals(True)
         try:
-            self.account_combo.clear()
-            self.account_combo.addItem("All accounts", None)
-            for account in self._reader.accounts():
-                self.account_combo.addItem(account.name or account.account_id, account.account_id)
-            found = self.account_combo.findData(current)
-            self.account_combo.setCurrentIndex(max(0, found))
+            combo.clear()
+            combo.addItem("All accounts", None)
+            for account in self._accounts:
+                name = account.name or account.account_id
+                problem = self.account_state(account.account_id)
+                combo.addItem(f"{name} — {problem}" if problem else name, account.account_id)
+                tip = self._account_tip(account.account_id)
+                if tip:
+                    combo.setItemData(combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+            found = combo.findData(current)
+            combo.setCurrentIndex(max(0, found))
+            # The drop-down list shows each row whole, even where the combo itself is narrower.
+            view = combo.view()
+            view.setMinimumWidth(view.sizeHintForColumn(0) + 24)
         finally:
-            self.account_combo.blockSignals(False)
-        if self.account_combo.currentData() != current:
+            combo.blockSignals(False)
+        self._update_attention()
+        if combo.currentData() != current:
             self._apply_filter()
+        self._update_empty_list_label()
+        self.update_freshness_text()
+
+    def _update_attention(self) -> None:
+        entries = self.accounts_needing_attention()
+        button, menu = self.attention_button, self.attention_menu
+        menu.clear()
+        if not entries:
+            button.hide()
+            return
+        count = len(entries)
+        button.setText(f"⚠ {count} account{'s need' if count > 1 else ' needs'} attention")
+        button.setToolTip("\n".join(f"{name} — {problem}" for _, name, problem in entries))
+        for account_id, name, problem in entries:
+            action = menu.addAction(f"{one_line(name, 60)} — {problem}")
+            action.setToolTip(self._account_tip(account_id))
+            action.triggered.connect(lambda _=False, a=account_id: self.show_account(a))
+        menu.setToolTipsVisible(True)
+        button.show()
+
+    def show_account(self, account_id: str) -> None:
+        """Filter the list to one account (the attention menu's choice)."""
+        index = self.account_combo.findData(account_id)
+        if index >= 0:
+            self.account_combo.setCurrentIndex(index)
+
+    def shown_account_ids(self) -> tuple[str, ...]:
+        """The account filter's choice: one account, or () for all of them."""
+        current = self.account_combo.currentData()
+        return (current,) if isinstance(current, str) else ()
+
+    # -- what the server's copy is worth ------------------------------------------------------------
+
+    def set_server_freshness(self, freshness: ServerFreshness) -> None:
+        """C12's ``lastSyncAt`` per account: "LinkedIn data as of 3 min ago" for the accounts shown."""
+        self._freshness = freshness
+        self.update_freshness_text()
+
+    def update_freshness_text(self) -> None:
+        """Bring "as of N min ago" up to date (the freshness timer calls it once a minute)."""
+        label = self.freshness_label
+        if self._refreshing:
+            label.setText("Refreshing from LinkedIn…")
+            label.setToolTip("ConnectSafely is reading LinkedIn again for the accounts shown.")
+            label.show()
+            return
+        shown = self.shown_account_ids() or None
+        entries = [(a, t) for a, t in self._freshness.of(shown) if t is not None]
+        if not entries:
+            label.hide()
+            self.freshness_timer.stop()
+            return
+        now = self._reader.server_now_ms()
+        oldest = min(t for _, t in entries)
+        label.setText(f"LinkedIn data as of {ago_text(now, oldest)}")
+        names = {a.account_id: a.name or a.account_id for a in self._accounts}
+        lines = [f"{one_line(names.get(a, a), 60)}: {ago_text(now, t)}" for a, t in entries]
+        label.setToolTip(
+            "When ConnectSafely last read LinkedIn for the accounts shown (the oldest is shown):\n"
+            + "\n".join(lines)
+            + "\nPress F5 to refresh from LinkedIn."
+        )
+        label.show()
+        if not self.freshness_timer.isActive():
+            self.freshness_timer.start()
+
+    def set_refreshing(self, on: bool) -> None:
+        """A "Refresh from LinkedIn" is under way (the action waits for it)."""
+        self._refreshing = on
+        self.refresh_action.setEnabled(not on)
+        self.update_freshness_text()
+
+    def show_refresh_outcome(self, outcome: RefreshOutcome) -> None:
+        """Say what a refresh did: one status line; a banner when an account (or the whole) failed."""
+        self.set_refreshing(False)
+        done = [r for r in outcome.accounts if r.ok]
+        skipped = [r for r in outcome.accounts if not r.ok and r.skipped]
+        failed = [r for r in outcome.accounts if not r.ok and not r.skipped]
+        parts = [f"Refreshed from LinkedIn: {len(done)} account{'s' if len(done) != 1 else ''}"]
+        if skipped:
+            parts.append("skipped " + ", ".join(f"{one_line(r.name, 40)} ({NO_API_ACCESS})" for r in skipped))
+        self.statusBar().showMessage("; ".join(parts), 15_000)
+        problems = [f"{one_line(r.name, 40)}: {r.detail}" for r in failed]
+        if outcome.error:
+            problems.insert(0, outcome.error)
+        if problems:
+            self.show_banner("Refresh from LinkedIn: " + "; ".join(problems), "warning")
+
+    def offer_base_url(self, url: str) -> None:
+        """Nothing answers at the configured address (A1 404): say so, with a one-click way to Settings."""
+        self._suggested_base_url = url
+        self.banner.show_message(
+            f"Nothing was found at the server address in Settings (404). Did you mean {url}?",
+            "warning",
+            action_text="Fix in Settings…",
+        )
+        _repolish(self.banner)
+        self.banner.show()
+
+    def show_skipped_items(self, count: int) -> None:
+        """A sync pass could not use some items the server sent (counted, logged, never silent)."""
+        if count > 0:
+            self.statusBar().showMessage(
+                f"{count} item{'s' if count != 1 else ''} from the server could not be read and "
+                f"{'were' if count != 1 else 'was'} skipped (details in the log).",
+                10_000,
+            )
 
     def refresh_recall_log(self) -> None:
         """Re-read the recall log if its dock is shown (showing the dock reads it)."""
@@ -477,10 +753,19 @@ class MainWindow(QMainWindow):
             self.recall_log_model.refresh()
 
     def set_stream_state(self, state: StreamState) -> None:
+        self._stream_state = state
         self.stream_label.setText(STREAM_STATE_TEXT[state])
-        self.stream_label.setToolTip(STREAM_STATE_TIP[state])
+        if state is StreamState.POLLING and self._poll_intervals is not None:
+            self.stream_label.setToolTip(polling_tip(*self._poll_intervals))
+        else:
+            self.stream_label.setToolTip(STREAM_STATE_TIP[state])
         self.stream_label.setProperty("state", state.value)
         _repolish(self.stream_label)
+
+    def set_poll_intervals(self, focused_s: float, background_s: float) -> None:
+        """The polling intervals in use, so that "Polling" can say how late a change may arrive."""
+        self._poll_intervals = (focused_s, background_s)
+        self.set_stream_state(self._stream_state)
 
     def set_sync_progress(self, progress: SyncProgress) -> None:
         """Show a long sync's progress; hidden once it is finished (or has no known size)."""
@@ -510,6 +795,7 @@ class MainWindow(QMainWindow):
 
     def show_banner(self, text: str, kind: str = "info") -> None:
         """A dismissible message above the panes; ``kind`` is "info", "warning" or "error"."""
+        self._suggested_base_url = ""
         self.banner.show_message(text, kind)
 
     def clear_banner(self) -> None:
@@ -534,7 +820,15 @@ class MainWindow(QMainWindow):
         state: RecallState = RecallState.FAILED,
     ) -> None:
         """The recall did not remove the message (refused, failed, or not confirmed yet: ``state``):
-        ``reason_text`` (plain words) under the bubble, and "Retry" when it helps."""
+        ``reason_text`` (plain words) under the bubble, and "Retry" when it helps.
+
+        An unconfirmed recall always says "Recall not confirmed — checking…" on its bubble (spec §9: never
+        "recalled", never "failed" until evidence says so); the detail goes to the status bar and the
+        recall log."""
+        if state is RecallState.UNCONFIRMED:
+            if reason_text and reason_text != UNCONFIRMED_CHECKING:
+                self.statusBar().showMessage(reason_text, 10_000)
+            reason_text = UNCONFIRMED_CHECKING
         with self._keeping_the_newest_in_view():
             self.message_model.mark_recall_failed(account_id, message_id, reason_text, can_retry, state)
         self._refresh_visible_recall_log()
@@ -671,6 +965,11 @@ class MainWindow(QMainWindow):
             self.grace_bar.start(message, self._recall_grace_s)
 
     def _on_grace_bar_elapsed(self, message: Message) -> None:
+        if self.close_question is not None:
+            # The user is being asked what to do with this very recall: nothing is sent before they
+            # answer (a "Cancel the recall" must still be able to cancel it).
+            self._grace_ended_while_asking = message
+            return
         self._finish_recall(message)
 
     def _finish_recall(self, message: Message) -> None:
@@ -746,9 +1045,20 @@ class MainWindow(QMainWindow):
     def _update_empty_list_label(self) -> None:
         empty = self.conversation_model.rowCount() == 0
         f = self.conversation_model.filter
-        self.empty_list_label.setText(
-            "No matching conversations" if (f.search or f.unread_only) else "No conversations yet"
-        )
+        text = "No matching conversations" if (f.search or f.unread_only) else "No conversations yet"
+        if f.account_id is not None and not (f.search or f.unread_only):
+            problem = self.account_state(f.account_id)
+            account = next((a for a in self._accounts if a.account_id == f.account_id), None)
+            name = (account.name if account is not None else "") or "This account"
+            if problem == NO_API_ACCESS:
+                text = (
+                    f"{name} has no API access on your ConnectSafely plan, so its conversations are not "
+                    "synced."
+                )
+            elif problem:
+                text = f"No conversations yet: {problem}."
+        self.empty_list_label.setWordWrap(True)
+        self.empty_list_label.setText(text)
         self.empty_list_label.setVisible(empty)
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -784,14 +1094,21 @@ class MainWindow(QMainWindow):
 
         def answered() -> None:
             self.close_question = None
+            held, self._grace_ended_while_asking = self._grace_ended_while_asking, None
             clicked = box.clickedButton()
+            if clicked is cancel:
+                if held is not None:
+                    self.recall_cancelled.emit(held)
+                self.grace_bar.cancel()
+                self.close()
+                return
+            if held is not None:
+                # Its grace period ran out while asking: "Recall now" and "Don't close" both let it go.
+                self._finish_recall(held)
             if clicked is now:
                 self.grace_bar.finish_now()
-            elif clicked is cancel:
-                self.grace_bar.cancel()
-            else:
-                return
-            self.close()
+                self.close()
+            # "Don't close" (or Escape): the window stays and the grace period goes on.
 
         box.finished.connect(answered)
         self.close_question = box
@@ -811,6 +1128,15 @@ class MainWindow(QMainWindow):
 
     def _on_account_combo_current_index_changed(self, _index: int) -> None:
         self._apply_filter()
+        self.update_freshness_text()
+
+    def _on_refresh_action_triggered(self) -> None:
+        if not self._refreshing:
+            self.refresh_requested.emit(self.shown_account_ids())
+
+    def _on_banner_action_clicked(self) -> None:
+        if self._suggested_base_url:
+            self.base_url_fix_requested.emit(self._suggested_base_url)
 
     def _on_unread_button_toggled(self, _checked: bool) -> None:
         self._apply_filter()

@@ -6,10 +6,11 @@ The UI never talks HTTP or SQL: every model reads through one of these, on the G
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
-from sync.model import Account, Conversation, Message, RecallAttempt
+from sync.model import Account, AccountIssue, Conversation, Message, RecallAttempt
 
 
 class InboxReader(Protocol):
@@ -28,6 +29,10 @@ class InboxReader(Protocol):
     """
 
     def accounts(self) -> list[Account]: ...
+
+    def account_issues(self) -> list[AccountIssue]:
+        """Accounts the last sync pass could not serve (no API seat, refused, failing), by name."""
+        ...
 
     def conversations_page(
         self, *, account_id: str | None, unread_only: bool, search: str, offset: int, limit: int
@@ -61,3 +66,43 @@ class InboxReader(Protocol):
     def server_now_ms(self) -> int:
         """The server's clock as best known (local clock + offset from the API's ``Date`` headers)."""
         ...
+
+
+# --- values the desktop layer hands the windows (signals carry these, frozen) ----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFreshness:
+    """How fresh the server's copy of LinkedIn is, per account (C12 ``lastSyncAt``, epoch ms; None when
+    the server has not synced that account yet)."""
+
+    last_sync_at: tuple[tuple[str, int | None], ...] = ()
+
+    def of(self, account_ids: Iterable[str] | None = None) -> list[tuple[str, int | None]]:
+        """The entries of ``account_ids`` (every entry when None), in the order they were given."""
+        if account_ids is None:
+            return list(self.last_sync_at)
+        wanted = set(account_ids)
+        return [entry for entry in self.last_sync_at if entry[0] in wanted]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRefresh:
+    """What "Refresh from LinkedIn" did for one account."""
+
+    account_id: str
+    name: str
+    ok: bool
+    detail: str = ""
+    """Why it was skipped or failed (plain words), or the server's note on a partial sync."""
+    skipped: bool = False
+    """Not refreshed because the plan gives no API access to it (not a failure of this refresh)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshOutcome:
+    """The end of one "Refresh from LinkedIn": each account's result, and a failure of the whole (signed
+    out, offline, the re-read failed) in ``error``."""
+
+    accounts: tuple[AccountRefresh, ...] = ()
+    error: str = ""

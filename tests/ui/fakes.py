@@ -8,6 +8,7 @@ from collections.abc import Collection
 
 from sync.model import (
     Account,
+    AccountIssue,
     ChangeSet,
     Conversation,
     LatestMessage,
@@ -15,7 +16,7 @@ from sync.model import (
     Participant,
     Reaction,
     RecallAttempt,
-    RecallOutcome,
+    RecallState,
     RowKey,
 )
 from ui.conversation_model import ConversationFilter, conversation_sort_key
@@ -36,6 +37,8 @@ class FakeInboxReader:
         self._messages: dict[tuple[str, str], Message] = {}
         self._hidden: set[str] = set()
         self._log: list[RecallAttempt] = []
+        self.issues: list[AccountIssue] = []
+        """What ``account_issues()`` answers (the cache's stored per-account problems)."""
         self.calls: Counter[str] = Counter()
         self.rows_read = 0
 
@@ -64,6 +67,10 @@ class FakeInboxReader:
     def accounts(self) -> list[Account]:
         self.calls["accounts"] += 1
         return list(self._accounts)
+
+    def account_issues(self) -> list[AccountIssue]:
+        self.calls["account_issues"] += 1
+        return list(self.issues)
 
     def conversations_page(
         self, *, account_id: str | None, unread_only: bool, search: str, offset: int, limit: int
@@ -242,10 +249,10 @@ def demo_reader(now_ms: int = NOW_MS) -> FakeInboxReader:
             )
         )
     outcomes = [
-        (RecallOutcome.SUCCEEDED, 312, "", ""),
-        (RecallOutcome.FAILED, 95, "RATE_LIMITED", "Too many requests; retry after 30 s"),
-        (RecallOutcome.FAILED, 120, "RECALL_WINDOW_EXPIRED", "The recall window has closed"),
-        (RecallOutcome.CANCELLED, None, "", ""),
+        (RecallState.RECALLED, 312, "", ""),
+        (RecallState.UNCONFIRMED, 95, "server_error", "Recall not confirmed — checking…"),
+        (RecallState.REFUSED, 120, "recall_window_expired", "The recall window has closed"),
+        (RecallState.CANCELLED, None, "", ""),
     ]
     for n, (outcome, latency, kind, error) in enumerate(outcomes):
         reader.add_recall_attempt(

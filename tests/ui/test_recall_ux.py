@@ -7,18 +7,20 @@ from collections.abc import Callable
 import pytest
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu, QStyleOptionViewItem
+from PySide6.QtWidgets import QMenu, QMessageBox, QPushButton, QStyleOptionViewItem
 from pytestqt.qtbot import QtBot
 
-from sync.model import Message
+from sync.model import Message, RecallState
+from sync.recall_rules import REASON_WINDOW_CLOSED
 from ui.delegates import AnyIndex, MessageDelegate
 from ui.main_window import MainWindow
 from ui.message_model import SAME_SIZE_CHANGE, MessageRole
-from ui.recall import REASON_IN_PROGRESS, REASON_NOT_OWN, REASON_WINDOW_CLOSED, RecallConfirmDialog
+from ui.recall import REASON_IN_PROGRESS, RecallConfirmDialog
 
 from .fakes import MINUTE, NOW_MS, FakeInboxReader, make_message, reader_with
 
 MakeWindow = Callable[..., MainWindow]
+UNCONFIRMED = RecallState.UNCONFIRMED
 
 
 @pytest.fixture
@@ -68,9 +70,9 @@ def test_recall_is_disabled_with_the_reason_on_someone_elses_message(
     window = make_window()
     action = recall_action(window.message_menu(message(inbox, "m1")))
     assert not action.isEnabled()
-    assert REASON_NOT_OWN == "Only messages you sent can be recalled"
-    assert REASON_NOT_OWN in action.text()
-    assert action.toolTip() == REASON_NOT_OWN
+    # The words the user reads, written out: a check against the constant itself could never fail.
+    assert action.text() == "Recall for everyone — Only messages you sent can be recalled"
+    assert action.toolTip() == "Only messages you sent can be recalled"
 
 
 def test_recall_is_disabled_once_the_window_has_closed(
@@ -80,8 +82,10 @@ def test_recall_is_disabled_once_the_window_has_closed(
     # Exactly 60 minutes: the window is `now − sentAt < 60 min`, so it is closed.
     action = recall_action(window.message_menu(message(inbox, "m11")))
     assert not action.isEnabled()
-    assert REASON_WINDOW_CLOSED == "The 60-minute recall window has closed"
-    assert REASON_WINDOW_CLOSED in action.text()
+    assert action.text() == "Recall for everyone — The 60-minute recall window has closed"
+    # One millisecond earlier the same message is still recallable: the boundary is exact.
+    inbox.now_ms = NOW_MS - 1
+    assert recall_action(window.message_menu(message(inbox, "m11"))).isEnabled()
     inbox.now_ms = NOW_MS + 37 * MINUTE
     assert not recall_action(window.message_menu(message(inbox, "m10"))).isEnabled()
 
@@ -174,15 +178,92 @@ def test_eligibility_is_checked_again_when_the_grace_period_ends(
     assert REASON_WINDOW_CLOSED in window.banner.label.text()
 
 
-def test_closing_the_window_during_the_grace_period_sends_nothing(
-    qtbot: QtBot, make_window: MakeWindow, inbox: FakeInboxReader
-) -> None:
-    window = make_window(grace=1)
+def close_question_during_grace(qtbot: QtBot, window: MainWindow, inbox: FakeInboxReader) -> QMessageBox:
+    window.show()
+    qtbot.waitExposed(window)
     window.request_recall(message(inbox, "m10"))
     assert window.confirm_dialog is not None
     window.confirm_dialog.accept()
-    with qtbot.assertNotEmitted(window.recall_requested, wait=1_300):
+    assert window.grace_bar.is_active()
+    with qtbot.assertNotEmitted(window.window_closed, wait=0):
         window.close()
+    box = window.close_question
+    assert isinstance(box, QMessageBox) and box.isVisible()
+    assert {b.text() for b in box.buttons()} == {"Recall now", "Cancel the recall", "Don't close"}
+    return box
+
+
+def answer(box: QMessageBox, name: str) -> None:
+    button = box.findChild(QPushButton, name)
+    assert button is not None, name
+    button.click()
+
+
+def test_closing_during_the_grace_period_asks_and_recall_now_sends_it_and_closes(
+    qtbot: QtBot, make_window: MakeWindow, inbox: FakeInboxReader
+) -> None:
+    window = make_window(grace=5)
+    box = close_question_during_grace(qtbot, window, inbox)
+    with (
+        qtbot.waitSignal(window.recall_requested, timeout=1_000) as sent,
+        qtbot.waitSignal(window.window_closed, timeout=1_000),
+    ):
+        answer(box, "recallNowButton")
+    assert sent.args[0].message_id == "m10"
+    assert not window.isVisible()
+
+
+def test_closing_during_the_grace_period_cancel_the_recall_sends_nothing_and_closes(
+    qtbot: QtBot, make_window: MakeWindow, inbox: FakeInboxReader
+) -> None:
+    window = make_window(grace=1)
+    box = close_question_during_grace(qtbot, window, inbox)
+    sent: list[Message] = []
+    window.recall_requested.connect(sent.append)
+    with (
+        qtbot.waitSignal(window.recall_cancelled, timeout=1_000) as cancelled,
+        qtbot.waitSignal(window.window_closed, timeout=1_000),
+    ):
+        answer(box, "cancelRecallButton")
+    assert cancelled.args[0].message_id == "m10"
+    qtbot.wait(1_500)  # past the 1 s grace period: nothing goes out later either
+    assert sent == []
+
+
+def test_closing_during_the_grace_period_dont_close_keeps_the_window_and_the_grace_period(
+    qtbot: QtBot, make_window: MakeWindow, inbox: FakeInboxReader
+) -> None:
+    window = make_window(grace=2)
+    box = close_question_during_grace(qtbot, window, inbox)
+    with (
+        qtbot.assertNotEmitted(window.window_closed, wait=0),
+        qtbot.assertNotEmitted(window.recall_requested, wait=0),
+    ):
+        answer(box, "dontCloseButton")
+    assert window.isVisible() and window.close_question is None
+    assert window.grace_bar.is_active() and window.grace_bar.isVisible()
+    # The grace period goes on and ends in the recall, as if nobody had tried to close.
+    with qtbot.waitSignal(window.recall_requested, timeout=4_000) as sent:
+        pass
+    assert sent.args[0].message_id == "m10"
+    assert window.isVisible()
+
+
+def test_a_grace_period_that_ends_while_the_question_is_open_waits_for_the_answer(
+    qtbot: QtBot, make_window: MakeWindow, inbox: FakeInboxReader
+) -> None:
+    """Cancel must still cancel when the user took longer to answer than the grace period lasts."""
+    window = make_window(grace=1)
+    box = close_question_during_grace(qtbot, window, inbox)
+    with qtbot.assertNotEmitted(window.recall_requested, wait=1_500):
+        pass  # the grace period runs out while the question is open
+    assert not window.grace_bar.is_active()
+    with (
+        qtbot.waitSignal(window.recall_cancelled, timeout=1_000),
+        qtbot.assertNotEmitted(window.recall_requested, wait=300),
+    ):
+        answer(box, "cancelRecallButton")
+    assert not window.isVisible()
 
 
 def test_the_keyboard_shortcut_opens_the_confirmation_for_the_selected_message(
@@ -233,6 +314,30 @@ def test_pending_and_failed_states_reach_the_row_and_retry_emits(
 
     window.clear_recall_state("acc-1", "m10")
     assert model.index(row, 0).data(MessageRole.RECALL_STATUS) == "none"
+
+
+def test_an_unconfirmed_recall_says_checking_with_retry_and_the_detail_in_the_status_bar(
+    qtbot: QtBot, make_window: MakeWindow, inbox: FakeInboxReader
+) -> None:
+    window = make_window()
+    model = window.message_model
+    row = model.row_of("acc-1", "m10")
+    assert row is not None
+    window.mark_recall_failed(
+        "acc-1",
+        "m10",
+        "Recall not confirmed: LinkedIn still shows the message.",
+        True,
+        RecallState.UNCONFIRMED,
+    )
+    assert model.index(row, 0).data(MessageRole.RECALL_STATUS_TEXT) == "Recall not confirmed — checking…"
+    assert model.index(row, 0).data().endswith("Recall not confirmed — checking… — Retry")
+    assert window.statusBar().currentMessage() == "Recall not confirmed: LinkedIn still shows the message."
+    menu = window.message_menu(message(inbox, "m10"))
+    [retry] = [a for a in menu.actions() if a.objectName() == "retryRecallAction"]
+    with qtbot.waitSignal(window.retry_recall_requested) as blocker:
+        retry.trigger()
+    assert blocker.args[0].message_id == "m10"
 
 
 def test_retry_after_the_window_closed_explains_instead_of_sending(
