@@ -37,6 +37,9 @@ class Fault:
     code: str | None
     delay_s: float
     drop: bool
+    corrupt: str | None = None
+    """A message id: in the answer (``after``), the listed item with that id (else the first) gets a
+    malformed ``sentAt`` — a page that decodes with a skipped item proves nothing (spec §9)."""
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> Fault:
@@ -50,6 +53,7 @@ class Fault:
                 code=None if body.get("code") is None else str(body["code"]),
                 delay_s=float(body.get("delay_s") or 0),
                 drop=bool(body.get("drop", False)),
+                corrupt=None if body.get("corrupt") is None else str(body["corrupt"]),
             )
         except (TypeError, ValueError, re.error) as exc:
             raise ApiError(400, "VALIDATION_ERROR", f"Bad fault: {exc}") from exc
@@ -67,6 +71,7 @@ class Fault:
             "code": self.code,
             "delay_s": self.delay_s,
             "drop": self.drop,
+            "corrupt": self.corrupt,
         }
 
 
@@ -115,3 +120,18 @@ async def strike(request: web.Request, fault: Fault, clock: Clock) -> ApiError |
     if fault.status is not None:
         return injected_error(fault, clock.now_ms())
     return None
+
+
+def corrupt_item(body: Any, message_id: str) -> bool:
+    """Make the listed message whose URN ends in ``message_id`` malformed — or, when the page does not
+    list it (it was recalled), its first message: either way the page has a skipped item. True when
+    the page had a message to spoil."""
+    items = [
+        i for i in (body.get("messages") if isinstance(body, dict) else None) or () if isinstance(i, dict)
+    ]
+    target = next((i for i in items if str(i.get("messageUrn", "")).rstrip(")").endswith(message_id)), None)
+    target = target or (items[0] if items else None)
+    if target is None:
+        return False
+    target["sentAt"] = "not a time"
+    return True

@@ -121,6 +121,8 @@ class Reply:
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+    unchecked: bool = False
+    """Made off-contract on purpose by a fault (``corrupt``): left out of the response record."""
 
 
 @dataclass(slots=True)

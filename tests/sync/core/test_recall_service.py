@@ -99,7 +99,7 @@ AMBIGUOUS: dict[str, dict[str, Any]] = {
     "timeout": {"delay_s": 2, "drop": True},
     "dropped": {"drop": True},
 }
-READS = ("ok", "failed", "wrong conversation")
+READS = ("ok", "failed", "malformed", "wrong conversation")
 
 
 @pytest.mark.parametrize("read", READS)
@@ -125,6 +125,9 @@ def test_the_recall_fault_matrix_never_reports_recalled_without_evidence_nor_del
             fault(sandbox, "DELETE", DELETE_PATH, 20, phase=phase, **AMBIGUOUS[name])
             if read == "failed":
                 fault(sandbox, "GET", READ_PATH, 20, phase="before", status=500)
+            if read == "malformed":
+                # The confirming pages list the message as a malformed item: it may be there, or not.
+                fault(sandbox, "GET", READ_PATH, 20, phase="after", corrupt=victim.message_id)
             target = victim
             known = True
             if read == "wrong conversation":
@@ -162,6 +165,8 @@ def test_the_recall_fault_matrix_never_reports_recalled_without_evidence_nor_del
             assert status.user_message in (UNCONFIRMED_CHECKING, STILL_THERE)
             if not applied and read == "ok":
                 assert status.user_message == STILL_THERE  # the clean read still lists it
+            if read == "malformed":
+                assert status.user_message == UNCONFIRMED_CHECKING  # the page proves nothing either way
             # Recalled when it can be proven: exactly when the server applied it and the read was clean.
             assert not (applied and read == "ok")
 

@@ -312,3 +312,27 @@ def test_an_incremental_run_cut_short_after_its_conversation_page_still_reads_th
             assert core.cache.reader.message(account, injected) is not None
 
     asyncio.run(scenario())
+
+
+def test_reconciliation_infers_nothing_from_a_page_that_lists_a_message_as_a_malformed_item(
+    sandbox_any_profile: SandboxHandle, tmp_path: Path
+) -> None:
+    """A cached message the server returns as a malformed item was once tombstoned gone_upstream, and
+    stayed hidden forever when the server sent it well-formed again (spec §9: a page that skipped an
+    item proves nothing)."""
+    sandbox = sandbox_any_profile
+
+    async def scenario() -> None:
+        async with open_core(sandbox, tmp_path) as core:
+            await core.engine.sync_once()
+            victim = recallable(core)
+            fault = {"method": "GET", "path": "/messages$", "count": 50, "phase": "after"}
+            sandbox.control("POST", "faults", {**fault, "corrupt": victim.message_id})
+            report = await core.engine.sync_once()
+            assert report.skipped >= 1 and report.tombstoned_by_reconciliation == 0
+            assert not core.cache.reader.is_tombstoned(victim.message_id)
+            sandbox.control("DELETE", "faults")
+            await core.engine.sync_once()
+            assert core.cache.reader.message(victim.account_id, victim.message_id) is not None
+
+    asyncio.run(scenario())
