@@ -39,9 +39,7 @@ from sync.cache.db import (
     open_database,
     storage_error_of,
 )
-from sync.cache.reads import CacheReader
-from sync.cache.writer import CacheWriter
-from sync.cache.writes import (
+from sync.cache.ops import (
     CacheInputError,
     SetAccountSync,
     SetConversationSync,
@@ -53,6 +51,8 @@ from sync.cache.writes import (
     UpsertMessages,
     WriteOp,
 )
+from sync.cache.reads import CacheReader
+from sync.cache.writer import CacheWriter
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -16,7 +16,7 @@ from typing import Any, Final
 from sync import urns
 from sync.cache.db import CacheDatabase
 from sync.cache.models import AccountRow, AccountSyncRow, RecallLogRow, recall_attempt
-from sync.cache.writes import COMMITS_PREFIX
+from sync.cache.transaction import COMMITS_PREFIX
 from sync.model import (
     RECALL_WINDOW_MS,
     Account,
@@ -389,7 +389,7 @@ class CacheReader:
 
     def commits_by_others(self, own_key: str, *more_own_keys: str) -> int:
         """Visible commits counted by every writer but ``own_key`` and ``more_own_keys`` (a process's
-        sync workers: see ``sync.worker``; ``writes.count_commit`` counts them)."""
+        sync workers: see ``sync.worker``; ``transaction.count_commit`` counts them)."""
         own = (own_key, *more_own_keys)
         marks = ", ".join("?" * len(own))
         row = (

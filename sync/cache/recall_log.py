@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from sync import urns
 from sync.cache.db import CacheDatabase
 from sync.cache.models import RecallLogRow, recall_attempt
+from sync.cache.ops import CacheInputError
 from sync.model import RecallAttempt, RecallState
 
 __all__ = [
@@ -65,8 +66,6 @@ def begin_recall(
     state: RecallState = RecallState.PENDING,
 ) -> RecallAttempt:
     """Log an attempt as ``pending`` before the DELETE is sent (owned by this process)."""
-    from sync.cache.writes import CacheInputError
-
     try:
         mid = urns.message_id(message_urn)
     except urns.UrnError as exc:
@@ -101,8 +100,6 @@ def finish_recall(
 
     An attempt that is already ``recalled`` stays so (its tombstone may have been written by the event
     stream before this call): evidence is never taken back."""
-    from sync.cache.writes import CacheInputError
-
     with db.write_transaction():
         row = RecallLogRow.select(RecallLogRow.outcome).where(RecallLogRow.id == attempt_id).bind(db.peewee)
         current = row.first()

@@ -8,7 +8,7 @@ them into Qt signals there.
 
 Group commit: when several :meth:`CacheWriter.apply` requests (every ``upsert_*``, ``tombstone``,
 ``update_conversation`` … call) are queued back to back, the writer thread runs them in ONE
-``BEGIN IMMEDIATE`` transaction, each in its own savepoint (``sync.cache.writes.apply_group``), and
+``BEGIN IMMEDIATE`` transaction, each in its own savepoint (``sync.cache.transaction.apply_group``), and
 keeps taking what is queued behind them while the transaction is open, up to a bound of requests, rows
 and time. A commit rewrites every page the transaction dirtied, and on a random-order index that is
 about one page per row for a batch of 1,000 rows: committing bigger groups is what keeps a first sync's
@@ -37,7 +37,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Concatenate, Final, ParamSpec, TypeVar
 
-from sync.cache import recall_log, writes
+from sync.cache import ops, recall_log, transaction
 from sync.cache.db import CacheClosed, CacheDatabase, note_damage, storage_error_of
 from sync.errors import CacheCorrupt
 from sync.model import (
@@ -65,7 +65,7 @@ ChangeListener = Callable[[ChangeSet], None]
 MAX_GROUP_REQUESTS: Final = 100
 """Requests per group transaction at most."""
 MAX_GROUP_ROWS: Final = 25_000
-"""Rows (``writes.Request.size``) per group at most; a single bigger request still runs whole."""
+"""Rows (``transaction.Request.size``) per group at most; a single bigger request still runs whole."""
 MAX_GROUP_SECONDS: Final = 0.5
 """No request joins a group whose transaction has been open this long: bounds how long the write
 lock is held (other processes wait for it) and how late the group's first caller hears back."""
@@ -80,7 +80,7 @@ _IDLE_S: Final = 0.5
 @dataclass(slots=True)
 class _Job:
     future: Future[Any]
-    request: writes.Request | None
+    request: transaction.Request | None
     """A groupable :meth:`CacheWriter.apply`; None for a :meth:`CacheWriter.submit` call."""
     call: Callable[[], Any] | None = None
     size: int = 1
@@ -111,7 +111,7 @@ class CacheWriter:
         self._last_checkpoint = time.monotonic()
         self.checkpoints = 0
         """Checkpoints the writer thread ran (for tests)."""
-        self.commit_key = f"{writes.COMMITS_PREFIX}{uuid.uuid4().hex}"
+        self.commit_key = f"{transaction.COMMITS_PREFIX}{uuid.uuid4().hex}"
         """This writer's row in ``meta``: other processes tell its commits from theirs by it."""
         # Not a daemon: queued writes finish before the interpreter exits, as they would on close().
         self._thread = threading.Thread(target=self._main, name="cache-writer", daemon=False)
@@ -290,7 +290,7 @@ class CacheWriter:
             self._announce([result])
         if changed or isinstance(result, RecallAttempt):
             try:
-                writes.count_commit(self._db, self.commit_key)
+                transaction.count_commit(self._db, self.commit_key)
             except Exception as exc:  # the write itself is committed: its caller hears so
                 self._end_failed_transaction()
                 known = self._known(exc)
@@ -304,7 +304,7 @@ class CacheWriter:
         group = [first]
         started = time.monotonic()
 
-        def requests() -> Iterator[writes.Request]:
+        def requests() -> Iterator[transaction.Request]:
             job: _Job | None = first
             rows = 0
             while job is not None:
@@ -317,7 +317,7 @@ class CacheWriter:
 
         try:
             self._db.tune_writer()
-            results = writes.apply_group(self._db, requests(), commit_key=self.commit_key)
+            results = transaction.apply_group(self._db, requests(), commit_key=self.commit_key)
         except BaseException as exc:  # the transaction as a whole failed: none of the group is stored
             self._end_failed_transaction()
             known = self._known(exc)
@@ -345,29 +345,29 @@ class CacheWriter:
 
     # --- the writes the sync needs (each one transaction; see sync.cache.writes) -------------------
 
-    def apply(self, ops: Sequence[writes.WriteOp], *, advance_seq_to: int | None = None) -> Future[ChangeSet]:
+    def apply(self, ops: Sequence[ops.WriteOp], *, advance_seq_to: int | None = None) -> Future[ChangeSet]:
         """Several operations in one transaction, optionally advancing ``last_applied_seq`` with them.
 
         Atomic on its own (all of it or, with an error for this caller, nothing of it), though it may
         share its commit with the requests queued next to it (group commit, see the module docstring).
         """
-        request = writes.Request(ops, advance_seq_to)
+        request = transaction.Request(ops, advance_seq_to)
         future: Future[ChangeSet] = Future()
         self._enqueue(_Job(future, request, size=request.size))
         return future
 
     def upsert_accounts(self, accounts: Sequence[Account]) -> Future[ChangeSet]:
-        return self.apply([writes.UpsertAccounts(accounts)])
+        return self.apply([ops.UpsertAccounts(accounts)])
 
     def upsert_conversations(
         self, items: Sequence[ConversationIn], *, advance_seq_to: int | None = None
     ) -> Future[ChangeSet]:
-        return self.apply([writes.UpsertConversations(items)], advance_seq_to=advance_seq_to)
+        return self.apply([ops.UpsertConversations(items)], advance_seq_to=advance_seq_to)
 
     def upsert_messages(
         self, items: Sequence[MessageIn], *, advance_seq_to: int | None = None
     ) -> Future[ChangeSet]:
-        return self.apply([writes.UpsertMessages(items)], advance_seq_to=advance_seq_to)
+        return self.apply([ops.UpsertMessages(items)], advance_seq_to=advance_seq_to)
 
     def tombstone(
         self,
@@ -377,7 +377,7 @@ class CacheWriter:
         at: int | None = None,
         advance_seq_to: int | None = None,
     ) -> Future[ChangeSet]:
-        return self.apply([writes.Tombstone(message_ids, reason, at)], advance_seq_to=advance_seq_to)
+        return self.apply([ops.Tombstone(message_ids, reason, at)], advance_seq_to=advance_seq_to)
 
     def update_conversation(
         self,
@@ -389,7 +389,7 @@ class CacheWriter:
         last_activity_at: int | None = None,
         advance_seq_to: int | None = None,
     ) -> Future[ChangeSet]:
-        op = writes.UpdateConversation(account_id, conversation, unread_count, starred, last_activity_at)
+        op = ops.UpdateConversation(account_id, conversation, unread_count, starred, last_activity_at)
         return self.apply([op], advance_seq_to=advance_seq_to)
 
     def mark_read(self, account_id: str, conversation: str) -> Future[ChangeSet]:
@@ -404,19 +404,19 @@ class CacheWriter:
         advance_seq_to: int | None = None,
     ) -> Future[ChangeSet]:
         return self.apply(
-            [writes.SetReactions(account_id, message, tuple(reactions))], advance_seq_to=advance_seq_to
+            [ops.SetReactions(account_id, message, tuple(reactions))], advance_seq_to=advance_seq_to
         )
 
     def set_conversation_sync(
         self, state: ConversationSyncState, *, caught_up_to: int | None = None
     ) -> Future[ChangeSet]:
-        return self.apply([writes.SetConversationSync(state, caught_up_to)])
+        return self.apply([ops.SetConversationSync(state, caught_up_to)])
 
     def set_account_sync(self, state: AccountSyncState) -> Future[ChangeSet]:
-        return self.apply([writes.SetAccountSync(state)])
+        return self.apply([ops.SetAccountSync(state)])
 
     def set_last_applied_seq(self, seq: int) -> Future[None]:
-        return self.submit(writes.set_last_applied_seq, seq)
+        return self.submit(transaction.set_last_applied_seq, seq)
 
     def begin_recall(
         self,

@@ -23,6 +23,7 @@ from pathlib import Path
 from random import Random
 
 from sync import urns
+from sync.cache import ingest
 from sync.model import Account, ConversationIn, LatestMessage, MessageIn, Participant
 from sync.sandbox.data import FIRST_NAMES, INBOUND_TEXTS, LAST_NAMES, OUTBOUND_TEXTS, TITLES
 
@@ -32,11 +33,8 @@ DAY_MS = 86_400_000
 BASE_URL = "http://127.0.0.1:9/linkedin"
 """The cache file is keyed by base URL; nothing is ever sent to it (port 9 is discard)."""
 
-MESSAGE_COLUMNS = (
-    "account_id, conversation_id, message_id, message_urn, conversation_urn, text, sent_at,"
-    " sender_profile_id, sender_name, is_sent_by_owner, has_attachment, reactions"
-)
-"""The writer's column order (``sync.cache.writes._MESSAGE_COLUMNS``)."""
+MESSAGE_COLUMNS = ingest.MESSAGE_COLUMNS
+"""The writer's column order: the raw baselines insert exactly what the writer does."""
 CONVERSATION_COLUMNS = (
     "account_id, conversation_id, conversation_urn, last_activity_at, unread_count, starred, participants,"
     " latest_message_id, latest_message_urn, latest_text, latest_sent_at, latest_sender_name,"

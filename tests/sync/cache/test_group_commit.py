@@ -20,7 +20,8 @@ from sync.cache import (
     CacheWriter,
     SetConversationSync,
     UpsertMessages,
-    writes,
+    ops,
+    transaction,
 )
 from sync.cache.db import WAL_SIZE_LIMIT_BYTES, WRITER_CACHE_KIB
 from sync.model import ChangeSet, ConversationSyncState, RowKey, TombstoneReason
@@ -123,7 +124,7 @@ def test_futures_resolve_only_after_the_shared_commit(cache: Cache) -> None:
 @pytest.mark.parametrize("failure", ["mid-transaction", "malformed-envelope"])
 def test_a_failing_request_loses_only_its_own_writes(cache: Cache, position: int, failure: str) -> None:
     unknown = ConversationSyncState(ACCOUNT_A, thread_token(7))  # no such conversation: raises
-    bad: list[writes.WriteOp] = (
+    bad: list[ops.WriteOp] = (
         [UpsertMessages([msg(ACCOUNT_A, 1, T4, 400)]), SetConversationSync(unknown)]
         if failure == "mid-transaction"
         else [UpsertMessages([msg(ACCOUNT_A, 1, T4, 400)]), "not an operation"]  # type: ignore[list-item]
@@ -259,18 +260,20 @@ def test_apply_group_pulls_requests_while_its_one_transaction_is_open(cache: Cac
     applied, in the same (not yet committed) transaction."""
     seen: list[tuple[int, int]] = []
 
-    def requests(db: CacheDatabase) -> Iterator[writes.Request]:
+    def requests(db: CacheDatabase) -> Iterator[transaction.Request]:
         with contextlib.closing(sqlite3.connect(cache.path)) as other:
             for n in range(3):
                 count = "SELECT count(*) FROM messages"
                 seen.append(
                     (db.connection().execute(count).fetchone()[0], other.execute(count).fetchone()[0])
                 )
-                yield writes.Request([UpsertMessages([msg(ACCOUNT_A, 1, message_token(n), n)])], n + 1)
-        yield writes.Request([UpsertMessages([msg(ACCOUNT_A, 1, message_token(9), 9)])], advance_seq_to=3)
+                yield transaction.Request([UpsertMessages([msg(ACCOUNT_A, 1, message_token(n), n)])], n + 1)
+        yield transaction.Request(
+            [UpsertMessages([msg(ACCOUNT_A, 1, message_token(9), 9)])], advance_seq_to=3
+        )
 
     results = cache.writer.submit(
-        lambda db: writes.apply_group(db, requests(db), commit_key=cache.writer.commit_key)
+        lambda db: transaction.apply_group(db, requests(db), commit_key=cache.writer.commit_key)
     ).result(10)
 
     assert seen == [(0, 0), (1, 0), (2, 0)]  # in the transaction: the rows so far; outside it: none

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sync import urns
-from sync.cache.writes import _UrnMemo
+from sync.cache.validate import UrnMemo
 from tests.sync.cache.helpers import MAILBOX_A, MAILBOX_B, message_token, thread_token
 
 _HEADS = [f"urn:li:msg_message:({MAILBOX_A}", f"urn:li:msg_message:({MAILBOX_B}", "urn:li:msg_message:(bad"]
@@ -35,7 +35,7 @@ def _expected(value: str) -> tuple[str, str, str | None] | str:
     return parsed.token, str(parsed), parsed.thread_token
 
 
-def _actual(memo: _UrnMemo, value: str) -> tuple[str, str, str | None] | str:
+def _actual(memo: UrnMemo, value: str) -> tuple[str, str, str | None] | str:
     try:
         return memo.message(value)
     except urns.UrnError:
@@ -44,6 +44,6 @@ def _actual(memo: _UrnMemo, value: str) -> tuple[str, str, str | None] | str:
 
 @given(st.lists(_VALUES, min_size=1, max_size=30))
 def test_memo_agrees_with_the_parser_on_every_sequence(values: list[str]) -> None:
-    memo = _UrnMemo()
+    memo = UrnMemo()
     for value in values:
         assert _actual(memo, value) == _expected(value), value

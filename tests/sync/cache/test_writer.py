@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.cache import Cache, CacheClosed, CacheDatabase, writes
+from sync.cache import Cache, CacheClosed, CacheDatabase, ops, transaction
 from sync.model import ChangeSet, RowKey, TombstoneReason
 from tests.sync.cache.helpers import ACCOUNT_A, ACCOUNTS, message_token, msg, thread_token
 
@@ -32,7 +32,7 @@ def test_every_write_runs_on_the_one_writer_thread_in_submission_order(cache: Ca
 def test_run_awaits_the_writer_from_asyncio(cache: Cache) -> None:
     async def main() -> ChangeSet:
         return await cache.writer.run(
-            writes.apply, [writes.UpsertMessages([msg(ACCOUNT_A, 1, message_token(1), 5)])]
+            transaction.apply, [ops.UpsertMessages([msg(ACCOUNT_A, 1, message_token(1), 5)])]
         )
 
     change = asyncio.run(main())
