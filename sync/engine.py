@@ -232,9 +232,11 @@ class SyncEngine:
         self._skipped += listed.skipped
         known = {a.account_id: a.mailbox for a in self.cache.reader.accounts() if a.mailbox}
         accounts: list[Account] = []
+        listed_ids: set[str] = set()
         for account in listed.accounts:
-            if any(a.account_id == account.account_id for a in accounts):
+            if account.account_id in listed_ids:
                 continue  # listed twice: synced once
+            listed_ids.add(account.account_id)
             if account.account_id in known:
                 accounts.append(replace(account, mailbox=account.mailbox or known[account.account_id]))
                 continue

@@ -25,6 +25,8 @@ class Account:
     api_seat: bool | None = None
     """A1 ``apiSeatAllocated``: False means the key's plan has no API seat for this account, which is then
     shown ("no API access on your plan") and never synced; None when the server does not say."""
+    plan: str = ""
+    """A2's ``linkedinPlan.premiumType`` (``NON_PREMIUM``, ``SALES_NAVIGATOR``…) when it says; not cached."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,6 +85,7 @@ RECONCILE_FACTOR: Final = 2.0
 """A conversation of the recall-window horizon is re-read once its complete view is this many polling
 intervals old (24 s while focused): recalls made elsewhere show within about that, at a cost of one C2
 per horizon conversation per period — the bulk of a polling session's requests (BENCHMARKS.md)."""
+MAX_RATE_LIMIT_WAIT_S: Final = 600.0
 ACCOUNTS_MAX_AGE_S: Final = 300.0
 """Polling rounds ask A1 again only this often: accounts come and go rarely, a round's requests do not."""
 STREAM_RETRY_S: Final = 600.0
@@ -272,6 +273,9 @@ class Watcher:
         except RateLimited as exc:
             self.rate_limited += 1
             wait = exc.retry_after_s if exc.retry_after_s is not None else self.interval_s
+            # An ISO X-RateLimit-Reset can name a time hours away (a daily quota): polling tries again
+            # after at most MAX_RATE_LIMIT_WAIT_S, and the API client's pacer still holds it back.
+            wait = min(wait, MAX_RATE_LIMIT_WAIT_S)
             log.info("polling rate limited: next round in %.1f s", wait)
             self._not_before = time.monotonic() + wait
             self._charge(max(0.0, self.budget.tokens))  # the server says the budget is spent

@@ -183,6 +183,21 @@ class WireAccount(_Envelope, kw_only=True, frozen=True):
     """A1 (vendor): whether the key's plan holds an API seat for this account."""
     profile_urn: str | None = None
     """A2 only [chosen]: the account's mailbox prefix."""
+    linkedin_plan: msgspec.Raw = msgspec.Raw(b"null")
+    """A2 (vendor): ``{premiumType, isPremium, …}``; only ``premiumType`` is read, and a malformed plan
+    is no plan (it must never cost the account)."""
+
+
+class _WirePlan(_Wire, kw_only=True, frozen=True):
+    premium_type: str | None = None
+
+
+def _plan(raw: msgspec.Raw) -> str:
+    try:
+        plan = _decoder(_WirePlan | None).decode(raw)  # type: ignore[arg-type]
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+        return ""
+    return (plan.premium_type or "") if plan is not None else ""
 
 
 class WireParticipant(_Wire, kw_only=True, frozen=True):
@@ -556,6 +571,7 @@ def _account(wire: WireAccount, mailbox: str = "") -> model.Account:
         status=wire.status or "UNKNOWN",
         enabled=True if wire.enabled is None else wire.enabled,
         api_seat=wire.api_seat_allocated,
+        plan=_plan(wire.linkedin_plan),
     )
 
 

@@ -491,7 +491,12 @@ def test_a2_in_the_vendors_shape() -> None:
         "linkedinPlan": {"premiumType": "NON_PREMIUM", "isPremium": False, "hasSalesNavigator": False},
     }
     account = wire.decode_account_status(json.dumps(body).encode())
-    assert account == model.Account(ACCOUNT, "Me Myself", "me-myself", "", "AVAILABLE", True)
+    assert account == model.Account(
+        ACCOUNT, "Me Myself", "me-myself", "", "AVAILABLE", True, plan="NON_PREMIUM"
+    )
+    # A plan of the wrong shape is no plan; the account itself is fine.
+    for plan in ({"premiumType": 7}, "PREMIUM", [1], None):
+        assert wire.decode_account_status(json.dumps({**body, "linkedinPlan": plan}).encode()).plan == ""
 
 
 # --- C2, C3, C11, C12 -------------------------------------------------------------------------------------
