@@ -3,6 +3,11 @@
 With no key configured the app uses the data dir's sandbox (reusing a running one, else starting it as a
 child process it stops on exit) and says "Sandbox" in the title and status bar. Unexpected exceptions go
 to one crash dialog and the log file in the data dir; known errors are banners.
+
+A data dir or cache that cannot be used (``sync.errors.LocalStorageError``: damaged, read-only, full,
+busy, not a folder) is a dialog that says what happened and what can be done, never a silent exit: for a
+damaged cache, "Move the damaged cache aside and start fresh" (the file is renamed, not deleted, and its
+recall log saved as CSV next to it first); for a busy cache or a full disk, "Try again"; always Quit.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ import os
 import signal
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Final
 
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from desktop import backend as backends
@@ -27,23 +34,188 @@ from desktop import credentials
 from desktop.loop import freeze_start_up_objects, run
 from desktop.paths import data_dir, log_file
 from desktop.settings import BASE_URL, Settings
+from sync.cache.db import cache_path, move_damaged_cache_aside, note_damage, storage_error_of
+from sync.errors import CacheBusy, CacheCorrupt, DiskFull, LocalStorageError
+from sync.logs import flush_repeats, limit_repeats
+
+if TYPE_CHECKING:
+    from desktop.services import InboxService
+    from ui.dialogs import StorageProblemDialog
 
 log = logging.getLogger("connectsafely")
 
+EXIT_STORAGE: Final = 2
+EXIT_DAMAGED_CACHE: Final = 5
+"""The command line's exit codes for the same problems (desktop.cli)."""
+
 
 def configure_file_logging(data: Path) -> Path:
-    """Log to ``<data dir>/connectsafely-desktop.log``, user-only, rotated."""
+    """Log to ``<data dir>/connectsafely-desktop.log``, user-only, rotated, repeated warnings collapsed
+    (sync.logs: a hostile server's 100,000 bad items are not 100,000 lines)."""
     path = log_file(data)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.close(fd)
     path.chmod(0o600)
     handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=2, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    limit_repeats(handler)
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     return path
+
+
+# --- a data dir or cache that cannot be used --------------------------------------------------------
+
+FRESH_START: Final = "Move the damaged cache aside and start fresh"
+
+
+def storage_problem_dialog(error: LocalStorageError, *, at_start: bool = True) -> StorageProblemDialog:
+    """The dialog for ``error``, not shown yet.
+
+    ``at_start``: the cache could not be opened (a damaged one can be moved aside now); otherwise it
+    failed while the app was running (the choices are to keep working or to quit).
+    """
+    from ui.dialogs import StorageProblemDialog
+
+    path = error.path
+    if isinstance(error, CacheCorrupt):
+        title = "The cache file is damaged"
+        message = f"ConnectSafely cannot read its cache ({error.detail})."
+        if at_start:
+            explanation = (
+                "Your messages are on LinkedIn: a fresh cache is filled again by the next sync. The damaged "
+                "file is kept (renamed next to it, never deleted), and the recall log is saved beside it as "
+                "a CSV file first when it can still be read."
+            )
+        else:
+            explanation = "Quit and start ConnectSafely again: it will offer to move the damaged cache aside."
+    elif isinstance(error, DiskFull):
+        title = "The disk is full"
+        message = error.user_message
+        explanation = ""
+    elif isinstance(error, CacheBusy):
+        title = "The cache is busy"
+        message = error.user_message
+        explanation = ""
+    else:
+        title = "ConnectSafely cannot use its files"
+        message = error.user_message
+        explanation = f"({error.detail})" if error.detail else ""
+    if not at_start:
+        return StorageProblemDialog(title, message, path=path, explanation=explanation, retry="Keep working")
+    return StorageProblemDialog(
+        title,
+        message,
+        path=path,
+        explanation=explanation,
+        fresh_start=FRESH_START if isinstance(error, CacheCorrupt) else "",
+        retry="Try again" if error.retryable else "",
+    )
+
+
+async def ask_about_storage(error: LocalStorageError) -> str:
+    """Show the dialog for a cache that could not be opened and wait for the user's choice (``"fresh"``,
+    ``"retry"`` or ``"quit"``). SIGTERM and SIGINT answer Quit, so a logout still ends the app cleanly."""
+    dialog = storage_problem_dialog(error)
+    loop = asyncio.get_running_loop()
+    choice: asyncio.Future[str] = loop.create_future()
+
+    def chosen(value: str) -> None:
+        if not choice.done():
+            choice.set_result(value)
+
+    dialog.chosen.connect(chosen)
+    signals = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, dialog.reject)
+            signals.append(signum)
+    dialog.show()
+    dialog.raise_()
+    dialog.activateWindow()
+    try:
+        return await choice
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+        dialog.hide()
+        dialog.deleteLater()
+
+
+class StorageQuit(Exception):
+    """The user chose Quit in the dialog about a cache that cannot be used."""
+
+    def __init__(self, error: LocalStorageError) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.exit_code = EXIT_DAMAGED_CACHE if isinstance(error, CacheCorrupt) else EXIT_STORAGE
+
+
+async def open_inbox_service(
+    backend: backends.Backend, data: Path, on_bug: Callable[[BaseException], None]
+) -> tuple[InboxService, str]:
+    """The process's InboxService on ``backend``'s cache, asking the user what to do while the cache
+    cannot be opened; returns it with a note for the windows (what was moved aside), or raises
+    :class:`StorageQuit`."""
+    from desktop.services import InboxService
+
+    path = cache_path(data, backend.base_url)
+    note = ""
+    while True:
+        try:
+            return InboxService(backend, data, on_bug=on_bug), note
+        except Exception as exc:
+            error = storage_error_of(exc, path)
+            if error is None:
+                raise
+        log.warning("the cache cannot be opened: %s", error)
+        choice = await ask_about_storage(error)
+        while choice == "fresh":
+            try:
+                moved = move_damaged_cache_aside(path)
+            except Exception as exc:
+                problem = storage_error_of(exc, path)
+                if problem is None:
+                    raise
+                log.warning("the damaged cache could not be moved aside: %s", problem)
+                choice = await ask_about_storage(problem)
+                continue
+            kept = moved.moved[0].name if moved.moved else path.name
+            saved = (
+                f" The recall log was saved as {moved.recall_log_csv.name}."
+                if moved.recall_log_csv is not None
+                else " Its recall log could not be read."
+            )
+            note = f"The damaged cache was moved aside as {kept} in {data}.{saved} A fresh cache is filling."
+            choice = "retry"
+        if choice != "retry":
+            raise StorageQuit(error)
+
+
+def explain_unusable_data_dir(app: QApplication, error: LocalStorageError) -> int:
+    """Before anything else could start (no log file, no loop): say so in a dialog, then exit."""
+    print(f"error: {error.user_message} ({error})", file=sys.stderr, flush=True)
+    dialog = storage_problem_dialog(error)
+    if dialog.retry_button is not None:  # nothing to retry without a loop: the user starts the app again
+        dialog.retry_button.hide()
+    # SIGTERM/SIGINT (a logout, Ctrl+C) answer Quit. Python runs a signal handler only between bytecodes:
+    # a timer gives it the chance while Qt's loop waits.
+    previous = {
+        signum: signal.signal(signum, lambda *_: dialog.reject())
+        for signum in (signal.SIGTERM, signal.SIGINT)
+    }
+    tick = QTimer()
+    tick.timeout.connect(lambda: None)
+    tick.start(200)
+    try:
+        dialog.exec()
+    finally:
+        tick.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return EXIT_DAMAGED_CACHE if isinstance(error, CacheCorrupt) else EXIT_STORAGE
 
 
 class CrashReporter:
@@ -53,8 +225,17 @@ class CrashReporter:
         self.log_path = log_path
         self.dialog: object | None = None
         self.count = 0
+        self.cache_path: Path | None = None
+        """The open cache, for a storage error that escaped without naming its file."""
+        self.storage_dialog: StorageProblemDialog | None = None
+        self.on_quit: Callable[[], object] | None = None
+        """Called when the user chooses Quit in a storage problem's dialog (closes every window)."""
 
     def report(self, error: BaseException) -> None:
+        known = storage_error_of(error, self.cache_path)
+        if known is not None:
+            self.report_storage_problem(known, error)
+            return
         self.count += 1
         details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         log.error("unexpected error:\n%s", details)
@@ -65,6 +246,24 @@ class CrashReporter:
             self.dialog.add_report(summary, details)
             return
         self.dialog = CrashDialog.report(summary, details, str(self.log_path))
+
+    def report_storage_problem(self, known: LocalStorageError, error: BaseException) -> None:
+        """A failure of the disk or the cache while running: the environment's, not a bug. One dialog
+        (not the crash dialog); a damaged cache is noted so that the next start checks it."""
+        log.warning("local storage problem: %s (%s: %s)", known, type(error).__name__, error)
+        if isinstance(known, CacheCorrupt) and (known.path or self.cache_path):
+            note_damage(known.path or str(self.cache_path))
+        if self.storage_dialog is not None and self.storage_dialog.isVisible():
+            return
+        dialog = storage_problem_dialog(known, at_start=False)
+        dialog.chosen.connect(self._on_storage_dialog_chosen)
+        self.storage_dialog = dialog
+        dialog.show()
+        dialog.raise_()
+
+    def _on_storage_dialog_chosen(self, choice: str) -> None:
+        if choice == "quit" and self.on_quit is not None:
+            self.on_quit()
 
     def excepthook(self, kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
         if issubclass(kind, KeyboardInterrupt):
@@ -109,7 +308,7 @@ def choose_backend(
     data: Path, settings: Settings, args: argparse.Namespace
 ) -> tuple[backends.Backend, backends.SandboxProcess | None, str]:
     """(backend, a sandbox this process started or None, a note for the user or "")."""
-    base_url = args.base_url or os.environ.get(backends.BASE_URL_ENV) or settings.get_str(BASE_URL) or None
+    base_url = backends.configured_base_url(args.base_url, settings.get_str(BASE_URL))
     note = ""
     if not getattr(args, "sandbox", False):
         target = base_url or backends.DEFAULT_BASE_URL
@@ -133,8 +332,6 @@ def choose_backend(
 
 
 def run_gui(args: argparse.Namespace) -> int:
-    data = data_dir(args.data_dir)
-    log_path = configure_file_logging(data)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("ConnectSafely")
@@ -142,9 +339,26 @@ def run_gui(args: argparse.Namespace) -> int:
 
     app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)  # the window manager decides when the app is done
+    try:
+        data = data_dir(args.data_dir)
+        log_path = configure_file_logging(data)
+        settings = Settings(data)
+    except (LocalStorageError, OSError) as exc:
+        known = storage_error_of(exc, None)
+        if known is None:
+            raise
+        return explain_unusable_data_dir(app, known)
+    try:
+        return _run_gui(app, args, data, log_path, settings)
+    finally:
+        flush_repeats()
+
+
+def _run_gui(
+    app: QApplication, args: argparse.Namespace, data: Path, log_path: Path, settings: Settings
+) -> int:
     crashes = CrashReporter(log_path)
     sys.excepthook = crashes.excepthook
-    settings = Settings(data)
     try:
         backend, sandbox, note = choose_backend(data, settings, args)
     except backends.ConfigError as exc:
@@ -154,16 +368,17 @@ def run_gui(args: argparse.Namespace) -> int:
 
     async def session(backend: backends.Backend, note: str) -> bool:
         """One backend's windows; True when the user switched service and wants them back."""
-        from desktop.services import InboxService
         from desktop.windows import WindowManager
 
-        service = InboxService(backend, data, on_bug=crashes.report)
+        service, moved_note = await open_inbox_service(backend, data, crashes.report)
+        crashes.cache_path = service.cache.path
         manager = WindowManager(service, settings, sandbox=backend.sandbox)
+        crashes.on_quit = manager.close_all
         try:
             manager.open_saved_windows()
-            if note:
+            for text in [t for t in (note, moved_note) if t]:
                 for window in manager.windows:
-                    window.show_banner(note, "info")
+                    window.show_banner(text, "info")
             # The cached inbox first; the network side (imports, client, sync, stream) right after.
             await first_paint(manager.windows[0].conversation_view.viewport())
             await service.prepare_network_side()
@@ -197,8 +412,15 @@ def run_gui(args: argparse.Namespace) -> int:
                     child.stop()
         return 0
 
+    async def main_or_storage_quit() -> int:
+        try:
+            return await main()
+        except StorageQuit as quit_:
+            log.warning("quit: the cache cannot be used: %s", quit_.error)
+            return quit_.exit_code
+
     try:
-        return run(app, main)
+        return run(app, main_or_storage_quit)
     finally:
         for child in started:
             child.stop()

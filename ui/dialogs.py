@@ -1,4 +1,5 @@
-"""The settings dialog and the one crash dialog for unexpected errors (never a traceback in the face)."""
+"""The settings dialog, the one crash dialog for unexpected errors (never a traceback in the face) and the
+dialog for a cache or data dir that cannot be used (a known error, with what the user can do about it)."""
 
 from __future__ import annotations
 
@@ -249,3 +250,73 @@ class SettingsDialog(QDialog):
     def _on_buttons_accepted(self) -> None:
         self.save_requested.emit(self.api_key(), self.base_url())
         self.accept()
+
+
+class StorageProblemDialog(QDialog):
+    """The cache or the data dir cannot be used: what happened, in plain words, and what the user can do.
+
+    The desktop layer fills in the words; the dialog offers up to three choices, given as button texts:
+    ``fresh_start`` (for a damaged cache: move it aside and start a fresh one), ``retry`` (for a busy
+    cache or a full disk) and always Quit. ``chosen`` says which (``"fresh"``, ``"retry"``, ``"quit"``);
+    closing the dialog is Quit.
+    """
+
+    chosen = Signal(str)
+
+    FRESH = "fresh"
+    RETRY = "retry"
+    QUIT = "quit"
+
+    def __init__(
+        self,
+        title: str,
+        message: str,
+        *,
+        path: str = "",
+        explanation: str = "",
+        fresh_start: str = "",
+        retry: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("storageProblemDialog")
+        self.setWindowTitle(title)
+        self._choice = self.QUIT
+        layout = QVBoxLayout(self)
+        layout.addWidget(_plain_label(title, "dialogTitle"))
+        self.message_label = _plain_label(message, "storageMessage")
+        layout.addWidget(self.message_label)
+        self.path_label = _plain_label(path, "storagePath")
+        self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.path_label.setVisible(bool(path))
+        layout.addWidget(self.path_label)
+        self.explanation_label = _plain_label(explanation, "mutedLabel")
+        self.explanation_label.setVisible(bool(explanation))
+        layout.addWidget(self.explanation_label)
+        buttons = QDialogButtonBox()
+        self.fresh_button: QPushButton | None = None
+        self.retry_button: QPushButton | None = None
+        if fresh_start:
+            self.fresh_button = buttons.addButton(fresh_start, QDialogButtonBox.ButtonRole.AcceptRole)
+            self.fresh_button.clicked.connect(self._on_fresh_button_clicked)
+        if retry:
+            self.retry_button = buttons.addButton(retry, QDialogButtonBox.ButtonRole.AcceptRole)
+            self.retry_button.clicked.connect(self._on_retry_button_clicked)
+        self.quit_button = buttons.addButton("Quit", QDialogButtonBox.ButtonRole.RejectRole)
+        self.quit_button.clicked.connect(self.reject)
+        default = self.fresh_button or self.retry_button or self.quit_button
+        default.setDefault(True)
+        layout.addWidget(buttons)
+        self.setMinimumWidth(480)
+        self.finished.connect(self._on_finished)
+
+    def _on_fresh_button_clicked(self) -> None:
+        self._choice = self.FRESH
+        self.accept()
+
+    def _on_retry_button_clicked(self) -> None:
+        self._choice = self.RETRY
+        self.accept()
+
+    def _on_finished(self, _result: int) -> None:
+        self.chosen.emit(self._choice)

@@ -90,3 +90,74 @@ def test_without_a_key_the_app_runs_the_sandbox_and_stops_it_when_its_window_clo
         if app.poll() is None:
             app.kill()
         app.communicate()
+
+
+def gui_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTSAFELY_")}
+    env.update({"QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)})
+    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    return env
+
+
+def test_a_damaged_cache_brings_up_a_dialog_instead_of_a_silent_exit(tmp_path: Path) -> None:
+    """Issue 15: with a truncated cache the app exited in 0.6 s with nothing on screen. Now it stays up
+    with the damaged-cache dialog (offscreen here, so the log says what it showed), and a SIGTERM — what
+    the dialog's Quit does — ends it with the CLI's exit code for a damaged cache."""
+    from sync.cache import Cache, cache_path
+    from tests.fixtures.sandbox import start_sandbox
+
+    data = tmp_path / "data"
+    sandbox = start_sandbox(tmp_path / "unused", "--state-dir", str(data / "sandbox"), key=None)
+    try:
+        path = cache_path(data, sandbox.base_url)
+        Cache.open_file(path).close()
+        with open(path, "r+b") as file:
+            file.write(b"\xff" * 100)  # page 1's header: "file is not a database"
+        app = subprocess.Popen(
+            [sys.executable, "-m", "desktop.cli", "--data-dir", str(data)],
+            cwd=ROOT,
+            env=gui_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            log = data / "connectsafely-desktop.log"
+            wait_for(lambda: log.exists() and "cache cannot be opened" in log.read_text(), 30, "the dialog")
+            time.sleep(1.0)  # it used to be gone 0.6 s after start
+            assert app.poll() is None, "the app exited instead of asking what to do"
+            assert "cache_corrupt" in log.read_text()
+            app.send_signal(signal.SIGTERM)
+            assert app.wait(30) == 5
+            assert "Traceback" not in log.read_text()
+            assert path.exists()  # Quit moves nothing
+        finally:
+            if app.poll() is None:
+                app.kill()
+            app.communicate()
+    finally:
+        sandbox.stop()
+
+
+def test_a_data_dir_that_is_a_file_brings_up_a_dialog(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.write_text("a file where the data dir should be")
+    app = subprocess.Popen(
+        [sys.executable, "-m", "desktop.cli", "--data-dir", str(data)],
+        cwd=ROOT,
+        env=gui_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(3.0)
+        assert app.poll() is None, "the app exited instead of saying what is wrong"
+        app.send_signal(signal.SIGTERM)
+        assert app.wait(30) == 2
+        _, stderr = app.communicate()
+        assert "a file, not a folder" in stderr and str(data) in stderr
+        assert "Traceback" not in stderr
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.communicate()
