@@ -171,7 +171,7 @@ def _known(exc: BaseException) -> BaseException:
 
 
 def _one_line(exc: BaseException) -> str:
-    from sync.errors import CacheCorrupt, KnownError
+    from sync.errors import CacheCorrupt, KnownError, LocalStorageError
 
     if isinstance(exc, CacheCorrupt):
         return (
@@ -179,6 +179,9 @@ def _one_line(exc: BaseException) -> str:
             f'"Move the damaged cache aside and start fresh", or move {exc.path} and its -wal and -shm '
             f"files out of the data dir yourself; the next sync fills a new cache from the server."
         )
+    if isinstance(exc, LocalStorageError):  # its sentence names the file already: add the system's words
+        sentence = exc.user_message
+        return sentence if not exc.detail or exc.detail == sentence else f"{sentence} ({exc.detail})"
     if isinstance(exc, KnownError):
         return f"{exc.user_message} ({exc})"
     return str(exc) or type(exc).__name__
