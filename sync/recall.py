@@ -64,6 +64,8 @@ NOT_RECALLED_WINDOW_CLOSED: Final = (
 )
 CLOCK_MARGIN_MS: Final = 5_000
 MAX_REPEAT_WAIT_S: Final = 10.0
+EVIDENCE_READ_S: Final = 10.0
+"""How long a recall waits for its confirming re-read before it says "not confirmed" (and settles later)."""
 LOCAL_FAILURE: Final = "Recalled on LinkedIn, but this computer could not record it yet; checking again…"
 
 
@@ -272,7 +274,10 @@ class RecallService:
             doubt: KnownError = exc
         repeat_refusal: KnownError | None = None
         delay = self._retry_backoff_s
-        for _ in range(1, self._retry_attempts):
+        # A server that let the DELETE time out is frozen or far behind: repeats would wait as long
+        # again each while the message says "Recalling…". The re-read (bounded), then settling, decide.
+        repeats = 1 if isinstance(doubt, TimedOut) else self._retry_attempts
+        for _ in range(1, repeats):
             wait = doubt.retry_after_s if isinstance(doubt, RateLimited) and doubt.retry_after_s else delay
             if wait > MAX_REPEAT_WAIT_S:
                 break  # not worth holding the user up: the re-read (or a later settling) decides
@@ -289,7 +294,11 @@ class RecallService:
                 # The first DELETE may have done it: a repeat's refusal proves nothing (spec §8).
                 repeat_refusal = exc
                 break
-        verdict, _ = await evidence.judge(self.api, message, known_in_cache=known_in_cache)
+        try:
+            async with asyncio.timeout(EVIDENCE_READ_S):
+                verdict, _ = await evidence.judge(self.api, message, known_in_cache=known_in_cache)
+        except TimeoutError:
+            verdict = Verdict.UNKNOWN  # settled later, by the same rule, without holding the user up
         if verdict is Verdict.GONE:
             log.info("recall of %s: answer lost; a clean re-read shows it gone", message.message_id)
             return _Outcome(RecallState.RECALLED)

@@ -398,3 +398,31 @@ def test_a_recall_cancelled_in_its_grace_period_is_logged_and_sends_nothing(
             assert core.cache.reader.message(victim.account_id, victim.message_id) is not None
 
     asyncio.run(scenario())
+
+
+def test_a_frozen_server_leaves_the_recall_unconfirmed_at_once_and_a_late_apply_settles_it_recalled(
+    sandbox_any_profile: SandboxHandle, tmp_path: Path
+) -> None:
+    """Issue: a frozen server held "Recalling…" for ~80 s, said "Failed", then applied the queued DELETE
+    while the log still said Failed. Now one timed-out DELETE is not repeated, the bounded re-read cannot
+    prove anything, the attempt is unconfirmed in about two timeouts, and settling finds it recalled."""
+    sandbox = sandbox_any_profile
+
+    async def scenario() -> None:
+        async with open_core(sandbox, tmp_path, timeout_s=0.5) as core:
+            await core.engine.sync_once()
+            victim = recallable(core)
+            fault(sandbox, "DELETE", DELETE_PATH, 1, phase="before", delay_s=3)  # held, then applied
+            fault(sandbox, "GET", READ_PATH, 1, phase="before", delay_s=3)
+            started = asyncio.get_running_loop().time()
+            status = await core.recalls.recall(victim)
+            took = asyncio.get_running_loop().time() - started
+            assert status.state is RecallState.UNCONFIRMED and status.can_retry
+            assert took < 2.5, f"'Recalling…' for {took:.1f} s"
+            assert core.cache.reader.message(victim.account_id, victim.message_id) is not None
+            await asyncio.sleep(3.5)  # the server wakes up and applies the DELETE it was holding
+            settled = await core.recalls.settle_open()
+            assert [a.outcome for a in settled] == [RecallState.RECALLED]
+            assert [a.outcome for a in core.cache.reader.recall_log(limit=5)] == [RecallState.RECALLED]
+
+    asyncio.run(scenario())
