@@ -28,6 +28,7 @@ from sync.errors import (
     ConversationNotFound,
     InvalidCursor,
     KnownError,
+    LocalStorageError,
     NoApiAccess,
     NotFound,
     Refused,
@@ -65,8 +66,8 @@ PROGRESS_INTERVAL_S = 0.1
 ProgressCallback = Callable[[SyncProgress], None]
 
 
-KEY_WIDE = (SignedOut, RateLimitedError, Unreachable)
-"""Failures of the key or the network, not of one account: they end the pass (the others carry on)."""
+KEY_WIDE = (SignedOut, RateLimitedError, Unreachable, LocalStorageError)
+"""Failures of the key, the network or this computer's disk, not of one account: they end the pass."""
 ACCOUNT_GONE = (NoApiAccess, AccountNotFound)
 """An account the server will not serve in this pass: its other reads are skipped."""
 MAX_LISTING_PAGES = 10_000
