@@ -15,11 +15,22 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from tests.bench import ingest, lateness, memory, open_conversation, recall, resync, startup
+from tests.bench import (
+    first_run,
+    ingest,
+    lateness,
+    memory,
+    open_conversation,
+    polling,
+    recall,
+    resync,
+    startup,
+)
 from tests.bench.common import DEFAULT_WORKDIR, ROOT, Options, print_figure, write_report
 
 BENCHMARKS: dict[str, ModuleType] = {
-    m.NAME: m for m in (ingest, resync, lateness, recall, startup, open_conversation, memory)
+    m.NAME: m
+    for m in (ingest, resync, lateness, recall, startup, open_conversation, memory, first_run, polling)
 }
 
 
