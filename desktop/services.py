@@ -30,6 +30,7 @@ from sync.cache import Cache
 from sync.errors import KnownError, NoApiAccess, NotFound, SignedOut, Unreachable
 from sync.lock import DataDirLock
 from sync.model import (
+    AccountIssue,
     ChangeSet,
     Conversation,
     Message,
@@ -154,6 +155,7 @@ class InboxService(QObject):
         self._freshness: dict[str, int | None] = {}
         """C12 ``lastSyncAt`` per account asked (None: the server has not synced it yet)."""
         self._freshness_asking: set[str] = set()
+        self._account_issues: tuple[AccountIssue, ...] = tuple(self.cache.reader.account_issues())
         self._suggested_base_url = ""
 
     @property
@@ -438,8 +440,17 @@ class InboxService(QObject):
             self._on_pass_report(report)
         return report
 
+    def _check_account_issues(self) -> None:
+        issues = tuple(self.cache.reader.account_issues())
+        if issues != self._account_issues:
+            self._account_issues = issues
+            self.account_issues_changed.emit(issues)
+
     def _on_pass_report(self, report: SyncReport) -> None:
-        self.account_issues_changed.emit(tuple(report.account_issues))
+        # The report names the accounts this pass could not serve (the pass stored the same in the
+        # cache); in the cache's order, so that the data_version check finds nothing new after it.
+        self._account_issues = tuple(sorted(report.account_issues, key=lambda i: (i.name, i.account_id)))
+        self.account_issues_changed.emit(self._account_issues)
         if report.skipped:
             self.items_skipped.emit(report.skipped)
         refused = {issue.account_id for issue in report.account_issues if issue.refused}
@@ -600,6 +611,9 @@ class InboxService(QObject):
         if version == self._data_version:
             return
         self._data_version = version
+        # A pass's account states are stored without a change set (and another process's pass moves no
+        # commit counter for them): a short read of a small table tells whether they changed.
+        self._check_account_issues()
         foreign = self._commits_by_other_processes()
         if foreign != self._foreign_commits:
             self._foreign_commits = foreign

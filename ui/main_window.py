@@ -88,10 +88,9 @@ FRESHNESS_TICK_MS = 60_000
 
 
 def _seconds_text(seconds: float) -> str:
-    if seconds < 90:
+    if seconds < 60:
         return f"{math.ceil(seconds)} s"
-    minutes = seconds / 60
-    return f"{minutes:g} min" if minutes == int(minutes) else f"{round(minutes)} min"
+    return f"{seconds / 60:.1f}".rstrip("0").rstrip(".") + " min"
 
 
 def polling_tip(focused_s: float | None = None, background_s: float | None = None) -> str:

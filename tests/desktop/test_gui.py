@@ -579,3 +579,190 @@ def test_recall_now_from_the_last_window_finishes_before_the_app_closes(gui: Gui
         assert cache.reader.message(message.account_id, message.message_id) is None
     finally:
         cache.close()
+
+
+# --- against the real service's shape (spec §8): accounts that fail alone, polling, F5 ------------------
+
+
+def combo_texts(window: MainWindow) -> list[str]:
+    return [window.account_combo.itemText(i) for i in range(window.account_combo.count())]
+
+
+def seatless_and_served(gui: Gui) -> tuple[Any, list[Any]]:
+    accounts = gui.service.reader.accounts()
+    [seatless] = [a for a in accounts if a.api_seat is False]
+    return seatless, [a for a in accounts if a.api_seat is not False]
+
+
+def test_a_seatless_account_is_shown_not_synced_and_says_why(gui_factory: Any, vendor_sandbox: Any) -> None:
+    gui = gui_factory(vendor_sandbox)
+    window = gui.manager.open_window()
+    seatless, served = seatless_and_served(gui)
+    assert f"{seatless.name} — no API access on your plan" in combo_texts(window)
+    assert all(a.name in combo_texts(window) for a in served)  # the others have nothing to say
+    assert window.attention_button.isVisibleTo(window)
+    assert window.attention_button.text() == "⚠ 1 account needs attention"
+    assert seatless.name in window.attention_button.toolTip()
+    # It is never synced: no conversation of it is expected, and its empty list says why.
+    assert gui.service.cache.reader.conversations(seatless.account_id, limit=5) == []
+    window.show_account(seatless.account_id)
+    assert window.empty_list_label.isVisibleTo(window)
+    assert "no API access on your ConnectSafely plan" in window.empty_list_label.text()
+    requests = gui.sandbox.control("GET", "requests")["routes"]
+    assert requests.get("GET /conversations", 0) == len(served)  # none for the seatless account
+
+
+def test_an_account_that_fails_in_the_workers_pass_is_marked_in_every_window_and_cleared_by_the_next(
+    gui_factory: Any, vendor_sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The leader's passes run in the sync worker process (polling: the vendor has no stream); their
+    reports still reach the windows."""
+    monkeypatch.setenv("CONNECTSAFELY_POLL_S", "0.5")
+    gui = gui_factory(vendor_sandbox)
+    first = gui.manager.open_window()
+    second = gui.manager.open_window()
+    _, served = seatless_and_served(gui)
+    # The next C1 fails once, for whichever served account the pass reads first; the other carries on.
+    gui.sandbox.control(
+        "POST", "faults", {"method": "GET", "path": "/conversations$", "count": 1, "status": 500}
+    )
+    gui.service.start()
+    assert gui.service.is_leader
+
+    def failing() -> list[str]:
+        return [t for t in combo_texts(first) if "sync failed" in t]
+
+    gui.drive_until(lambda: len(failing()) == 1, timeout=40)
+    [text] = failing()
+    assert gui.service.sync_worker.running  # the pass ran in the worker process
+    assert any(text.startswith(f"{a.name} — sync failed: Server error (500)") for a in served)
+    assert failing() == [t for t in combo_texts(second) if "sync failed" in t]
+    assert first.attention_button.text() == "⚠ 2 accounts need attention"
+    assert first.stream_label.text() == "● Polling"
+    # The next round reads it again and it is fine: the mark goes.
+    gui.drive_until(lambda: not failing() and first.attention_button.text() == "⚠ 1 account needs attention")
+
+
+def test_another_processes_pass_changes_the_account_states_shown(
+    gui_factory: Any, vendor_sandbox: Any
+) -> None:
+    from sync.cache import Cache
+    from sync.model import AccountSyncState
+
+    gui = gui_factory(vendor_sandbox)
+    gui.service.start()
+    window = gui.manager.open_window()
+    _, served = seatless_and_served(gui)
+    other = Cache.open(gui.data, gui.sandbox.base_url)
+    try:
+        state = AccountSyncState(
+            served[0].account_id,
+            last_error="Server error (503); try again later.",
+            last_error_kind="server_error",
+        )
+        other.writer.set_account_sync(state).result()
+    finally:
+        other.close()
+    gui.drive_until(
+        lambda: f"{served[0].name} — sync failed: Server error (503); try again later" in combo_texts(window)
+    )
+
+
+def test_without_an_event_stream_the_status_says_polling_and_what_that_means(
+    gui_factory: Any, vendor_sandbox: Any
+) -> None:
+    gui = gui_factory(vendor_sandbox)
+    window = gui.manager.open_window()
+    gui.service.start()
+    gui.drive_until(lambda: gui.service.stream_state.value == "polling", timeout=30)
+    assert window.stream_label.text() == "● Polling"
+    tip = window.stream_label.toolTip()
+    assert "no event stream" in tip.lower() and "within one polling interval" in tip
+    watcher = gui.service.watcher
+    assert watcher is not None
+    assert f"every {watcher.poll_focused_s:g} s while a window is active" in tip
+    late = gui.manager.open_window()  # a window opened later says the same at once
+    assert late.stream_label.toolTip() == tip
+
+
+def c11_calls(gui: Gui) -> int:
+    return int(gui.sandbox.control("GET", "requests")["routes"].get("POST /conversations/sync", 0))
+
+
+def test_f5_refreshes_the_served_accounts_from_linkedin_and_shows_how_fresh_the_servers_copy_is(
+    gui_factory: Any, vendor_sandbox: Any, qtbot: Any
+) -> None:
+    from PySide6.QtCore import Qt as QtKeys
+
+    gui = gui_factory(vendor_sandbox)
+    window = gui.manager.open_window()
+    with qtbot.waitExposed(window):
+        window.show()
+    with qtbot.waitActive(window):
+        window.activateWindow()
+    seatless, served = seatless_and_served(gui)
+    assert not window.freshness_label.isVisibleTo(window)  # the server has not read LinkedIn yet
+    with qtbot.waitSignal(gui.service.refresh_finished, timeout=30_000) as finished:
+        qtbot.keyClick(window.conversation_view, QtKeys.Key.Key_F5)
+        task = gui.service._refreshing
+        assert task is not None
+        gui.run(task)
+    outcome = finished.args[0]
+    assert {r.account_id for r in outcome.accounts if r.ok} == {a.account_id for a in served}
+    [skipped] = [r for r in outcome.accounts if not r.ok]
+    assert skipped.account_id == seatless.account_id and skipped.skipped
+    assert c11_calls(gui) == len(served)  # never for the seatless account
+    assert window.statusBar().currentMessage() == (
+        f"Refreshed from LinkedIn: {len(served)} accounts; "
+        f"skipped {seatless.name} (no API access on your plan)"
+    )
+    gui.drive_until(lambda: window.freshness_label.isVisibleTo(window))
+    assert window.freshness_label.text() == "LinkedIn data as of less than a minute ago"
+    assert window.refresh_action.isEnabled()
+
+    # Three minutes later (the server's clock), the same copy is three minutes old.
+    gui.sandbox.control("POST", "clock/advance", {"ms": 3 * 60_000 + 5_000})
+    gui.run(gui.service.api.accounts())  # any answer's Date header moves the client's server clock
+    window.freshness_timer.timeout.emit()
+    assert window.freshness_label.text() == "LinkedIn data as of 3 min ago"
+
+    # F5 with one account chosen in the filter refreshes that one only.
+    window.show_account(served[1].account_id)
+    before = c11_calls(gui)
+    window.refresh_action.trigger()
+    task = gui.service._refreshing
+    assert task is not None
+    gui.run(task)
+    assert c11_calls(gui) == before + 1
+    gui.drive_until(lambda: window.freshness_label.text() == "LinkedIn data as of less than a minute ago")
+
+
+@pytest.mark.parametrize(
+    ("status", "skipped", "detail"),
+    [
+        (403, True, "No API access for this account on your ConnectSafely plan"),
+        (500, False, "Server error (500); try again later."),
+    ],
+)
+def test_a_refresh_error_of_one_account_does_not_stop_the_others(
+    status: int, skipped: bool, detail: str, gui_factory: Any, vendor_sandbox: Any
+) -> None:
+    gui = gui_factory(vendor_sandbox)
+    window = gui.manager.open_window()
+    _, served = seatless_and_served(gui)
+    gui.sandbox.control(
+        "POST", "faults", {"method": "POST", "path": "/conversations/sync$", "count": 1, "status": status}
+    )
+    task = gui.service.refresh_from_linkedin()
+    assert task is not None
+    gui.run(task)
+    assert c11_calls(gui) == len(served)  # the failing one, then the others
+    gui.drive_until(lambda: window.refresh_action.isEnabled())
+    message = window.statusBar().currentMessage()
+    assert message.startswith(f"Refreshed from LinkedIn: {len(served) - 1} account")
+    if skipped:
+        assert f"{served[0].name} (no API access on your plan)" in message.partition("skipped ")[2]
+        assert not window.banner.isVisibleTo(window) or "Refresh" not in window.banner.label.text()
+    else:
+        assert window.banner.isVisibleTo(window)
+        assert window.banner.label.text() == f"Refresh from LinkedIn: {served[0].name}: {detail}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QLineEdit
 from pytestqt.qtbot import QtBot
 
@@ -47,3 +48,40 @@ def test_crash_dialog_is_short_with_details_folded_and_reused(qtbot: QtBot) -> N
     dialog.close()
     dialog.done(0)
     assert CrashDialog._open is None
+
+
+def test_settings_show_the_default_address_and_one_plain_line_per_account(qtbot: QtBot) -> None:
+    dialog = SettingsDialog(default_base_url="https://api.connectsafely.ai/linkedin")
+    qtbot.addWidget(dialog)
+    assert dialog.base_url_edit.placeholderText() == "https://api.connectsafely.ai/linkedin"
+    assert dialog.base_url() == ""  # empty means the default: nothing is forced into the field
+    dialog.test_button.click()
+    dialog.set_test_result(
+        True,
+        "Connected: 2 accounts, 1 without API access on your plan",
+        ["<b>Ada</b> — API seat: yes; status: AVAILABLE", "Sam — API seat: no; status: AVAILABLE"],
+    )
+    assert dialog.test_details_label.isVisibleTo(dialog)
+    assert dialog.test_details_label.textFormat() == Qt.TextFormat.PlainText
+    assert dialog.test_details_label.text().splitlines() == [
+        "<b>Ada</b> — API seat: yes; status: AVAILABLE",
+        "Sam — API seat: no; status: AVAILABLE",
+    ]
+    # A new test starts clean: the old per-account lines do not linger under "Testing…".
+    dialog.test_button.click()
+    assert not dialog.test_details_label.isVisibleTo(dialog)
+
+
+def test_did_you_mean_puts_the_address_in_and_tests_again_in_one_click(qtbot: QtBot) -> None:
+    dialog = SettingsDialog(api_key="k", base_url="https://api.connectsafely.ai")
+    qtbot.addWidget(dialog)
+    assert not dialog.suggestion.isVisibleTo(dialog)
+    dialog.set_test_result(False, "Nothing was found at this address (404).")
+    dialog.offer_base_url("https://api.connectsafely.ai/linkedin")
+    assert dialog.suggestion.isVisibleTo(dialog)
+    assert dialog.suggestion_label.text() == "Did you mean https://api.connectsafely.ai/linkedin?"
+    with qtbot.waitSignal(dialog.test_connection_requested) as tested:
+        dialog.suggestion_button.click()
+    assert tested.args == ["k", "https://api.connectsafely.ai/linkedin"]
+    assert dialog.base_url() == "https://api.connectsafely.ai/linkedin"
+    assert not dialog.suggestion.isVisibleTo(dialog)
