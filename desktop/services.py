@@ -157,6 +157,7 @@ class InboxService(QObject):
         self._freshness_asking: set[str] = set()
         self._account_issues: tuple[AccountIssue, ...] = tuple(self.cache.reader.account_issues())
         self._suggested_base_url = ""
+        self._focused = False
 
     @property
     def is_leader(self) -> bool:
@@ -277,6 +278,7 @@ class InboxService(QObject):
             on_state=self._on_watcher_state,
             on_event=self._on_watcher_event,
         )
+        self.watcher.focused = self._focused
         self.tasks.spawn(self.watcher.run(), name="watcher")
         self.leadership_changed.emit(True)
         return True
@@ -573,11 +575,11 @@ class InboxService(QObject):
         return self.watcher.poll_focused_s, self.watcher.poll_background_s
 
     def set_focused(self, focused: bool) -> None:
-        """A window is focused: poll more often when there is no event stream."""
-        if self.watcher is not None:
+        """One of the app's windows is active: poll more often when there is no event stream (the
+        watcher polls at once when focus comes back). Remembered for a watcher made later."""
+        self._focused = focused
+        if self.watcher is not None and not self._closing:
             self.watcher.focused = focused
-            if focused:
-                self.watcher.poke()
 
     # --- plumbing -------------------------------------------------------------------------------------
 

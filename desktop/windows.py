@@ -12,8 +12,8 @@ import logging
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QIcon
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QSystemTrayIcon
 
 from desktop import backend as backends
@@ -31,7 +31,7 @@ from sync.model import (
     StreamState,
     SyncProgress,
 )
-from ui.main_window import NO_API_ACCESS, MainWindow
+from ui.main_window import MainWindow
 from ui.sources import RefreshOutcome, ServerFreshness
 
 if TYPE_CHECKING:
@@ -50,11 +50,11 @@ def account_test_line(account: Account) -> str:
     The plan (A2 ``linkedinPlan``) is not decoded by ``sync.wire`` yet, so it is not shown."""
     name = account.name or account.account_id
     if account.api_seat is None:
-        seat = "API seat not reported"
+        seat = "API seat: not reported"
     elif account.api_seat:
         seat = "API seat: yes"
     else:
-        seat = f"API seat: no ({NO_API_ACCESS}, not synced)"
+        seat = "API seat: no (not synced)"
     parts = [seat, f"status: {account.status or 'UNKNOWN'}"]
     if not account.enabled:
         parts.append("disabled")
@@ -119,6 +119,11 @@ class WindowManager(QObject):
         service.refresh_finished.connect(self._on_service_refresh_finished)
         service.base_url_suggested.connect(self._on_service_base_url_suggested)
         self._suggested_base_url = ""
+        # Polling is quicker while one of the app's windows is active (sync.watcher: focused interval).
+        app = QGuiApplication.instance()
+        if isinstance(app, QGuiApplication):
+            app.applicationStateChanged.connect(self._on_application_state_changed)
+            self._on_application_state_changed(app.applicationState())
         self.tray: QSystemTrayIcon | None = None
         if QSystemTrayIcon.isSystemTrayAvailable():
             self.tray = QSystemTrayIcon(app_icon(), self)
@@ -295,6 +300,9 @@ class WindowManager(QObject):
         self.close_all()
 
     # --- service → windows ----------------------------------------------------------------------------
+
+    def _on_application_state_changed(self, state: Qt.ApplicationState) -> None:
+        self.service.set_focused(state == Qt.ApplicationState.ApplicationActive)
 
     def _on_service_changes_applied(self, changes: ChangeSet) -> None:
         # A recall first, in every window: what each window does with the rest of a change set (its list,

@@ -5,7 +5,9 @@ Run under Xvfb (after `bash scripts/setup.sh --screen`):
     xvfb-run -a -s "-screen 0 2480x860x24" .venv/bin/python scripts/screenshots.py resources/screenshots
 
 It starts the app's own pieces exactly as `connectsafely-desktop` does (a fresh data dir, so the data
-dir's sandbox is started as a child process), then drives the recall flow like a person would.
+dir's sandbox is started as a child process), then drives the recall flow like a person would. The last
+shots switch the running sandbox to the vendor profile (spec §8: what the real service sends, an account
+without an API seat, no event stream) to show what a user of the real service sees.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from desktop.loop import run
 from desktop.services import InboxService
 from desktop.settings import Settings
 from desktop.windows import WindowManager
-from sync.model import Message
-from sync.recall import eligibility
+from sync.model import Message, RecallState
+from sync.recall_rules import eligibility
 
 
 async def until(predicate: Callable[[], bool], limit_s: float = 15.0) -> None:
@@ -99,13 +101,19 @@ def main() -> int:
         window.confirm_dialog.reject()
         await asyncio.sleep(0.2)
 
-        # A failed recall: the server answers 500 every time; the bubble stays, with the reason.
+        # A refused recall: the server says no, with its reason; the bubble stays and says why.
         import httpx
 
         async with httpx.AsyncClient(headers={"Authorization": f"Bearer {backend.api_key}"}) as control:
             await control.post(
                 f"{backend.base_url}/_sandbox/faults",
-                json={"method": "DELETE", "path": "/messages/", "count": 50, "status": 500},
+                json={
+                    "method": "DELETE",
+                    "path": "/messages/",
+                    "count": 50,
+                    "status": 404,
+                    "code": "CONVERSATION_NOT_FOUND",
+                },
             )
             window.request_recall(target)
             await until(lambda: window.confirm_dialog is not None)
@@ -114,7 +122,7 @@ def main() -> int:
 
             def failed() -> bool:
                 state = window.message_model.recall_state(target.account_id, target.message_id)
-                return state is not None and state.status.value == "failed"
+                return state is not None and state.has_line
 
             await until(failed, limit_s=30)
             await asyncio.sleep(0.3)
@@ -135,6 +143,82 @@ def main() -> int:
         await until(lambda: second.message_model.row_of(other.account_id, other.message_id) is None)
         await asyncio.sleep(0.5)
         screen.grabWindow(0, 0, 0, 2460, 800).save(str(out / "two-windows.png"))
+        second.close()
+
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {backend.api_key}"}) as control:
+            sandbox_url = f"{backend.base_url}/_sandbox"
+            # What the real service looks like: its shapes, an account without an API seat, no stream.
+            await control.post(f"{sandbox_url}/profile", json={"profile": "vendor"})
+            await control.post(f"{sandbox_url}/ws/drop")
+            await until(lambda: service.stream_state.value == "polling", limit_s=60)
+            service.sync_now()
+            await until(lambda: window.attention_button.isVisible(), limit_s=30)
+            # F5: the server reads LinkedIn again; the status bar says how fresh its copy is.
+            window.refresh_action.trigger()
+            await until(lambda: window.freshness_label.text().startswith("LinkedIn data as of"), limit_s=60)
+            await asyncio.sleep(0.5)
+            window.grab().save(str(out / "account-attention.png"))
+            window.account_combo.showPopup()
+            await asyncio.sleep(0.5)
+            screen.grabWindow(0, 20, 20, 1220, 800).save(str(out / "account-filter.png"))
+            window.account_combo.hidePopup()
+
+            # Settings › Test connection: one line per account (seat, status).
+            dialog = manager.open_settings(window)
+            dialog.test_button.click()
+            await until(dialog.test_button.isEnabled, limit_s=30)
+            await asyncio.sleep(0.5)
+            frame = dialog.frameGeometry()
+            screen.grabWindow(0, frame.x(), frame.y(), frame.width(), frame.height()).save(
+                str(out / "settings-test.png")
+            )
+            dialog.reject()
+
+            # A recall whose answer is lost and cannot be confirmed yet: "Recall not confirmed — checking…".
+            fresh = [m for m in own_messages() if eligibility(m, service.api.server_now_ms()).allowed]
+            unsure = fresh[0]
+            opened = service.reader.conversation(unsure.account_id, unsure.conversation_id)
+            assert opened is not None
+            window.open_conversation(opened)
+            lost = {"method": "DELETE", "path": "/messages/", "count": 50, "status": 500, "phase": "after"}
+            await control.post(f"{sandbox_url}/faults", json=lost)
+            await control.post(
+                f"{sandbox_url}/faults",
+                json={"method": "GET", "path": "/messages$", "count": 50, "status": 500},
+            )
+            window.request_recall(unsure)
+            await until(lambda: window.confirm_dialog is not None)
+            assert window.confirm_dialog is not None
+            window.confirm_dialog.accept()
+
+            def unconfirmed() -> bool:
+                state = window.message_model.recall_state(unsure.account_id, unsure.message_id)
+                return state is not None and state.state is RecallState.UNCONFIRMED
+
+            await until(unconfirmed, limit_s=60)
+            await asyncio.sleep(0.5)
+            window.grab().save(str(out / "recall-unconfirmed.png"))
+            await control.delete(f"{sandbox_url}/faults")
+
+            # Closing the window while a recall waits for its grace period: it asks.
+            window.set_recall_grace_seconds(30)
+            waiting = next(m for m in fresh if m.message_id != unsure.message_id)
+            target_conversation = service.reader.conversation(waiting.account_id, waiting.conversation_id)
+            assert target_conversation is not None
+            window.open_conversation(target_conversation)
+            window.request_recall(waiting)
+            await until(lambda: window.confirm_dialog is not None)
+            assert window.confirm_dialog is not None
+            window.confirm_dialog.accept()
+            await asyncio.sleep(0.3)
+            window.close()
+            await until(lambda: window.close_question is not None and window.close_question.isVisible())
+            await asyncio.sleep(0.5)
+            screen.grabWindow(0, 20, 20, 1220, 800).save(str(out / "close-during-grace.png"))
+            question = window.close_question
+            assert question is not None
+            cancel = next(b for b in question.buttons() if b.text() == "Cancel the recall")
+            cancel.click()
 
         for each in list(manager.windows):
             each.close()

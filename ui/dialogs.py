@@ -216,6 +216,7 @@ class SettingsDialog(QDialog):
         lines = [one_line(line, 200) for line in details][:50]
         self.test_details_label.setText("\n".join(lines))
         self.test_details_label.setVisible(bool(lines))
+        self.adjustSize()  # grow to show every line: a dialog keeps the size it was opened with
 
     def offer_base_url(self, url: str) -> None:
         """The server answered 404 where the accounts should be: offer the address it probably is."""
@@ -223,6 +224,7 @@ class SettingsDialog(QDialog):
         self.suggestion_label.setText(f"Did you mean {url}?")
         self.suggestion_button.setToolTip(f"Use {url} and test again")
         self.suggestion.setVisible(bool(url))
+        self.adjustSize()
 
     def test_results_text(self) -> str:
         """Everything the last test said, as shown (summary, then the per-account lines)."""

@@ -106,10 +106,10 @@ def polling_tip(focused_s: float | None = None, background_s: float | None = Non
 
 
 def ago_text(now_ms: int, then_ms: int) -> str:
-    """ "less than a minute ago", "3 min ago", "2 h ago", "4 days ago" (whole units, rounded down)."""
+    """ "just now" (under a minute), "3 min ago", "2 h ago", "4 days ago" (whole units, rounded down)."""
     minutes = max(0, now_ms - then_ms) // 60_000
     if minutes < 1:
-        return "less than a minute ago"
+        return "just now"
     if minutes < 60:
         return f"{minutes} min ago"
     hours = minutes // 60
@@ -718,7 +718,7 @@ class MainWindow(QMainWindow):
         failed = [r for r in outcome.accounts if not r.ok and not r.skipped]
         parts = [f"Refreshed from LinkedIn: {len(done)} account{'s' if len(done) != 1 else ''}"]
         if skipped:
-            parts.append("skipped " + ", ".join(f"{one_line(r.name, 40)} ({NO_API_ACCESS})" for r in skipped))
+            parts.append("skipped " + ", ".join(f"{one_line(r.name, 40)} (no API access)" for r in skipped))
         self.statusBar().showMessage("; ".join(parts), 15_000)
         problems = [f"{one_line(r.name, 40)}: {r.detail}" for r in failed]
         if outcome.error:
@@ -1079,8 +1079,15 @@ class MainWindow(QMainWindow):
         box.setObjectName("closeDuringGraceQuestion")
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("A recall is about to start")
-        box.setText("A recall is waiting for its grace period to end. What should happen to it?")
         box.setTextFormat(Qt.TextFormat.PlainText)
+        waiting = self.grace_bar.message
+        preview = f"“{one_line(waiting.text, 60)}”" if waiting is not None else "A message"
+        box.setText(f"{preview} is about to be recalled for everyone. What should happen to the recall?")
+        box.setInformativeText(
+            "Recall now: send it at once, then close.\n"
+            "Cancel the recall: nothing is sent, then close.\n"
+            "Don't close: keep this window; the recall goes out when its countdown ends."
+        )
         now = box.addButton("Recall now", QMessageBox.ButtonRole.AcceptRole)
         cancel = box.addButton("Cancel the recall", QMessageBox.ButtonRole.DestructiveRole)
         stay = box.addButton("Don't close", QMessageBox.ButtonRole.RejectRole)

@@ -713,11 +713,10 @@ def test_f5_refreshes_the_served_accounts_from_linkedin_and_shows_how_fresh_the_
     assert skipped.account_id == seatless.account_id and skipped.skipped
     assert c11_calls(gui) == len(served)  # never for the seatless account
     assert window.statusBar().currentMessage() == (
-        f"Refreshed from LinkedIn: {len(served)} accounts; "
-        f"skipped {seatless.name} (no API access on your plan)"
+        f"Refreshed from LinkedIn: {len(served)} accounts; skipped {seatless.name} (no API access)"
     )
     gui.drive_until(lambda: window.freshness_label.isVisibleTo(window))
-    assert window.freshness_label.text() == "LinkedIn data as of less than a minute ago"
+    assert window.freshness_label.text() == "LinkedIn data as of just now"
     assert window.refresh_action.isEnabled()
 
     # Three minutes later (the server's clock), the same copy is three minutes old.
@@ -734,7 +733,7 @@ def test_f5_refreshes_the_served_accounts_from_linkedin_and_shows_how_fresh_the_
     assert task is not None
     gui.run(task)
     assert c11_calls(gui) == before + 1
-    gui.drive_until(lambda: window.freshness_label.text() == "LinkedIn data as of less than a minute ago")
+    gui.drive_until(lambda: window.freshness_label.text() == "LinkedIn data as of just now")
 
 
 @pytest.mark.parametrize(
@@ -761,8 +760,28 @@ def test_a_refresh_error_of_one_account_does_not_stop_the_others(
     message = window.statusBar().currentMessage()
     assert message.startswith(f"Refreshed from LinkedIn: {len(served) - 1} account")
     if skipped:
-        assert f"{served[0].name} (no API access on your plan)" in message.partition("skipped ")[2]
+        assert f"{served[0].name} (no API access)" in message.partition("skipped ")[2]
         assert not window.banner.isVisibleTo(window) or "Refresh" not in window.banner.label.text()
     else:
         assert window.banner.isVisibleTo(window)
         assert window.banner.label.text() == f"Refresh from LinkedIn: {served[0].name}: {detail}"
+
+
+def test_polling_is_quicker_while_a_window_of_the_app_is_active(
+    gui_factory: Any, vendor_sandbox: Any, qtbot: Any, qapp: Any
+) -> None:
+    from PySide6.QtCore import Qt as QtStates
+
+    gui = gui_factory(vendor_sandbox)
+    gui.service.start()
+    watcher = gui.service.watcher
+    assert watcher is not None
+    window = gui.manager.open_window()
+    with qtbot.waitExposed(window):
+        window.show()
+    with qtbot.waitActive(window):
+        window.activateWindow()
+    gui.drive_until(lambda: watcher.focused)
+    assert watcher.interval_s == watcher.poll_focused_s < watcher.poll_background_s
+    qapp.applicationStateChanged.emit(QtStates.ApplicationState.ApplicationInactive)  # another app's window
+    assert not watcher.focused and watcher.interval_s == watcher.poll_background_s

@@ -90,9 +90,7 @@ def test_connection_reports_each_account_seat_and_status_in_plain_lines(
     assert said[0] == "✓ Connected: 3 accounts, 1 without API access on your plan"
     expected = []
     for account in accounts:
-        seat = (
-            "API seat: yes" if account.api_seat else "API seat: no (no API access on your plan, not synced)"
-        )
+        seat = "API seat: yes" if account.api_seat else "API seat: no (not synced)"
         expected.append(f"{account.name} — {seat}; status: {account.status}")
     assert sorted(said[1:]) == sorted(expected)
     assert dialog.test_details_label.textFormat() == Qt.TextFormat.PlainText
