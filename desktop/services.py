@@ -58,7 +58,6 @@ SETTLE_RECALLS_MS: Final = 30_000
 RECALLS_AT_CLOSE_S: Final = 15.0
 """How long closing waits for recalls in flight ("Recall now" from a closing window) before cancelling
 them (a cancelled one is logged unconfirmed and settled at the next start)."""
-NO_SEAT: Final = "No API access for this account on your ConnectSafely plan."
 
 
 class _ReportedPasses:
@@ -451,8 +450,10 @@ class InboxService(QObject):
     def _on_pass_report(self, report: SyncReport) -> None:
         # The report names the accounts this pass could not serve (the pass stored the same in the
         # cache); in the cache's order, so that the data_version check finds nothing new after it.
-        self._account_issues = tuple(sorted(report.account_issues, key=lambda i: (i.name, i.account_id)))
-        self.account_issues_changed.emit(self._account_issues)
+        issues = tuple(sorted(report.account_issues, key=lambda i: (i.name, i.account_id)))
+        if issues != self._account_issues:
+            self._account_issues = issues
+            self.account_issues_changed.emit(issues)
         if report.skipped:
             self.items_skipped.emit(report.skipped)
         refused = {issue.account_id for issue in report.account_issues if issue.refused}
@@ -500,7 +501,8 @@ class InboxService(QObject):
         for index, account in enumerate(accounts):
             name = account.name or account.account_id
             if account.api_seat is False:
-                results.append(AccountRefresh(account.account_id, name, False, NO_SEAT, skipped=True))
+                seatless = NoApiAccess("A1 says apiSeatAllocated: false").user_message
+                results.append(AccountRefresh(account.account_id, name, False, seatless, skipped=True))
                 continue
             try:
                 result = await self.api.server_sync(account.account_id)

@@ -734,8 +734,6 @@ class MainWindow(QMainWindow):
             "warning",
             action_text="Fix in Settings…",
         )
-        _repolish(self.banner)
-        self.banner.show()
 
     def show_skipped_items(self, count: int) -> None:
         """A sync pass could not use some items the server sent (counted, logged, never silent)."""

@@ -222,3 +222,12 @@ def test_a_404_on_the_accounts_offers_the_fix_in_settings(qtbot: QtBot, window: 
     assert not window.banner.action_button.isVisibleTo(window)
     with qtbot.assertNotEmitted(window.base_url_fix_requested):
         window.banner.action_clicked.emit()
+
+
+def test_items_a_pass_skipped_are_said_not_dropped_silently(window: MainWindow) -> None:
+    window.show_skipped_items(0)
+    assert window.statusBar().currentMessage() == ""
+    window.show_skipped_items(3)
+    assert window.statusBar().currentMessage() == (
+        "3 items from the server could not be read and were skipped (details in the log)."
+    )
