@@ -16,7 +16,7 @@ from desktop.services import InboxService
 from desktop.settings import Settings
 from desktop.windows import WindowManager
 from sync.model import Conversation, Message
-from sync.recall import eligibility
+from sync.recall_rules import eligibility
 from tests.fixtures.sandbox import SandboxHandle
 
 CLOSE_GUIS: pytest.StashKey[Callable[[], None]] = pytest.StashKey()
