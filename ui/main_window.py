@@ -822,10 +822,8 @@ class MainWindow(QMainWindow):
         An unconfirmed recall always says "Recall not confirmed — checking…" on its bubble (spec §9: never
         "recalled", never "failed" until evidence says so); the detail goes to the status bar and the
         recall log."""
-        if state is RecallState.UNCONFIRMED:
-            if reason_text and reason_text != UNCONFIRMED_CHECKING:
-                self.statusBar().showMessage(reason_text, 10_000)
-            reason_text = UNCONFIRMED_CHECKING
+        if state is RecallState.UNCONFIRMED and reason_text and reason_text != UNCONFIRMED_CHECKING:
+            self.statusBar().showMessage(reason_text, 10_000)
         with self._keeping_the_newest_in_view():
             self.message_model.mark_recall_failed(account_id, message_id, reason_text, can_retry, state)
         self._refresh_visible_recall_log()

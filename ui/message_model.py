@@ -55,7 +55,9 @@ class RecallRowState:
         if self.in_flight:
             return RECALLING_TEXT
         if self.state is RecallState.UNCONFIRMED:
-            return self.reason or UNCONFIRMED_CHECKING
+            # Never "recalled", never "failed" until evidence says so (spec §9); the detail (e.g. "LinkedIn
+            # still shows the message") goes to the status bar and the recall log.
+            return UNCONFIRMED_CHECKING
         if self.has_line:
             return f"Not recalled: {self.reason}" if self.reason else "Not recalled"
         return ""

@@ -124,6 +124,13 @@ def set_account_sync(db: CacheDatabase, conn: sqlite3.Connection, op: SetAccount
     s = op.state
     if conn.execute("SELECT 1 FROM accounts WHERE account_id = ?", (s.account_id,)).fetchone() is None:
         raise CacheInputError(f"sync state for unknown account {s.account_id!r}")
+    before = conn.execute(
+        "SELECT last_error, last_error_kind, last_error_refused FROM account_sync WHERE account_id = ?",
+        (s.account_id,),
+    ).fetchone()
+    if tuple(before or ("", "", 0)) != (s.last_error, s.last_error_kind, int(s.last_error_refused)):
+        # Whether an account needs attention is shown in every window and process: a change set says so.
+        acc.accounts.add(s.account_id)
     AccountSyncRow.insert(
         account_id=s.account_id,
         last_sync_at=s.last_sync_at,

@@ -323,3 +323,20 @@ def test_new_activity_of_a_synced_conversation_is_marked_until_its_messages_are_
     cache.writer.set_conversation_sync(synced, caught_up_to=4_000).result()
     assert cache.reader.messages_behind(ACCOUNT_A, first) is None
     assert cache.reader.conversations_behind(ACCOUNT_A) == []
+
+
+def test_an_account_issue_is_read_back_and_its_change_is_a_change_set(cache: Cache) -> None:
+    """Another process learns that an account needs attention through the commit counter: the write that
+    marks (or clears) it must say it changed something, and only then."""
+    issue = AccountSyncState(
+        ACCOUNT_A, last_error="No API access", last_error_kind="no_api_access", last_error_refused=True
+    )
+    marked = cache.writer.set_account_sync(issue).result()
+    assert marked.accounts_changed == {ACCOUNT_A}
+    assert [(i.account_id, i.kind, i.refused) for i in cache.reader.account_issues()] == [
+        (ACCOUNT_A, "no_api_access", True)
+    ]
+    assert not cache.writer.set_account_sync(issue).result()  # the same again: nothing changed
+    cleared = cache.writer.set_account_sync(AccountSyncState(ACCOUNT_A)).result()
+    assert cleared.accounts_changed == {ACCOUNT_A}
+    assert cache.reader.account_issues() == []
