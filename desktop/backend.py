@@ -100,11 +100,13 @@ def start_sandbox(data: Path, *, live: bool = True, timeout_s: float = 30.0) -> 
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
         args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, start_new_session=True
     )
-    assert process.stdout is not None
+    stdout = process.stdout
+    if stdout is None:  # pragma: no cover - stdout=PIPE always gives one
+        raise RuntimeError("the sandbox process has no stdout")
     deadline = time.monotonic() + timeout_s
     line = b""
     while time.monotonic() < deadline and not line:
-        line = process.stdout.readline()
+        line = stdout.readline()
         if process.poll() is not None and not line:
             break
     if not line:

@@ -89,7 +89,8 @@ class RepeatFilter(logging.Filter):
     def _summary(self, seen: _Seen, now: float) -> logging.LogRecord:
         """The "repeated" record for ``seen`` (called with the lock held); resets its counters."""
         last = seen.last
-        assert last is not None
+        if last is None:  # pragma: no cover - a summary is made only for a template seen before
+            raise RuntimeError("a repeat summary with no record")
         record = logging.makeLogRecord(last.__dict__)
         record.msg = "… repeated %d more time%s in %.0f s; the last: %s"
         record.args = (

@@ -406,7 +406,8 @@ class EventStream:
 
     async def _apply(self, frame: _Frame) -> AppliedEvent | None:
         seq = frame.seq
-        assert seq is not None
+        if seq is None:  # pragma: no cover - handle() skips frames without a seq before this
+            raise BadFrame("no seq")
         writer = self.cache.writer
         account_id = frame.account_id or ""
         future: Future[ChangeSet]

@@ -385,7 +385,8 @@ class SyncWorker:
         proc = subprocess.Popen(  # noqa: S603, ASYNC220 - our own interpreter and module, no shell
             self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True
         )
-        assert proc.stdin is not None and proc.stdout is not None
+        if proc.stdin is None or proc.stdout is None:  # pragma: no cover - PIPE always gives both
+            raise RuntimeError("the sync worker has no pipes")
         self._proc = proc
         self.starts += 1
         os.set_blocking(proc.stdout.fileno(), False)
@@ -507,12 +508,13 @@ class SyncWorker:
     def _lost(self, reason: str) -> None:
         proc, self._proc = self._proc, None
         if proc is not None:
-            assert proc.stdout is not None and proc.stdin is not None
-            with contextlib.suppress(Exception):
-                asyncio.get_running_loop().remove_reader(proc.stdout.fileno())
+            if proc.stdout is not None:
+                with contextlib.suppress(Exception):
+                    asyncio.get_running_loop().remove_reader(proc.stdout.fileno())
             for pipe in (proc.stdin, proc.stdout):
-                with contextlib.suppress(OSError):
-                    pipe.close()
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
             code = proc.poll()
             if code is None:
                 # Exiting on its own (EOF came first) or killed: reap it without blocking the loop.

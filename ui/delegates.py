@@ -621,7 +621,8 @@ class MessageDelegate(QStyledItemDelegate):
 
     def layout_for(self, option: QStyleOptionViewItem, index: AnyIndex) -> BubbleLayout:
         geo = self._layout(option, _bubble_data(index))
-        assert geo is not None
+        if geo is None:  # pragma: no cover - a message row always has bubble data
+            raise RuntimeError("no bubble layout for a message row")
         return geo
 
     def _layout(self, option: QStyleOptionViewItem, data: object) -> BubbleLayout | None:

@@ -166,8 +166,8 @@ class RecallGraceBar(QFrame):
         return message
 
     def _refresh_label(self) -> None:
-        assert self._message is not None
-        self.label.setText(f"Recalling “{one_line(self._message.text, 40)}” in {self._remaining_s} s")
+        if self._message is not None:
+            self.label.setText(f"Recalling “{one_line(self._message.text, 40)}” in {self._remaining_s} s")
 
     def _on_timer_timeout(self) -> None:
         self._remaining_s -= 1

@@ -29,17 +29,14 @@ def is_int(value: object) -> bool:
 
 
 def check_text(value: object, name: str, *, empty: bool = True) -> str:
-    need(
-        isinstance(value, str) and (empty or bool(value)),
-        f"{name} must be a {'' if empty else 'non-empty '}string",
-    )
-    assert isinstance(value, str)
+    if not isinstance(value, str) or not (empty or value):
+        raise Invalid(f"{name} must be a {'' if empty else 'non-empty '}string")
     return value
 
 
 def check_time(value: object, name: str) -> int:
-    need(is_int(value) and value >= 0, f"{name} must be epoch ms (a non-negative int)")  # type: ignore[operator]
-    assert isinstance(value, int)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise Invalid(f"{name} must be epoch ms (a non-negative int)")
     return value
 
 
@@ -152,8 +149,8 @@ def _message_fields_ok(item: object) -> bool:
 
 
 def _explain_message(item: object) -> None:
-    need(isinstance(item, MessageIn), f"expected a MessageIn, got {type(item).__name__}")
-    assert isinstance(item, MessageIn)
+    if not isinstance(item, MessageIn):
+        raise Invalid(f"expected a MessageIn, got {type(item).__name__}")
     check_text(item.account_id, "account_id", empty=False)
     check_text(item.message_urn, "message_urn")
     check_text(item.conversation_urn, "conversation_urn")
@@ -166,9 +163,9 @@ def _explain_message(item: object) -> None:
 
 
 def message_row(item: object, memo: UrnMemo) -> MessageTuple:
-    if not _message_fields_ok(item):
-        _explain_message(item)
-    assert isinstance(item, MessageIn)
+    if not _message_fields_ok(item) or not isinstance(item, MessageIn):
+        _explain_message(item)  # raises Invalid, saying which field is wrong
+        raise Invalid("malformed message")  # pragma: no cover - _explain_message found it first
     try:
         message_id, message_urn, thread = memo.message(item.message_urn)
     except urns.UrnError as exc:
@@ -218,8 +215,8 @@ class ConversationTuple:
 
 
 def conversation_row(item: object) -> ConversationTuple:
-    need(isinstance(item, ConversationIn), f"expected a ConversationIn, got {type(item).__name__}")
-    assert isinstance(item, ConversationIn)
+    if not isinstance(item, ConversationIn):
+        raise Invalid(f"expected a ConversationIn, got {type(item).__name__}")
     conversation = parse_or_invalid(urns.parse_conversation, item.conversation_urn, "conversation_urn")
     latest: Latest | None = None
     if item.latest is not None:

@@ -278,9 +278,11 @@ class CacheWriter:
             return None
 
     def _run_alone(self, job: _Job) -> None:
-        assert job.call is not None
+        call = job.call
+        if call is None:  # pragma: no cover - _next_job runs a job alone only when it has a call
+            raise RuntimeError("a write job without a call")
         try:
-            result = job.call()
+            result = call()
         except BaseException as exc:  # the caller's to see, as a thread pool hands it over
             self._end_failed_transaction()
             job.future.set_exception(self._known(exc))
@@ -308,7 +310,8 @@ class CacheWriter:
             job: _Job | None = first
             rows = 0
             while job is not None:
-                assert job.request is not None
+                if job.request is None:  # pragma: no cover - _next_in_group groups requests only
+                    raise RuntimeError("a grouped write job without a request")
                 rows += job.size
                 yield job.request
                 job = self._next_in_group(started, len(group), rows)

@@ -73,7 +73,8 @@ class Store:
 
     def open_state(self) -> int | None:
         """Replay the journal of the state dir; returns the time of its last op (or None)."""
-        assert self.state_dir is not None
+        if self.state_dir is None:
+            raise RuntimeError("open_state() needs a state dir")
         journal = self.state_dir / "journal.jsonl"
         last_at: int | None = None
         if journal.exists():
