@@ -254,8 +254,8 @@ def test_a_first_run_asked_for_more_conversations_than_a_read_page_gets_them_all
 ) -> None:
     """The engine lists the newest conversations in pages: a cap above the reader's page size (made 2
     here) was silently cut to it."""
-    from sync import engine as engine_module
     from sync.cache import reads
+    from sync.engine import passes as engine_module
 
     monkeypatch.setattr(reads, "MAX_PAGE", 2)
     monkeypatch.setattr(engine_module, "MAX_PAGE", 2)

@@ -1,13 +1,4 @@
-"""The sync engine: mirrors the server's accounts, conversations and messages into the cache.
-
-DESIGN "Sync" is the rulebook. A first run reads every conversation page (C1) and the newest page of
-messages (C2) of the most recent conversations; later runs are incremental (C1 until the first
-unchanged conversation, C2 with ``since``). Reconciliation re-reads the recall-window horizon and
-tombstones what the server no longer returns — never anything older than that horizon, and never
-from a page that failed. Every write goes through the cache's writer thread, so the event loop only
-awaits; a failure mid-way leaves what was committed consistent, and the next run resumes from the
-stored cursors.
-"""
+"""The sync passes: accounts (A1, A2), then each account's conversations (C1) and new messages (C2)."""
 
 from __future__ import annotations
 
@@ -15,90 +6,25 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 
 from sync import evidence, wire
-from sync.api import ApiClient
-from sync.cache import Cache
 from sync.cache.reads import MAX_PAGE
-from sync.errors import (
-    AccountNotFound,
-    ConversationNotFound,
-    InvalidCursor,
-    KnownError,
-    LocalStorageError,
-    NoApiAccess,
-    NotFound,
-    Refused,
-    SignedOut,
-    Unreachable,
-)
-from sync.errors import RateLimited as RateLimitedError
-from sync.model import (
-    RECALL_WINDOW_MS,
-    Account,
-    AccountIssue,
-    AccountSyncState,
-    ChangeSet,
-    Conversation,
-    ConversationIn,
-    ConversationSyncState,
-    Message,
-    MessageIn,
-    SyncProgress,
-    TombstoneReason,
-)
+from sync.engine.core import KEY_WIDE, PAGE_MESSAGES
+from sync.engine.reconcile import Reconciler
+from sync.engine.values import SyncReport, conversation_in, message_in
+from sync.errors import ConversationNotFound, InvalidCursor, KnownError, NoApiAccess
+from sync.model import Account, AccountSyncState, Conversation, ConversationSyncState
 
-log = logging.getLogger(__name__)
+__all__ = ["MAX_LISTING_PAGES", "PAGE_CONVERSATIONS", "SyncEngine"]
+
+# The package's name, not the module's: log filters and the repeat collapser (sync.logs) key on it.
+log = logging.getLogger("sync.engine")
 
 PAGE_CONVERSATIONS = 100
-PAGE_MESSAGES = 50
-INITIAL_MESSAGE_CONVERSATIONS = 50
-"""First run: the newest message page of this many conversations per account; the rest on demand."""
-
-CLOCK_MARGIN_MS = 2_000
-"""How far the server-time estimate may be off (the ``Date`` header has a one-second resolution)."""
-
-PROGRESS_INTERVAL_S = 0.1
-
-ProgressCallback = Callable[[SyncProgress], None]
-
-
-KEY_WIDE = (SignedOut, RateLimitedError, Unreachable, LocalStorageError)
-"""Failures of the key, the network or this computer's disk, not of one account: they end the pass."""
-ACCOUNT_GONE = (NoApiAccess, AccountNotFound)
-"""An account the server will not serve in this pass: its other reads are skipped."""
 MAX_LISTING_PAGES = 10_000
 """A C1 listing never takes more pages than this (1,000,000 conversations): past it, it is cut short."""
-
-
-def conversation_in(conversation: Conversation, *, star_known: bool = True) -> ConversationIn:
-    return ConversationIn(
-        account_id=conversation.account_id,
-        conversation_urn=conversation.conversation_urn,
-        last_activity_at=conversation.last_activity_at,
-        unread_count=conversation.unread_count,
-        starred=conversation.starred if star_known else None,
-        participants=conversation.participants,
-        latest=conversation.latest,
-    )
-
-
-def message_in(message: Message) -> MessageIn:
-    return MessageIn(
-        account_id=message.account_id,
-        conversation_urn=message.conversation_urn,
-        message_urn=message.message_urn,
-        text=message.text,
-        sent_at=message.sent_at,
-        sender_profile_id=message.sender_profile_id,
-        sender_name=message.sender_name,
-        is_sent_by_owner=message.is_sent_by_owner,
-        has_attachment=message.has_attachment,
-        reactions=message.reactions,
-    )
 
 
 def _newest_first(conversations: Sequence[Conversation]) -> bool:
@@ -106,63 +32,8 @@ def _newest_first(conversations: Sequence[Conversation]) -> bool:
     return all(a.last_activity_at >= b.last_activity_at for a, b in itertools.pairwise(conversations))
 
 
-def merge_all(change_sets: Sequence[ChangeSet]) -> ChangeSet:
-    """One change set for many, in one pass over each (``ChangeSet.merged`` pairwise is quadratic)."""
-    return ChangeSet(
-        frozenset().union(*(c.messages_inserted for c in change_sets)),
-        frozenset().union(*(c.messages_updated for c in change_sets)),
-        frozenset().union(*(c.messages_hidden for c in change_sets)),
-        frozenset().union(*(c.conversations_changed for c in change_sets)),
-        frozenset().union(*(c.accounts_changed for c in change_sets)),
-        frozenset().union(*(c.tombstones_added for c in change_sets)),
-        sum(c.skipped for c in change_sets),
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class SyncReport:
-    """What one run did: the merged change set, request-free counts and per-item skips."""
-
-    changes: ChangeSet
-    accounts: int
-    conversations_seen: int
-    message_pages: int
-    tombstoned_by_reconciliation: int
-    skipped: int
-    account_issues: tuple[AccountIssue, ...] = ()
-    """Accounts this pass could not serve (seatless, refused, failing); the others were synced."""
-
-
-class SyncEngine:
+class SyncEngine(Reconciler):
     """Runs sync passes for every account of one API key into one cache. One instance per process."""
-
-    def __init__(
-        self,
-        api: ApiClient,
-        cache: Cache,
-        *,
-        on_progress: ProgressCallback | None = None,
-        initial_message_conversations: int = INITIAL_MESSAGE_CONVERSATIONS,
-    ) -> None:
-        self.api = api
-        self.cache = cache
-        self._on_progress = on_progress
-        self._initial_message_conversations = initial_message_conversations
-        self._change_sets: list[ChangeSet] = []
-        """What the current :meth:`sync_once` changed, for its report. Only a pass collects: a long-running
-        app calls the other methods for months, and kept change sets are memory (and work for every
-        full garbage collection) that nothing reads."""
-        self._in_pass = False
-        self._message_pages = 0
-        self._skipped = 0
-        self._tombstoned = 0
-        self._conversations_seen = 0
-        self._last_progress = 0.0
-        self._issues: list[AccountIssue] = []
-        self._accounts: tuple[float, frozenset[str]] | None = None
-        """When A1 was last asked by a pass, and the accounts it listed."""
-        self._status_asked: set[str] = set()
-        """Accounts whose A2 was asked by this engine (a prefix-less answer is not asked again)."""
 
     # --- the public passes --------------------------------------------------------------------------
 
@@ -208,21 +79,6 @@ class SyncEngine:
         finally:
             self._in_pass = False
             self._change_sets = []
-
-    async def _mark_account(self, account: Account, exc: KnownError) -> None:
-        """Remember why ``account`` could not be served (the report, and the cache for every window)."""
-        refused = isinstance(exc, Refused | NotFound | NoApiAccess)
-        issue = AccountIssue(account.account_id, account.name, exc.kind, exc.user_message, refused)
-        if all(i.account_id != issue.account_id for i in self._issues):
-            self._issues.append(issue)
-        state = self.cache.reader.account_sync(account.account_id) or AccountSyncState(account.account_id)
-        await self._write(
-            self.cache.writer.set_account_sync(
-                replace(
-                    state, last_error=issue.message, last_error_kind=issue.kind, last_error_refused=refused
-                )
-            )
-        )
 
     async def discover_accounts(self) -> list[Account]:
         """A1 for the list, A2 for each account's mailbox prefix (spec A2); stored through the writer.
@@ -347,141 +203,6 @@ class SyncEngine:
             )
         )
         return True
-
-    async def reconcile(self, account_id: str | None = None, *, accounts: Sequence[str] | None = None) -> int:
-        """DESIGN "Reconciliation, bounded by the recall window". Returns how many ids were tombstoned.
-
-        ``accounts`` limits it to those accounts (a pass reconciles the ones it could serve). An account
-        the server stops serving mid-way (403, 404) is marked and its other conversations skipped.
-
-        A read cannot judge a cached message sent within :data:`CLOCK_MARGIN_MS` of its start (it may
-        have been sent after the read began). Those conversations are read once more when the margin
-        has passed, so that when this returns, every cached message sent before it started has been
-        judged: the stream's catch-up relies on that, because it then skips every event up to the
-        hello, a recall made just before it included.
-        """
-        hidden = 0
-        unsettled: list[tuple[Conversation, int | None, int]] = []
-        wanted = None if accounts is None else set(accounts)
-        gone_accounts: set[str] = set()
-        candidates = [
-            c
-            for c in self.cache.reader.reconciliation_candidates(account_id)
-            if wanted is None or c[0] in wanted
-        ]
-        for index, (acct, conversation_id, last_complete) in enumerate(candidates):
-            self._progress(index, len(candidates), "reconciling")
-            if acct in gone_accounts:
-                continue
-            conversation = self.cache.reader.conversation(acct, conversation_id)
-            if conversation is None:
-                continue
-            try:
-                gone, unjudged = await self._reconcile_read(conversation, last_complete)
-            except KEY_WIDE:
-                raise
-            except ACCOUNT_GONE as exc:
-                gone_accounts.add(acct)
-                account = self.cache.reader.account(acct)
-                if account is not None:
-                    await self._mark_account(account, exc)
-                continue
-            except KnownError as exc:
-                # A failed read proves nothing: leave this conversation as it is and go on.
-                log.warning("reconciliation of %s skipped: %s", conversation_id, exc)
-                continue
-            hidden += gone
-            if unjudged is not None:
-                unsettled.append((conversation, last_complete, unjudged))
-        if unsettled:
-            settled_at = max(sent_at for _, _, sent_at in unsettled) + CLOCK_MARGIN_MS + 1
-            await asyncio.sleep(max(0.0, (settled_at - self.api.server_now_ms()) / 1000))
-            for conversation, last_complete, _ in unsettled:
-                if conversation.account_id in gone_accounts:
-                    continue
-                try:
-                    hidden += (await self._reconcile_read(conversation, last_complete))[0]
-                except KEY_WIDE:
-                    raise
-                except KnownError as exc:
-                    log.warning("reconciliation of %s skipped: %s", conversation.conversation_id, exc)
-        self._tombstoned += hidden
-        return hidden
-
-    async def reconcile_conversation(self, conversation: Conversation, last_complete: int | None) -> int:
-        """Re-read one conversation down to the horizon and tombstone what the server no longer has.
-
-        Cached messages sent within the clock margin of the read are left for the next read (see
-        :meth:`reconcile`). Returns how many ids were tombstoned."""
-        return (await self._reconcile_read(conversation, last_complete))[0]
-
-    async def _reconcile_read(
-        self, conversation: Conversation, last_complete: int | None
-    ) -> tuple[int, int | None]:
-        """One reconciliation read: (ids tombstoned, newest ``sent_at`` of a cached message the read could
-        not judge although it may have been sent before the read started, or None).
-
-        Inference follows the evidence rule (spec §9, :mod:`sync.evidence`): only from a read that is
-        clean (no failed page, no skipped item, no cursor loop) and only for what its pages cover."""
-        started = self.api.server_now_ms()
-        if last_complete is None:
-            newest_cached = self.cache.reader.messages(
-                conversation.account_id, conversation.conversation_id, limit=1
-            )
-            if not newest_cached:
-                return 0, None
-            last_complete = newest_cached[0].sent_at
-        horizon = last_complete - RECALL_WINDOW_MS
-        read = await evidence.read_down_to(
-            self.api, conversation.account_id, conversation.conversation_urn, horizon, page_size=PAGE_MESSAGES
-        )
-        self._message_pages += read.pages
-        self._skipped += read.skipped
-        if read.messages:
-            await self._write(self.cache.writer.upsert_messages([message_in(m) for m in read.messages]))
-        # Only ids inside (horizon, upper] can be judged, and only above what the pages covered. Nothing
-        # older than the horizon can have been recalled since L. Above, a cached message newer than the
-        # read may have arrived after it: the read covers what was sent before it started (less a margin
-        # for the Date header's 1 s resolution) and, in any case, everything up to the newest it returned.
-        upper = max(read.newest_returned or 0, started - CLOCK_MARGIN_MS)
-        lower = horizon if read.covered_above is None else max(horizon, read.covered_above)
-        gone: list[str] = []
-        if read.clean:
-            cached = self.cache.reader.message_ids_sent_between(
-                conversation.account_id, conversation.conversation_id, lower, upper
-            )
-            gone = [message_id for message_id in cached if message_id not in read.returned]
-        else:
-            log.warning("reconciliation of %s infers nothing: %s", conversation.conversation_id, read.problem)
-        if gone:
-            log.info(
-                "reconciliation: %d message(s) of %s gone upstream", len(gone), conversation.conversation_id
-            )
-            await self._write(self.cache.writer.tombstone(gone, TombstoneReason.GONE_UPSTREAM))
-        state = self.cache.reader.conversation_sync(
-            conversation.account_id, conversation.conversation_id
-        ) or ConversationSyncState(conversation.account_id, conversation.conversation_id)
-        newest = max(filter(None, (state.newest_synced_at, read.newest_returned)), default=None)
-        complete = read.clean and lower == horizon
-        await self._write(
-            self.cache.writer.set_conversation_sync(
-                # L moves only with a complete view: a read that proved less keeps the horizon where it was.
-                replace(
-                    state,
-                    last_reconciled_at=started if complete else state.last_reconciled_at,
-                    newest_synced_at=newest,
-                )
-            )
-        )
-        # Sent after `upper` yet possibly before the read started (the server clock is known to within
-        # the margin): only a later read can tell whether the server still has it.
-        unjudged = self.cache.reader.message_ids_sent_between(
-            conversation.account_id, conversation.conversation_id, upper, started + CLOCK_MARGIN_MS
-        )
-        if not unjudged or not read.clean:
-            return len(gone), None
-        newest_unjudged = self.cache.reader.message(conversation.account_id, unjudged[0])
-        return len(gone), None if newest_unjudged is None else newest_unjudged.sent_at
 
     # --- pieces -------------------------------------------------------------------------------------
 
@@ -644,42 +365,3 @@ class SyncEngine:
         self._skipped += page.skipped
         if page.messages:
             await self._write(self.cache.writer.upsert_messages([message_in(m) for m in page.messages]))
-
-    async def _write(self, future: Future[ChangeSet]) -> ChangeSet:
-        """Await a queued write without blocking the loop, and remember what it changed."""
-        result = await asyncio.wrap_future(future)
-        if result and self._in_pass:
-            # Kept, not merged: merging per page would copy every set so far (quadratic over a sync).
-            self._change_sets.append(result)
-        return result
-
-    def _progress(self, done: int, total: int, phase: str) -> None:
-        """Report progress at most ~10 times a second (the end of a phase always): a progress bar
-        repainted per conversation costs the GUI thread more than the sync step it reports."""
-        if self._on_progress is None:
-            return
-        now = time.monotonic()
-        if done < total and now - self._last_progress < PROGRESS_INTERVAL_S:
-            return
-        self._last_progress = now
-        self._on_progress(SyncProgress(done=done, total=total, phase=phase))
-
-    def _reset_counters(self) -> None:
-        self._change_sets = []
-        self._message_pages = 0
-        self._skipped = 0
-        self._tombstoned = 0
-        self._conversations_seen = 0
-        self._issues = []
-
-    def _report(self, accounts: int) -> SyncReport:
-        changes = merge_all(self._change_sets)
-        return SyncReport(
-            changes=changes,
-            accounts=accounts,
-            conversations_seen=self._conversations_seen,
-            message_pages=self._message_pages,
-            tombstoned_by_reconciliation=self._tombstoned,
-            skipped=self._skipped + changes.skipped,
-            account_issues=tuple(self._issues),
-        )
