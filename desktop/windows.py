@@ -7,6 +7,7 @@ once reaches every window within a frame (their models coalesce bursts on a shor
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 from importlib import resources
@@ -36,6 +37,7 @@ from ui.sources import RefreshOutcome, ServerFreshness
 
 if TYPE_CHECKING:
     # Imported where used: the first window paints without the network side or the dialogs loaded.
+    from sync.api import ApiClient
     from sync.recall import RecallStatus
     from ui.dialogs import SettingsDialog
 
@@ -45,9 +47,8 @@ TRAY_PREVIEW_CHARS = 120
 
 
 def account_test_line(account: Account) -> str:
-    """One plain line of "Test connection" for one account: its API seat and its A1 status.
-
-    The plan (A2 ``linkedinPlan``) is not decoded by ``sync.wire`` yet, so it is not shown."""
+    """One plain line of "Test connection" for one account: its API seat, its A1 status and, when A2
+    said, its LinkedIn plan (``linkedinPlan.premiumType``)."""
     name = account.name or account.account_id
     if account.api_seat is None:
         seat = "API seat: not reported"
@@ -56,9 +57,23 @@ def account_test_line(account: Account) -> str:
     else:
         seat = "API seat: no (not synced)"
     parts = [seat, f"status: {account.status or 'UNKNOWN'}"]
+    if account.plan:
+        parts.append(f"plan: {account.plan}")
     if not account.enabled:
         parts.append("disabled")
     return f"{name} — " + "; ".join(parts)
+
+
+async def _with_plan(api: ApiClient, account: Account) -> Account:
+    """The account with its plan from A2 (a seatless account answers 403 there: asked nothing)."""
+    if account.api_seat is False:
+        return account
+    try:
+        status = await api.account_status(account.account_id)
+    except KnownError as exc:  # the plan is a detail: the line says the rest
+        log.info("test connection: A2 of %s: %s", account.account_id, exc)
+        return account
+    return dataclasses.replace(account, plan=status.plan)
 
 
 def connection_failure_text(error: KnownError) -> str:
@@ -255,12 +270,12 @@ class WindowManager(QObject):
             try:
                 async with ApiClient(url, key, budget=None) as api:
                     listed = await api.accounts()
+                    accounts = [await _with_plan(api, a) for a in listed.accounts]
             except KnownError as exc:
                 dialog.set_test_result(False, connection_failure_text(exc))
                 if isinstance(exc, NotFound) and exc.suggested_base_url:
                     dialog.offer_base_url(exc.suggested_base_url)
                 return
-            accounts = listed.accounts
             if not accounts:
                 dialog.set_test_result(True, "Connected, but this key has no LinkedIn accounts yet.")
                 return

@@ -78,7 +78,7 @@ def run_connection_test(gui: Gui, dialog: Any, key: str, url: str) -> str:
     return str(dialog.test_results_text())
 
 
-def test_connection_reports_each_account_seat_and_status_in_plain_lines(
+def test_connection_reports_each_account_seat_status_and_plan_in_plain_lines(
     gui_factory: Any, vendor_sandbox: Any, memory_keyring: MemoryKeyring
 ) -> None:
     gui = gui_factory(vendor_sandbox)
@@ -89,9 +89,16 @@ def test_connection_reports_each_account_seat_and_status_in_plain_lines(
     accounts = gui.service.reader.accounts()
     assert said[0] == "✓ Connected: 3 accounts, 1 without API access on your plan"
     expected = []
+    client = gui.sandbox.client()
     for account in accounts:
         seat = "API seat: yes" if account.api_seat else "API seat: no (not synced)"
-        expected.append(f"{account.name} — {seat}; status: {account.status}")
+        line = f"{account.name} — {seat}; status: {account.status}"
+        if account.api_seat:  # A2 says the plan (a seatless account is asked nothing: it answers 403)
+            a2 = client.get("/account/status", params={"accountId": account.account_id}).json()
+            plan = (a2.get("linkedinPlan") or {}).get("premiumType")
+            line += f"; plan: {plan}" if plan else ""
+        expected.append(line)
+    assert any("; plan: " in line for line in expected)  # the vendor's A2 says it for these accounts
     assert sorted(said[1:]) == sorted(expected)
     assert dialog.test_details_label.textFormat() == Qt.TextFormat.PlainText
 
