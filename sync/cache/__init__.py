@@ -2,7 +2,7 @@
 
 Typical use::
 
-    cache = Cache.open(data_dir, base_url)                  # creates or migrates; may raise CacheError
+    cache = Cache.open(data_dir, identity)                  # creates or migrates; may raise CacheError
     change = cache.writer.upsert_messages(items).result()   # a ChangeSet; or await cache.writer.run(...)
     page = cache.reader.conversations(limit=50)             # frozen sync.model values, any thread
     cache.close()                                           # runs queued writes first
@@ -95,9 +95,10 @@ class Cache:
         return self.db.path
 
     @classmethod
-    def open(cls, data_dir: str | os.PathLike[str], base_url: str) -> Cache:
-        """Open the cache of ``base_url`` in ``data_dir`` (``cache-<sha256 prefix>.sqlite``)."""
-        return cls.open_file(cache_path(data_dir, base_url))
+    def open(cls, data_dir: str | os.PathLike[str], identity: str) -> Cache:
+        """Open the cache of a service identity in ``data_dir`` (:func:`cache_path`); the app opens its
+        backend's with ``Backend.open_cache``."""
+        return cls.open_file(cache_path(data_dir, identity))
 
     @classmethod
     def open_file(

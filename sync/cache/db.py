@@ -1,6 +1,6 @@
 """Opening the cache file: pragmas, the schema version, migrations and the lock that guards them.
 
-One cache file per backend (``cache_path``). Every process that has the file open holds a
+One cache file per service identity (``cache_path``). Every process that has the file open holds a
 shared ``flock`` on ``<file>.lock``; a migration needs it exclusively, so it refuses to run
 while another process has the cache open (DESIGN "Windows and sessions"). SQLite's own
 ``BEGIN EXCLUSIVE`` cannot do that job: in WAL mode it does not keep readers out.
@@ -109,9 +109,11 @@ class CacheClosed(RuntimeError):
     """A write was submitted after the cache was closed: the caller's bug, not the environment's."""
 
 
-def cache_path(data_dir: str | os.PathLike[str], base_url: str) -> Path:
-    """The cache file of one backend inside a data dir, so the sandbox and the real service never mix."""
-    digest = hashlib.sha256(base_url.encode("utf-8")).hexdigest()[:12]
+def cache_path(data_dir: str | os.PathLike[str], identity: str) -> Path:
+    """The cache file of one service identity inside a data dir (``cache-<sha256 prefix>.sqlite``), so two
+    services never mix. The identity is ``desktop.backend.Backend.cache_identity`` (the data dir's sandbox by
+    its stable id, another server by its URL and key fingerprint); only its hash is in the name."""
+    digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:12]
     return Path(data_dir) / f"cache-{digest}.sqlite"
 
 
