@@ -15,6 +15,15 @@ Reads: :class:`CacheReader`. Errors: :class:`CacheError` (file unusable: too new
 :class:`sync.errors.LocalStorageError` family (busy, disk full, read-only, damaged, data dir unusable:
 from ``open`` and from every write's future) and :class:`CacheInputError` (a malformed write; nothing
 written). A damaged file is moved aside with :func:`move_damaged_cache_aside`.
+
+Query style: every query is constant, parameterised SQL text run on the connection peewee owns
+(``CacheDatabase.connection()``); peewee is only the connection and transaction layer (one connection
+per thread, the pragmas at open, ``write_transaction()`` = ``BEGIN IMMEDIATE``), with no models. Why
+one style, and this one: the hot paths (ingest, tombstones, a page of reads) must be SQL by measurement
+(ENVIRONMENT.md "SQLite through peewee": the ORM halves ingest throughput and adds 0.25–0.33 ms per
+query), the schema is SQL DDL already (``schema``, frozen per version), and one style reads better
+than two. Only ``?`` placeholders, constant column lists and constant filters made of them are ever
+put into SQL text; each ``# noqa: S608`` says which on its line.
 """
 
 from __future__ import annotations

@@ -9,10 +9,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from sync import urns
-from sync.cache.db import CacheDatabase
-from sync.cache.models import (
-    AccountRow,
-)
 from sync.cache.ops import CHUNK, Changes, Invalid, UpsertAccounts, UpsertConversations, UpsertMessages
 from sync.cache.validate import (
     NO_LATEST,
@@ -113,7 +109,7 @@ def refresh_conversation(conn: sqlite3.Connection, account: str, conversation: s
 # --- the operations' bodies -----------------------------------------------------------------------
 
 
-def upsert_accounts(db: CacheDatabase, conn: sqlite3.Connection, op: UpsertAccounts, acc: Changes) -> None:
+def upsert_accounts(conn: sqlite3.Connection, op: UpsertAccounts, acc: Changes) -> None:
     rows: dict[str, tuple[str, str, str, str, str, int, int | None]] = {}
     for account in op.accounts:
         try:
@@ -142,24 +138,18 @@ def upsert_accounts(db: CacheDatabase, conn: sqlite3.Connection, op: UpsertAccou
             new = (*new[:3], old[3], *new[4:])  # a mailbox learnt from A2 or C1 is not forgotten
         if old is not None and tuple(old) == new:
             continue
-        fields = ("account_id", "name", "public_id", "mailbox", "status", "enabled", "api_seat")
-        AccountRow.insert(dict(zip(fields, new, strict=True))).on_conflict(
-            conflict_target=[AccountRow.account_id],
-            preserve=[
-                AccountRow.name,
-                AccountRow.public_id,
-                AccountRow.mailbox,
-                AccountRow.status,
-                AccountRow.enabled,
-                AccountRow.api_seat,
-            ],
-        ).execute(db.peewee)
+        conn.execute(
+            "INSERT INTO accounts (account_id, name, public_id, mailbox, status, enabled, api_seat)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (account_id) DO UPDATE SET name = excluded.name, public_id = excluded.public_id,"
+            " mailbox = excluded.mailbox, status = excluded.status, enabled = excluded.enabled,"
+            " api_seat = excluded.api_seat",
+            new,
+        )
         acc.accounts.add(account_id)
 
 
-def upsert_conversations(
-    db: CacheDatabase, conn: sqlite3.Connection, op: UpsertConversations, acc: Changes
-) -> None:
+def upsert_conversations(conn: sqlite3.Connection, op: UpsertConversations, acc: Changes) -> None:
     rows: dict[tuple[str, str], ConversationTuple] = {}
     for item in op.items:
         try:
@@ -238,7 +228,7 @@ _MESSAGE_UPDATABLE: Final = (
 # before this statement only keeps change sets exact. DO UPDATE ... WHERE touches a row only when
 # its fields differ.
 _UPSERT_MESSAGE: Final = (
-    f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+    f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 - constant columns
     " ON CONFLICT (message_id, account_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _MESSAGE_UPDATABLE)
     + " WHERE "
@@ -254,7 +244,7 @@ def _existing_messages(
     rowids: list[int] = []
     for chunk in chunks(ids):
         marks = ",".join("?" * len(chunk))
-        sql = f"SELECT id, account_id, message_id FROM messages WHERE message_id IN ({marks})"  # noqa: S608
+        sql = f"SELECT id, account_id, message_id FROM messages WHERE message_id IN ({marks})"  # noqa: S608 - only '?'s
         rowids += [r[0] for r in conn.execute(sql, chunk) if (r[1], r[2]) in wanted]
     existing: dict[tuple[str, str], tuple[Any, ...]] = {}
     for start in range(0, len(rowids), CHUNK):
@@ -266,7 +256,7 @@ def _existing_messages(
     return existing
 
 
-def upsert_messages(db: CacheDatabase, conn: sqlite3.Connection, op: UpsertMessages, acc: Changes) -> None:
+def upsert_messages(conn: sqlite3.Connection, op: UpsertMessages, acc: Changes) -> None:
     rows: dict[tuple[str, str], MessageTuple] = {}
     memo = UrnMemo()
     for item in op.items:

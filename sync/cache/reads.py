@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from sync import urns
 from sync.cache.db import CacheDatabase
-from sync.cache.models import AccountRow, AccountSyncRow, RecallLogRow, recall_attempt
+from sync.cache.recall_log import RECALL_COLUMNS, recall_attempt
 from sync.cache.transaction import COMMITS_PREFIX
 from sync.model import (
     RECALL_WINDOW_MS,
@@ -111,18 +111,13 @@ class CacheReader:
     # --- accounts ---------------------------------------------------------------------------------
 
     def accounts(self) -> list[Account]:
-        query = AccountRow.select().order_by(AccountRow.name, AccountRow.account_id).bind(self._db.peewee)
+        rows = self._conn().execute(
+            "SELECT account_id, name, public_id, mailbox, status, enabled, api_seat FROM accounts"
+            " ORDER BY name, account_id"
+        )
         return [
-            Account(
-                r.account_id,
-                r.name,
-                r.public_id,
-                r.mailbox,
-                r.status,
-                bool(r.enabled),
-                None if r.api_seat is None else bool(r.api_seat),
-            )
-            for r in query
+            Account(r[0], r[1], r[2], r[3], r[4], bool(r[5]), None if r[6] is None else bool(r[6]))
+            for r in rows
         ]
 
     def account_issues(self) -> list[AccountIssue]:
@@ -245,7 +240,7 @@ class CacheReader:
         """A page of a conversation's visible messages, newest first; ``before`` = the oldest of the
         previous page (keyset by (sent_at, message_id), stable while messages arrive or are recalled)."""
         params: list[Any] = [account_id, _conversation_id(conversation)]
-        sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE account_id = ? AND conversation_id = ?"  # noqa: S608
+        sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE account_id = ? AND conversation_id = ?"  # noqa: S608 - constant columns
         if before is not None:
             sql += " AND (sent_at, message_id) < (?, ?)"
             params += [before.sent_at, before.message_id]
@@ -274,7 +269,7 @@ class CacheReader:
     ) -> list[Message]:
         """Like :meth:`messages`, keyed by a ``(sent_at, message_id)`` position instead of a row."""
         params: list[Any] = [account_id, _conversation_id(conversation)]
-        sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE account_id = ? AND conversation_id = ?"  # noqa: S608
+        sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE account_id = ? AND conversation_id = ?"  # noqa: S608 - constant columns
         if before is not None:
             sql += " AND (sent_at, message_id) < (?, ?)"
             params += [before[0], before[1]]
@@ -287,7 +282,7 @@ class CacheReader:
         row = (
             self._conn()
             .execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE message_id = ? AND account_id = ?",  # noqa: S608
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE message_id = ? AND account_id = ?",  # noqa: S608 - constant columns
                 (urns.message_id(message), account_id),
             )
             .fetchone()
@@ -297,7 +292,7 @@ class CacheReader:
     def message_copies(self, message: str) -> list[Message]:
         """Every account's visible copy of one message."""
         rows = self._conn().execute(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE message_id = ? ORDER BY account_id",  # noqa: S608
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE message_id = ? ORDER BY account_id",  # noqa: S608 - constant columns
             (urns.message_id(message),),
         )
         return [_message(r) for r in rows]
@@ -351,14 +346,14 @@ class CacheReader:
         extra: list[Any] = [] if account_id is None else [account_id]
         conn = self._conn()
         conversations = conn.execute(
-            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE EXISTS ("  # noqa: S608
+            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE EXISTS ("  # noqa: S608 - constant columns and filter
             "SELECT 1 FROM json_each(conversations.participants) p"
             " WHERE json_extract(p.value, '$.name') LIKE ? ESCAPE '\\')"
             f"{account_filter} ORDER BY last_activity_at DESC, conversation_id DESC LIMIT ?",
             [pattern, *extra, _limit(limit)],
         )
         messages = conn.execute(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE text LIKE ? ESCAPE '\\'{account_filter}"  # noqa: S608
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE text LIKE ? ESCAPE '\\'{account_filter}"  # noqa: S608 - constant columns and filter
             " ORDER BY sent_at DESC, message_id DESC LIMIT ?",
             [pattern, *extra, _limit(limit)],
         )
@@ -376,15 +371,15 @@ class CacheReader:
             return int(value or 0)
 
         return CacheCounts(
-            accounts=one(f"SELECT count(*) FROM accounts{where}", params),  # noqa: S608
-            conversations=one(f"SELECT count(*) FROM conversations{where}", params),  # noqa: S608
-            messages=one(f"SELECT count(*) FROM messages{where}", params),  # noqa: S608
+            accounts=one(f"SELECT count(*) FROM accounts{where}", params),  # noqa: S608 - constant filter
+            conversations=one(f"SELECT count(*) FROM conversations{where}", params),  # noqa: S608 - constant filter
+            messages=one(f"SELECT count(*) FROM messages{where}", params),  # noqa: S608 - constant filter
             tombstones=one("SELECT count(*) FROM tombstones", []),
             unread_conversations=one(
-                f"SELECT count(*) FROM conversations{where}{' AND' if where else ' WHERE'} unread_count > 0",  # noqa: S608
+                f"SELECT count(*) FROM conversations{where}{' AND' if where else ' WHERE'} unread_count > 0",  # noqa: S608 - constant filter
                 params,
             ),
-            unread_messages=one(f"SELECT sum(unread_count) FROM conversations{where}", params),  # noqa: S608
+            unread_messages=one(f"SELECT sum(unread_count) FROM conversations{where}", params),  # noqa: S608 - constant filter
         )
 
     def commits_by_others(self, own_key: str, *more_own_keys: str) -> int:
@@ -416,8 +411,6 @@ class CacheReader:
         return None if row is None else int(row[0])
 
     def conversation_sync(self, account_id: str, conversation: str) -> ConversationSyncState | None:
-        # Plain SQL, not a peewee query: the engine reads this once per conversation it syncs, on the GUI
-        # thread, and building the query cost more than running it.
         row = (
             self._conn()
             .execute(
@@ -455,7 +448,7 @@ class CacheReader:
     def conversations_behind(self, account_id: str) -> list[Conversation]:
         """Conversations whose new activity C2 has not read yet, newest activity first."""
         sql = (
-            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations c WHERE account_id = ? AND EXISTS ("  # noqa: S608
+            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations c WHERE account_id = ? AND EXISTS ("  # noqa: S608 - constant columns
             "SELECT 1 FROM conversation_sync s WHERE s.account_id = c.account_id"
             " AND s.conversation_id = c.conversation_id AND s.messages_behind_at IS NOT NULL)"
             " ORDER BY last_activity_at DESC, conversation_id DESC"
@@ -463,18 +456,25 @@ class CacheReader:
         return [_conversation(r) for r in self._conn().execute(sql, (account_id,))]
 
     def account_sync(self, account_id: str) -> AccountSyncState | None:
-        query = AccountSyncRow.select().where(AccountSyncRow.account_id == account_id).bind(self._db.peewee)
-        r = query.first()
+        r = (
+            self._conn()
+            .execute(
+                "SELECT last_sync_at, conversations_cursor, initial_sync_completed, last_error,"
+                " last_error_kind, last_error_refused FROM account_sync WHERE account_id = ?",
+                (account_id,),
+            )
+            .fetchone()
+        )
         if r is None:
             return None
         return AccountSyncState(
-            account_id=r.account_id,
-            last_sync_at=r.last_sync_at,
-            conversations_cursor=r.conversations_cursor,
-            initial_sync_completed=bool(r.initial_sync_completed),
-            last_error=r.last_error,
-            last_error_kind=r.last_error_kind,
-            last_error_refused=bool(r.last_error_refused),
+            account_id=account_id,
+            last_sync_at=r[0],
+            conversations_cursor=r[1],
+            initial_sync_completed=bool(r[2]),
+            last_error=r[3],
+            last_error_kind=r[4],
+            last_error_refused=bool(r[5]),
         )
 
     def open_recalls(self) -> int:
@@ -488,8 +488,11 @@ class CacheReader:
 
     def recall_log(self, *, limit: int = 100, account_id: str | None = None) -> list[RecallAttempt]:
         """Recall attempts, newest first."""
-        query = RecallLogRow.select()
+        params: list[Any] = []
+        sql = f"SELECT {RECALL_COLUMNS} FROM recall_log"  # noqa: S608 - constant columns
         if account_id is not None:
-            query = query.where(RecallLogRow.account_id == account_id)
-        query = query.order_by(RecallLogRow.started_at.desc(), RecallLogRow.id.desc()).limit(_limit(limit))
-        return [recall_attempt(r) for r in query.bind(self._db.peewee)]
+            sql += " WHERE account_id = ?"
+            params.append(account_id)
+        sql += " ORDER BY started_at DESC, id DESC LIMIT ?"
+        params.append(_limit(limit))
+        return [recall_attempt(r) for r in self._conn().execute(sql, params)]

@@ -17,20 +17,22 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable
+from typing import Any, Final
 
 from sync import urns
 from sync.cache.db import CacheDatabase
-from sync.cache.models import RecallLogRow, recall_attempt
 from sync.cache.ops import CacheInputError
 from sync.model import RecallAttempt, RecallState
 
 __all__ = [
     "CONFIRMED_LATER",
+    "RECALL_COLUMNS",
     "begin_recall",
     "confirm_tombstoned",
     "finish_recall",
     "log_cancelled",
     "open_attempts",
+    "recall_attempt",
     "take_over_stale",
 ]
 
@@ -48,9 +50,42 @@ def _first_line(text: str) -> str:
     return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1] + "…"
 
 
+RECALL_COLUMNS: Final = (
+    "id, account_id, conversation_urn, message_urn, message_id, started_at, outcome, latency_ms, error_kind,"
+    " error_message, window_id, finished_at, conversation_title, message_preview"
+)
+"""The ``recall_log`` columns :func:`recall_attempt` reads, in its order."""
+
+
+def recall_attempt(row: sqlite3.Row | tuple[Any, ...]) -> RecallAttempt:
+    """The frozen value of one recall-log row selected as :data:`RECALL_COLUMNS`."""
+    return RecallAttempt(
+        attempt_id=row[0],
+        account_id=row[1],
+        conversation_urn=row[2],
+        message_urn=row[3],
+        message_id=row[4],
+        started_at=row[5],
+        outcome=RecallState(row[6]),
+        latency_ms=row[7],
+        error_kind=row[8],
+        error_message=row[9],
+        window_id=row[10],
+        finished_at=row[11],
+        conversation_title=row[12],
+        message_preview=row[13],
+    )
+
+
 def _load(db: CacheDatabase, attempt_id: int) -> RecallAttempt:
-    query = RecallLogRow.select().where(RecallLogRow.id == attempt_id).bind(db.peewee)
-    return recall_attempt(query.get())
+    row = (
+        db.connection()
+        .execute(f"SELECT {RECALL_COLUMNS} FROM recall_log WHERE id = ?", (attempt_id,))  # noqa: S608 - constant columns
+        .fetchone()
+    )
+    if row is None:
+        raise CacheInputError(f"no recall attempt {attempt_id}")
+    return recall_attempt(row)
 
 
 def begin_recall(
@@ -71,19 +106,26 @@ def begin_recall(
     except urns.UrnError as exc:
         raise CacheInputError(f"cannot log a recall of {message_urn!r}: {exc.reason}") from exc
     with db.write_transaction():
-        attempt_id = RecallLogRow.insert(
-            account_id=account_id,
-            conversation_urn=conversation_urn,
-            message_urn=message_urn,
-            message_id=mid,
-            window_id=window_id,
-            started_at=_now_ms() if started_at is None else started_at,
-            outcome=str(state),
-            owner_pid=os.getpid(),
-            conversation_title=conversation_title,
-            message_preview=_first_line(message_text),
-        ).execute(db.peewee)
-        return _load(db, int(attempt_id))
+        cursor = db.connection().execute(
+            "INSERT INTO recall_log (account_id, conversation_urn, message_urn, message_id, window_id,"
+            " started_at, outcome, owner_pid, conversation_title, message_preview)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                account_id,
+                conversation_urn,
+                message_urn,
+                mid,
+                window_id,
+                _now_ms() if started_at is None else started_at,
+                str(state),
+                os.getpid(),
+                conversation_title,
+                _first_line(message_text),
+            ),
+        )
+        if cursor.lastrowid is None:  # pragma: no cover - an INSERT that succeeded always has one
+            raise CacheInputError(f"the recall of {message_urn!r} was not logged")
+        return _load(db, cursor.lastrowid)
 
 
 def finish_recall(
@@ -101,33 +143,34 @@ def finish_recall(
     An attempt that is already ``recalled`` stays so (its tombstone may have been written by the event
     stream before this call): evidence is never taken back."""
     with db.write_transaction():
-        row = RecallLogRow.select(RecallLogRow.outcome).where(RecallLogRow.id == attempt_id).bind(db.peewee)
-        current = row.first()
+        conn = db.connection()
+        current = conn.execute("SELECT outcome FROM recall_log WHERE id = ?", (attempt_id,)).fetchone()
         if current is None:
             raise CacheInputError(f"no recall attempt {attempt_id}")
-        if state is RecallState.UNCONFIRMED and _tombstoned(db, attempt_id):
+        if state is RecallState.UNCONFIRMED and _tombstoned(conn, attempt_id):
             # The message.recalled event (or another path) beat this attempt's own evidence.
             state, error_kind, error_message = RecallState.RECALLED, "", CONFIRMED_LATER
-        if current.outcome != RecallState.RECALLED:
-            RecallLogRow.update(
-                outcome=str(state),
-                latency_ms=latency_ms,
-                error_kind=error_kind,
-                error_message=error_message,
-                finished_at=None if not state.final else (_now_ms() if finished_at is None else finished_at),
-            ).where(RecallLogRow.id == attempt_id).execute(db.peewee)
+        if current[0] != RecallState.RECALLED:
+            conn.execute(
+                "UPDATE recall_log SET outcome = ?, latency_ms = ?, error_kind = ?, error_message = ?,"
+                " finished_at = ? WHERE id = ?",
+                (
+                    str(state),
+                    latency_ms,
+                    error_kind,
+                    error_message,
+                    None if not state.final else (_now_ms() if finished_at is None else finished_at),
+                    attempt_id,
+                ),
+            )
         return _load(db, attempt_id)
 
 
-def _tombstoned(db: CacheDatabase, attempt_id: int) -> bool:
-    row = (
-        db.connection()
-        .execute(
-            "SELECT 1 FROM recall_log JOIN tombstones USING (message_id) WHERE recall_log.id = ?",
-            (attempt_id,),
-        )
-        .fetchone()
-    )
+def _tombstoned(conn: sqlite3.Connection, attempt_id: int) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM recall_log JOIN tombstones USING (message_id) WHERE recall_log.id = ?",
+        (attempt_id,),
+    ).fetchone()
     return row is not None
 
 
@@ -157,13 +200,12 @@ def log_cancelled(
 
 def open_attempts(db: CacheDatabase) -> list[RecallAttempt]:
     """Every attempt not in a final state (pending or unconfirmed), oldest first."""
-    query = (
-        RecallLogRow.select()
-        .where(RecallLogRow.outcome.in_([str(RecallState.PENDING), str(RecallState.UNCONFIRMED)]))
-        .order_by(RecallLogRow.started_at, RecallLogRow.id)
-        .bind(db.peewee)
+    rows = db.connection().execute(
+        f"SELECT {RECALL_COLUMNS} FROM recall_log WHERE outcome IN (?, ?)"  # noqa: S608 - constant columns
+        " ORDER BY started_at, id",
+        (str(RecallState.PENDING), str(RecallState.UNCONFIRMED)),
     )
-    return [recall_attempt(row) for row in query]
+    return [recall_attempt(row) for row in rows]
 
 
 def _alive(pid: int | None) -> bool:
@@ -193,17 +235,20 @@ def take_over_stale(db: CacheDatabase, in_flight: Iterable[int] = ()) -> list[Re
     if not stale:
         return []
     with db.write_transaction():
-        RecallLogRow.update(
-            outcome=str(RecallState.UNCONFIRMED), error_kind="cut_short", error_message=CUT_SHORT
-        ).where(RecallLogRow.id.in_(stale), RecallLogRow.outcome == str(RecallState.PENDING)).execute(
-            db.peewee
+        db.connection().executemany(
+            "UPDATE recall_log SET outcome = ?, error_kind = 'cut_short', error_message = ?"
+            " WHERE id = ? AND outcome = ?",
+            [(str(RecallState.UNCONFIRMED), CUT_SHORT, a, str(RecallState.PENDING)) for a in stale],
         )
     return [_load(db, attempt_id) for attempt_id in stale]
 
 
 def _pending_with_pids(db: CacheDatabase) -> list[tuple[RecallAttempt, int | None]]:
-    query = RecallLogRow.select().where(RecallLogRow.outcome == str(RecallState.PENDING)).bind(db.peewee)
-    return [(recall_attempt(row), row.owner_pid) for row in query]
+    rows = db.connection().execute(
+        f"SELECT {RECALL_COLUMNS}, owner_pid FROM recall_log WHERE outcome = ?",  # noqa: S608 - constant columns
+        (str(RecallState.PENDING),),
+    )
+    return [(recall_attempt(row), row[14]) for row in rows]
 
 
 def confirm_tombstoned(conn: sqlite3.Connection, message_ids: Iterable[str], at: int) -> int:

@@ -6,7 +6,6 @@ import sqlite3
 
 from sync import urns
 from sync.cache import recall_log
-from sync.cache.db import CacheDatabase
 from sync.cache.ingest import refresh_conversation
 from sync.cache.ops import CacheInputError, Changes, Tombstone, now_ms
 from sync.model import (
@@ -49,7 +48,7 @@ def _lower_unread(conn: sqlite3.Connection, account: str, conversation: str, mid
     return True
 
 
-def tombstone(db: CacheDatabase, conn: sqlite3.Connection, op: Tombstone, acc: Changes) -> None:
+def tombstone(conn: sqlite3.Connection, op: Tombstone, acc: Changes) -> None:
     at = now_ms() if op.at is None else op.at
     ids = normalized_ids(op)
     for mid in ids:

@@ -19,24 +19,21 @@ Two invariants hold on every path here:
 Hiding a message deletes its cached copies (every account's); the tombstone is what remains, so a
 recalled message's text does not outlive the recall on this machine either.
 
-The message upsert is the hot path: it runs on the raw ``sqlite3`` connection peewee owns with
-``executemany`` and only writes rows that are new or whose fields differ (ENVIRONMENT.md: the
-ORM's per-row cost halves throughput; touching unchanged rows costs 1.8×).
+Every body runs SQL text on the transaction's connection (the cache's one query style: see
+:mod:`sync.cache`). The message upsert is the hot path: ``executemany``, and only rows that are new or
+whose fields differ are written (touching unchanged rows costs 1.8×, ENVIRONMENT.md).
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from sync.cache.db import CacheDatabase
 from sync.cache.ingest import upsert_accounts, upsert_conversations, upsert_messages
-from sync.cache.models import (
-    MetaRow,
-)
 from sync.cache.ops import (
     LAST_APPLIED_SEQ,
     CacheInputError,
@@ -68,7 +65,7 @@ from sync.model import (
 
 log = logging.getLogger(__name__)
 
-_APPLY: Final[dict[type, Any]] = {
+_APPLY: Final[dict[type, Callable[[sqlite3.Connection, Any, Changes], None]]] = {
     UpsertAccounts: upsert_accounts,
     UpsertConversations: upsert_conversations,
     UpsertMessages: upsert_messages,
@@ -118,10 +115,11 @@ def _read_seq(conn: sqlite3.Connection) -> int | None:
     return None if row is None else int(row[0])
 
 
-def _write_seq(db: CacheDatabase, seq: int) -> None:
-    MetaRow.insert(key=LAST_APPLIED_SEQ, value=str(seq)).on_conflict(
-        conflict_target=[MetaRow.key], preserve=[MetaRow.value]
-    ).execute(db.peewee)
+def _write_seq(conn: sqlite3.Connection, seq: int) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (LAST_APPLIED_SEQ, str(seq)),
+    )
 
 
 def _check_request(ops: object, advance_seq_to: object) -> Sequence[WriteOp]:
@@ -132,7 +130,7 @@ def _check_request(ops: object, advance_seq_to: object) -> Sequence[WriteOp]:
 
 
 def _apply_checked(
-    db: CacheDatabase, conn: sqlite3.Connection, checked: Sequence[WriteOp], advance_seq_to: int | None
+    conn: sqlite3.Connection, checked: Sequence[WriteOp], advance_seq_to: int | None
 ) -> ChangeSet:
     """The body of :func:`apply`, inside a transaction the caller opened."""
     if advance_seq_to is not None:
@@ -141,9 +139,9 @@ def _apply_checked(
             return ChangeSet()
     acc = Changes()
     for op in checked:
-        _APPLY[type(op)](db, conn, op, acc)
+        _APPLY[type(op)](conn, op, acc)
     if advance_seq_to is not None:
-        _write_seq(db, advance_seq_to)
+        _write_seq(conn, advance_seq_to)
     return acc.freeze()
 
 
@@ -157,7 +155,7 @@ def apply(db: CacheDatabase, ops: Sequence[WriteOp], *, advance_seq_to: int | No
     """
     checked = _check_request(ops, advance_seq_to)
     with db.write_transaction():
-        return _apply_checked(db, db.connection(), checked, advance_seq_to)
+        return _apply_checked(db.connection(), checked, advance_seq_to)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,14 +211,14 @@ def apply_group(
                 results.append(exc)
                 continue
             try:
-                change: ChangeSet | Exception = _apply_checked(db, conn, checked, request.advance_seq_to)
+                change: ChangeSet | Exception = _apply_checked(conn, checked, request.advance_seq_to)
             except Exception as exc:
                 change = exc
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 conn.execute("BEGIN IMMEDIATE")
                 results = [
-                    r if isinstance(r, Exception) else _apply_in_savepoint(db, conn, q)
+                    r if isinstance(r, Exception) else _apply_in_savepoint(conn, q)
                     for q, r in zip(done, results, strict=True)
                 ]
             done.append(request)
@@ -235,14 +233,12 @@ def apply_group(
     return results
 
 
-def _apply_in_savepoint(
-    db: CacheDatabase, conn: sqlite3.Connection, request: Request
-) -> ChangeSet | Exception:
+def _apply_in_savepoint(conn: sqlite3.Connection, request: Request) -> ChangeSet | Exception:
     """One request of a group being applied again after another one failed; see :func:`apply_group`."""
     checked = _check_request(request.ops, request.advance_seq_to)  # it passed before
     conn.execute("SAVEPOINT request")
     try:
-        change = _apply_checked(db, conn, checked, request.advance_seq_to)
+        change = _apply_checked(conn, checked, request.advance_seq_to)
     except Exception as exc:
         if not conn.in_transaction:
             raise  # SQLite rolled back the whole transaction (SQLITE_FULL, SQLITE_IOERR, ...)
@@ -281,4 +277,4 @@ def count_commit(db: CacheDatabase, key: str) -> None:
 def set_last_applied_seq(db: CacheDatabase, seq: int) -> None:
     """Set ``last_applied_seq`` unconditionally (a sandbox reset restarts ``seq`` at 0)."""
     with db.write_transaction():
-        _write_seq(db, seq)
+        _write_seq(db.connection(), seq)

@@ -6,11 +6,6 @@ import logging
 import sqlite3
 
 from sync import urns
-from sync.cache.db import CacheDatabase
-from sync.cache.models import (
-    AccountSyncRow,
-    ConversationSyncRow,
-)
 from sync.cache.ops import (
     CacheInputError,
     Changes,
@@ -34,9 +29,7 @@ def conversation_token(value: str) -> str:
         raise CacheInputError(f"not a conversation id: {exc}") from exc
 
 
-def update_conversation(
-    db: CacheDatabase, conn: sqlite3.Connection, op: UpdateConversation, acc: Changes
-) -> None:
+def update_conversation(conn: sqlite3.Connection, op: UpdateConversation, acc: Changes) -> None:
     conversation = conversation_token(op.conversation)
     row = conn.execute(
         "SELECT unread_count, starred, last_activity_at FROM conversations"
@@ -69,7 +62,7 @@ def reactions_update(op: SetReactions) -> tuple[str, str]:
         raise CacheInputError(f"bad reactions update: {exc}") from exc
 
 
-def set_reactions(db: CacheDatabase, conn: sqlite3.Connection, op: SetReactions, acc: Changes) -> None:
+def set_reactions(conn: sqlite3.Connection, op: SetReactions, acc: Changes) -> None:
     mid, reactions = reactions_update(op)
     # An UPDATE can only touch a row that exists, and hiding deletes rows: a tombstoned message stays gone.
     row = conn.execute(
@@ -81,9 +74,7 @@ def set_reactions(db: CacheDatabase, conn: sqlite3.Connection, op: SetReactions,
         acc.updated.add(RowKey(op.account_id, row[0], mid))
 
 
-def set_conversation_sync(
-    db: CacheDatabase, conn: sqlite3.Connection, op: SetConversationSync, acc: Changes
-) -> None:
+def set_conversation_sync(conn: sqlite3.Connection, op: SetConversationSync, acc: Changes) -> None:
     s = op.state
     conversation = conversation_token(s.conversation_id)
     exists = conn.execute(
@@ -92,26 +83,25 @@ def set_conversation_sync(
     ).fetchone()
     if exists is None:
         raise CacheInputError(f"sync state for unknown conversation {s.account_id}/{conversation}")
-    ConversationSyncRow.insert(
-        account_id=s.account_id,
-        conversation_id=conversation,
-        oldest_synced_at=s.oldest_synced_at,
-        newest_synced_at=s.newest_synced_at,
-        older_cursor=s.older_cursor,
-        reached_oldest=s.reached_oldest,
-        last_reconciled_at=s.last_reconciled_at,
-        updated_at=now_ms(),
-    ).on_conflict(
-        conflict_target=[ConversationSyncRow.account_id, ConversationSyncRow.conversation_id],
-        preserve=[
-            ConversationSyncRow.oldest_synced_at,
-            ConversationSyncRow.newest_synced_at,
-            ConversationSyncRow.older_cursor,
-            ConversationSyncRow.reached_oldest,
-            ConversationSyncRow.last_reconciled_at,
-            ConversationSyncRow.updated_at,
-        ],
-    ).execute(db.peewee)
+    # messages_behind_at is not written here: only C2 catching up (below) clears it.
+    conn.execute(
+        "INSERT INTO conversation_sync (account_id, conversation_id, oldest_synced_at, newest_synced_at,"
+        " older_cursor, reached_oldest, last_reconciled_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (account_id, conversation_id) DO UPDATE SET"
+        " oldest_synced_at = excluded.oldest_synced_at, newest_synced_at = excluded.newest_synced_at,"
+        " older_cursor = excluded.older_cursor, reached_oldest = excluded.reached_oldest,"
+        " last_reconciled_at = excluded.last_reconciled_at, updated_at = excluded.updated_at",
+        (
+            s.account_id,
+            conversation,
+            s.oldest_synced_at,
+            s.newest_synced_at,
+            s.older_cursor,
+            bool(s.reached_oldest),
+            s.last_reconciled_at,
+            now_ms(),
+        ),
+    )
     if op.caught_up_to is not None:
         conn.execute(
             "UPDATE conversation_sync SET messages_behind_at = NULL"
@@ -120,7 +110,7 @@ def set_conversation_sync(
         )
 
 
-def set_account_sync(db: CacheDatabase, conn: sqlite3.Connection, op: SetAccountSync, acc: Changes) -> None:
+def set_account_sync(conn: sqlite3.Connection, op: SetAccountSync, acc: Changes) -> None:
     s = op.state
     if conn.execute("SELECT 1 FROM accounts WHERE account_id = ?", (s.account_id,)).fetchone() is None:
         raise CacheInputError(f"sync state for unknown account {s.account_id!r}")
@@ -131,24 +121,22 @@ def set_account_sync(db: CacheDatabase, conn: sqlite3.Connection, op: SetAccount
     if tuple(before or ("", "", 0)) != (s.last_error, s.last_error_kind, int(s.last_error_refused)):
         # Whether an account needs attention is shown in every window and process: a change set says so.
         acc.accounts.add(s.account_id)
-    AccountSyncRow.insert(
-        account_id=s.account_id,
-        last_sync_at=s.last_sync_at,
-        conversations_cursor=s.conversations_cursor,
-        initial_sync_completed=s.initial_sync_completed,
-        last_error=s.last_error,
-        last_error_kind=s.last_error_kind,
-        last_error_refused=s.last_error_refused,
-        updated_at=now_ms(),
-    ).on_conflict(
-        conflict_target=[AccountSyncRow.account_id],
-        preserve=[
-            AccountSyncRow.last_sync_at,
-            AccountSyncRow.conversations_cursor,
-            AccountSyncRow.initial_sync_completed,
-            AccountSyncRow.last_error,
-            AccountSyncRow.last_error_kind,
-            AccountSyncRow.last_error_refused,
-            AccountSyncRow.updated_at,
-        ],
-    ).execute(db.peewee)
+    conn.execute(
+        "INSERT INTO account_sync (account_id, last_sync_at, conversations_cursor, initial_sync_completed,"
+        " last_error, last_error_kind, last_error_refused, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (account_id) DO UPDATE SET"
+        " last_sync_at = excluded.last_sync_at, conversations_cursor = excluded.conversations_cursor,"
+        " initial_sync_completed = excluded.initial_sync_completed, last_error = excluded.last_error,"
+        " last_error_kind = excluded.last_error_kind, last_error_refused = excluded.last_error_refused,"
+        " updated_at = excluded.updated_at",
+        (
+            s.account_id,
+            s.last_sync_at,
+            s.conversations_cursor,
+            bool(s.initial_sync_completed),
+            s.last_error,
+            s.last_error_kind,
+            bool(s.last_error_refused),
+            now_ms(),
+        ),
+    )

@@ -321,7 +321,7 @@ def test_the_schema_itself_refuses_a_tombstoned_id_to_any_statement(cache: Cache
         conn = db.connection()
         with db.write_transaction():
             conn.execute(
-                f"INSERT INTO messages ({columns}) VALUES (?, ?, ?, ?, ?, 'back', 1)",  # noqa: S608
+                f"INSERT INTO messages ({columns}) VALUES (?, ?, ?, ?, ?, 'back', 1)",  # noqa: S608 - constant columns
                 (ACCOUNT_A, CONV_A, T1, msg_urn(ACCOUNT_A, T1), "c"),
             )
             conn.execute("UPDATE messages SET message_id = ? WHERE message_id = ?", (T1, T2))
