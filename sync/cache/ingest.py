@@ -212,7 +212,7 @@ MESSAGE_COLUMNS: Final = (
     "account_id, conversation_id, message_id, message_urn, conversation_urn, text, sent_at,"
     " sender_profile_id, sender_name, is_sent_by_owner, has_attachment, reactions"
 )
-_MESSAGE_UPDATABLE: Final = (
+MESSAGE_UPDATABLE: Final = (
     "conversation_id",
     "message_urn",
     "conversation_urn",
@@ -230,9 +230,9 @@ _MESSAGE_UPDATABLE: Final = (
 _UPSERT_MESSAGE: Final = (
     f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608 - constant columns
     " ON CONFLICT (message_id, account_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _MESSAGE_UPDATABLE)
+    + ", ".join(f"{c} = excluded.{c}" for c in MESSAGE_UPDATABLE)
     + " WHERE "
-    + " OR ".join(f"messages.{c} IS NOT excluded.{c}" for c in _MESSAGE_UPDATABLE)
+    + " OR ".join(f"messages.{c} IS NOT excluded.{c}" for c in MESSAGE_UPDATABLE)
 )
 
 

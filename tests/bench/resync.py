@@ -15,6 +15,7 @@ import shutil
 import time
 from pathlib import Path
 
+from sync.cache import ingest as cache_ingest
 from sync.model import TombstoneReason
 from tests.bench import dataset, ingest
 from tests.bench.common import Figure, Options, fmt, median, ratio_text, scratch, timed_runs
@@ -24,18 +25,8 @@ FIGURE = 2
 TITLE = "re-sync of 1,000,000 unchanged rows, 1% tombstoned"
 TOMBSTONED_EVERY = 100
 
-_UPDATABLE = (
-    "conversation_id",
-    "message_urn",
-    "conversation_urn",
-    "text",
-    "sent_at",
-    "sender_profile_id",
-    "sender_name",
-    "is_sent_by_owner",
-    "has_attachment",
-    "reactions",
-)
+_UPDATABLE = cache_ingest.MESSAGE_UPDATABLE
+"""The writer's own list: the raw baseline updates exactly the columns the writer does."""
 RAW_UPSERT = (
     f"INSERT INTO messages ({dataset.MESSAGE_COLUMNS})"  # noqa: S608 - constant columns
     " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12"
@@ -60,7 +51,7 @@ def build_start_state(data: Path, box: dataset.Inbox) -> tuple[Path, int]:
     finally:
         conn.close()
     dead = [row[2] for row in box.rows[::TOMBSTONED_EVERY]]
-    with Cache.open(data, dataset.BASE_URL) as cache:
+    with Cache.open_file(dataset.cache_file(data)) as cache:
         for start in range(0, len(dead), 1_000):
             cache.writer.tombstone(dead[start : start + 1_000], TombstoneReason.RECALLED_ELSEWHERE).result()
         counts = cache.reader.counts()
@@ -97,7 +88,7 @@ def writer_resync(data: Path, box: dataset.Inbox, batch: int = ingest.BATCH) -> 
     from sync.cache import Cache
 
     items = box.items
-    with Cache.open(data, dataset.BASE_URL) as cache:
+    with Cache.open_file(dataset.cache_file(data)) as cache:
         started = time.perf_counter()
         futures = [cache.writer.upsert_messages(items[i : i + batch]) for i in range(0, len(items), batch)]
         changes = [f.result() for f in futures]
