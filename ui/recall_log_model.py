@@ -6,11 +6,11 @@ import enum
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor
 
 from sync.model import RecallAttempt, RecallState
 from sync.recall_rules import STATE_WORDS
 
+from .palette import LIGHT, qcolor
 from .sources import InboxReader
 from .text import format_clock, one_line
 
@@ -18,10 +18,10 @@ AnyIndex = QModelIndex | QPersistentModelIndex
 LOG_LIMIT = 500
 
 RESULT_COLOR = {
-    RecallState.RECALLED: QColor("#2E7D4F"),
-    RecallState.REFUSED: QColor("#B3261E"),
-    RecallState.FAILED: QColor("#B3261E"),
-    RecallState.UNCONFIRMED: QColor("#9A6700"),
+    RecallState.RECALLED: qcolor(LIGHT.success),
+    RecallState.REFUSED: qcolor(LIGHT.danger),
+    RecallState.FAILED: qcolor(LIGHT.danger),
+    RecallState.UNCONFIRMED: qcolor(LIGHT.uncertain),
 }
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import time
-import zlib
 
 from sync.model import Conversation, Participant
 
@@ -14,17 +13,6 @@ MAX_BUBBLE_CHARS = 4_000
 MAX_BUBBLE_LINES = 60
 MAX_PREVIEW_CHARS = 300
 """Characters of a one-line preview handed to eliding: enough for any row width."""
-
-AVATAR_COLORS = (
-    "#5B7FDB",
-    "#D9743C",
-    "#3C9D6E",
-    "#B0549E",
-    "#4C9DB8",
-    "#C2523F",
-    "#7A6BC9",
-    "#8C8C3A",
-)
 
 
 def one_line(text: str, limit: int = MAX_PREVIEW_CHARS) -> str:
@@ -62,13 +50,13 @@ def initials(name: str) -> str:
     return (words[0][:1] + words[-1][:1]).upper()
 
 
-def avatar_color(seed: str) -> str:
-    """A stable colour per person (crc32, not hash(): the same person keeps a colour across runs)."""
-    return AVATAR_COLORS[zlib.crc32(seed.encode("utf-8")) % len(AVATAR_COLORS)]
-
-
 def primary_participant(conversation: Conversation) -> Participant | None:
     return conversation.participants[0] if conversation.participants else None
+
+
+def local_now_ms() -> int:
+    """The local clock, in epoch ms: only for formatting times, never for the recall window (server time)."""
+    return int(time.time() * 1000)
 
 
 def format_time(ms: int, now_ms: int) -> str:

@@ -8,7 +8,8 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signa
 from PySide6.QtGui import QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView, QPlainTextEdit, QWidget
 
-from .delegates import ConversationDelegate, MessageDelegate
+from .conversation_delegate import ConversationDelegate
+from .message_delegate import MessageDelegate
 from .message_model import SAME_SIZE_CHANGE, MessageListModel
 
 

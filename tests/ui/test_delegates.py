@@ -11,9 +11,11 @@ from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
 from pytestqt.qtbot import QtBot
 
 from sync.model import Reaction
+from ui.conversation_delegate import ConversationDelegate
 from ui.conversation_model import ConversationListModel, ConversationRole
-from ui.delegates import OTHER_BUBBLE, OTHER_TEXT, ConversationDelegate, MessageDelegate, _RenderedRows
+from ui.message_delegate import MessageDelegate
 from ui.message_model import RECALLING_TEXT, MessageListModel
+from ui.palette import LIGHT
 from ui.text import format_time
 
 from .fakes import FakeInboxReader, make_conversation, make_message, reader_with
@@ -59,13 +61,13 @@ def test_markup_in_a_message_is_painted_literally(qapp: QApplication) -> None:
     text_rect = QRectF(geo.text_origin, QSizeF(geo.header.width(), geo.text_layout.boundingRect().height()))
 
     def plain(painter: QPainter) -> None:
-        painter.fillRect(text_rect, OTHER_BUBBLE)
+        painter.fillRect(text_rect, QColor(LIGHT.other_bubble))
         painter.setFont(opt.font)
-        painter.setPen(OTHER_TEXT)
+        painter.setPen(QColor(LIGHT.other_text))
         painter.drawText(text_rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop), MARKUP)
 
     def rich(painter: QPainter) -> None:
-        painter.fillRect(text_rect, OTHER_BUBBLE)
+        painter.fillRect(text_rect, QColor(LIGHT.other_bubble))
         doc = QTextDocument()
         doc.setDefaultFont(opt.font)
         doc.setDocumentMargin(0)
@@ -241,7 +243,7 @@ def _direct_bubble(delegate: MessageDelegate, opt: QStyleOptionViewItem, model: 
     image = QImage(opt.rect.width(), opt.rect.height(), QImage.Format.Format_ARGB32)
     image.fill(QColor("white"))
     painter = QPainter(image)
-    delegate._paint_bubble(painter, geo, delegate._fonts_for(opt.font), selected=False)
+    delegate._paint_bubble(painter, geo, delegate._layouts.fonts_for(opt.font), selected=False)
     painter.end()
     return image
 
@@ -304,30 +306,6 @@ def test_conversation_rows_painted_from_the_cache_match_a_direct_paint_and_show_
     unread = paint(direct=False)
     assert unread != read  # the badge, not the cached row without it
     assert unread == paint(direct=True)
-
-
-def test_rendered_rows_past_their_byte_budget_drop_the_least_recently_drawn(qapp: QApplication) -> None:
-    row = QRect(0, 0, 100, 50)  # 20,000 bytes at a device pixel ratio of 1
-    rows = _RenderedRows(budget_bytes=45_000)
-    image = QImage(100, 50, QImage.Format.Format_ARGB32)
-    painter = QPainter(image)
-    rendered: list[str] = []
-    for key in ("a", "b", "a", "c", "a", "b"):
-        rows.draw(painter, key, row, lambda p, k=key: rendered.append(k))
-    painter.end()
-    # "a" was drawn again before "c" came: "b" was the least recently drawn and made room for "c".
-    assert rendered == ["a", "b", "c", "b"]
-    assert len(rows) == 2
-
-
-def test_a_row_squeezed_to_nothing_is_not_rendered(qapp: QApplication) -> None:
-    rows = _RenderedRows(budget_bytes=45_000)
-    image = QImage(100, 50, QImage.Format.Format_ARGB32)
-    painter = QPainter(image)
-    rendered: list[str] = []
-    rows.draw(painter, "a", QRect(0, 0, 0, 50), lambda p: rendered.append("a"))
-    painter.end()
-    assert rendered == [] and len(rows) == 0
 
 
 def test_rows_rendered_on_a_high_dpi_screen_keep_its_device_pixels(qapp: QApplication) -> None:

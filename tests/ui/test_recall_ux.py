@@ -12,8 +12,8 @@ from pytestqt.qtbot import QtBot
 
 from sync.model import Message, RecallState
 from sync.recall_rules import REASON_WINDOW_CLOSED
-from ui.delegates import AnyIndex, MessageDelegate
 from ui.main_window import MainWindow
+from ui.message_delegate import AnyIndex, MessageDelegate
 from ui.message_model import SAME_SIZE_CHANGE, MessageRole
 from ui.recall import REASON_IN_PROGRESS, RecallConfirmDialog
 

@@ -1,0 +1,202 @@
+"""Painting of message rows: chat bubbles with their notes, reactions and recall status; clicks on "Retry"."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QFont, QMouseEvent, QPainter, QPainterPath
+from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from sync.model import Message
+
+from .bubble_layout import FAILED, BubbleFonts, BubbleLayout, BubbleLayouts
+from .message_model import BubbleData, MessageListModel, MessageRole
+from .palette import LIGHT, Palette, qcolor
+from .row_cache import ROW_PIXMAP_BUDGET, RowCache
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+_LEFT_VCENTER = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+_RIGHT_VCENTER = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+_LEFT_TOP = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
+_CENTER = Qt.AlignmentFlag.AlignCenter
+_SELECTED = QStyle.StateFlag.State_Selected
+_NO_PEN = Qt.PenStyle.NoPen
+_ANTIALIASING = QPainter.RenderHint.Antialiasing
+_BUBBLE_ROLE = int(MessageRole.BUBBLE)
+_MESSAGE_ROLE = int(MessageRole.MESSAGE)
+
+
+def bubble_data(index: AnyIndex) -> object:
+    """The row's ``BubbleData`` (asked of the model directly when it is ours: no trip through QVariant)."""
+    model = index.model()
+    if isinstance(model, MessageListModel):
+        return model.bubble_data(index.row()) if index.column() == 0 else None
+    return index.data(_BUBBLE_ROLE)
+
+
+def row_width(option: QStyleOptionViewItem) -> int:
+    """The width a row is laid out at: the view's (its viewport's), not the item rect's."""
+    widget = option.widget
+    if isinstance(widget, QAbstractItemView):
+        return max(240, widget.viewport().width())
+    rect: QRect = option.rect
+    return max(240, rect.width())
+
+
+class MessageDelegate(QStyledItemDelegate):
+    """Chat bubbles: own messages right-aligned in the accent colour, others left; recall status below.
+
+    Text is measured with ``QFontMetrics.boundingRect`` and drawn with ``QPainter.drawText`` over a plain
+    string (same flags, same width), so markup in a message is shown as typed and the painted text always
+    fits the measured size. Where each part goes is ``BubbleLayouts``' job; this paints it, from cached
+    pixmaps of the rows already painted.
+    """
+
+    retry_clicked = Signal(Message)
+    """The user clicked "Retry" under a failed recall."""
+
+    def __init__(self, parent: QObject | None = None, palette: Palette = LIGHT) -> None:
+        super().__init__(parent)
+        self.palette = palette
+        """The colours bubbles are painted with (rows are cached per palette)."""
+        self._layouts = BubbleLayouts()
+        self._rendered = RowCache(ROW_PIXMAP_BUDGET)
+
+    def clear_cache(self) -> None:
+        """Forget the row layouts, heights and pixmaps (say, the width changed). Text measurements are
+        kept: each is reused only at widths where it still holds."""
+        self._layouts.clear()
+        self._rendered.clear()
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
+        # The view measures every row of a page before it paints any: only the height is worked out here
+        # (the text's wrapped height and a few sums); the rest of the layout waits for the row's paint.
+        width = row_width(option)
+        data = bubble_data(index)
+        if not isinstance(data, BubbleData):
+            return QSize(width, 0)
+        return QSize(width, self._layouts.height(data, width, option.font))
+
+    def min_row_height(self, font: QFont) -> int:
+        """No row is lower than this (an empty message, no notes, reactions or status)."""
+        return self._layouts.min_row_height(font)
+
+    def prepare(self, font: QFont) -> None:
+        """Load the bubble fonts for ``font`` (the view's) ahead of the first row: done when the view is
+        made, so that opening the first conversation does not wait for a font to load."""
+        self._layouts.fonts_for(font)
+
+    def layout_for(self, option: QStyleOptionViewItem, index: AnyIndex) -> BubbleLayout:
+        geo = self._layout(option, bubble_data(index))
+        if geo is None:  # pragma: no cover - a message row always has bubble data
+            raise RuntimeError("no bubble layout for a message row")
+        return geo
+
+    def _layout(self, option: QStyleOptionViewItem, data: object) -> BubbleLayout | None:
+        """The row's full layout (for painting and clicks), or None for a row without a bubble."""
+        if not isinstance(data, BubbleData):
+            return None
+        return self._layouts.layout(data, row_width(option), option.font)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        geo = self._layout(option, bubble_data(index))
+        if geo is None:
+            return
+        selected = bool(option.state & _SELECTED)
+        fonts = self._layouts.fonts_for(option.font)
+        rect: QRect = option.rect
+        # The painted part of the row, in row coordinates: the bubble with its focus ring, the reactions
+        # chip and the status line, and a little slack for antialiased edges.
+        area = geo.bubble.adjusted(-4, -4, 4, 4).united(geo.reactions).united(geo.status).united(geo.retry)
+        area = area.adjusted(-2, -2, 2, 2)
+        key = (geo.data, rect.width(), fonts.key, selected, geo.time_text, self.palette.name)
+        painter.save()
+        painter.translate(rect.topLeft())
+        self._rendered.draw(painter, key, area, lambda row: self._paint_bubble(row, geo, fonts, selected))
+        painter.restore()
+
+    def _paint_bubble(self, painter: QPainter, geo: BubbleLayout, fonts: BubbleFonts, selected: bool) -> None:
+        data = geo.data
+        own = data.message.is_sent_by_owner
+        colors = self.palette
+        painter.save()
+        painter.setRenderHint(_ANTIALIASING)
+
+        bubble = QRectF(geo.bubble)
+        if selected:
+            painter.setPen(_NO_PEN)
+            painter.setBrush(qcolor(colors.accent_light))
+            painter.drawRoundedRect(bubble.adjusted(-3, -3, 3, 3), 17, 17)
+        path = QPainterPath()
+        path.addRoundedRect(bubble, 14, 14)
+        painter.fillPath(path, qcolor(colors.own_bubble if own else colors.other_bubble))
+
+        painter.setFont(fonts.header)
+        painter.setPen(qcolor(colors.own_muted if own else colors.accent))
+        painter.drawText(geo.header, _LEFT_VCENTER, data.sender)
+        painter.setFont(fonts.small)
+        painter.setPen(qcolor(colors.own_muted if own else colors.muted))
+        painter.drawText(geo.header, _RIGHT_VCENTER, geo.time_text)
+
+        painter.setFont(fonts.base)
+        painter.setPen(qcolor(colors.on_accent if own else colors.other_text))
+        geo.text_layout.draw(painter, geo.text_origin)
+
+        if geo.notes:
+            painter.setFont(fonts.small)
+            painter.setPen(qcolor(colors.own_muted if own else colors.muted))
+            painter.drawText(geo.note, _LEFT_TOP, geo.notes)
+
+        if data.reactions:
+            reactions = geo.reactions
+            painter.setPen(qcolor(colors.reaction_border))
+            painter.setBrush(qcolor(colors.reaction_fill))
+            painter.drawRoundedRect(QRectF(reactions), reactions.height() / 2, reactions.height() / 2)
+            painter.setFont(fonts.small)
+            painter.setPen(qcolor(colors.text))
+            painter.drawText(reactions, _CENTER, data.reactions)
+
+        if not geo.status.isNull():
+            painter.setFont(fonts.small)
+            painter.setPen(qcolor(colors.danger if data.recall_status == FAILED else colors.muted))
+            painter.drawText(geo.status, _LEFT_VCENTER, geo.status_text)
+            retry = geo.retry
+            if not retry.isNull():
+                dot = QRect(retry.left() - fonts.dot_w, retry.top(), fonts.dot_w, retry.height())
+                painter.setPen(qcolor(colors.muted))
+                painter.drawText(dot, _CENTER, "·")
+                painter.setFont(fonts.link)
+                painter.setPen(qcolor(colors.accent))
+                painter.drawText(retry, _LEFT_VCENTER, "Retry")
+        painter.restore()
+
+    def editorEvent(
+        self, event: QEvent, model: object, option: QStyleOptionViewItem, index: AnyIndex
+    ) -> bool:
+        if (
+            isinstance(event, QMouseEvent)
+            and event.type() == QEvent.Type.MouseButtonRelease
+            and event.button() == Qt.MouseButton.LeftButton
+        ):
+            geo = self._layout(option, bubble_data(index))
+            rect: QRect = option.rect
+            if (
+                geo is not None
+                and not geo.retry.isNull()
+                and geo.retry.translated(rect.topLeft()).contains(event.position().toPoint())
+            ):
+                message = index.data(_MESSAGE_ROLE)
+                if isinstance(message, Message):
+                    self.retry_clicked.emit(message)
+                    return True
+        return super().editorEvent(event, model, option, index)  # type: ignore[arg-type]
