@@ -41,8 +41,8 @@ from sync.api import ApiClient, check_transport_url
 from sync.cache import Cache
 from sync.errors import BadServerUrl
 from sync.realtime import MAX_FRAME_BYTES, EventStream
-from tests.desktop.test_cli import run_cli
 from tests.fixtures import secret_scan
+from tests.fixtures.cli import run_cli
 from tests.fixtures.memory_keyring import MemoryKeyring
 from tests.fixtures.sandbox import SandboxHandle, start_sandbox
 
@@ -136,7 +136,7 @@ def test_the_command_line_never_shows_logs_or_stores_the_key(sandbox: SandboxHan
 
 def test_the_watcher_at_debug_verbosity_never_prints_the_key(sandbox: SandboxHandle, tmp_path: Path) -> None:
     """``sync --watch -vv``: the event stream's handshake carries the key; DEBUG output must not show it."""
-    from tests.desktop.test_cli import LAUNCHER
+    from tests.fixtures.cli import LAUNCHER
 
     cli_env = {"CONNECTSAFELY_API_KEY": sandbox.key, "CONNECTSAFELY_BASE_URL": sandbox.base_url}
     assert run_cli("sync", "--once", data_dir=tmp_path, env=cli_env).returncode == 0
@@ -473,7 +473,7 @@ HOSTILE_TEXTS = [
 def test_hostile_message_text_is_laid_out_as_plain_text_and_bounded(qapp: Any, text: str) -> None:
     from PySide6.QtCore import QRect
 
-    from tests.ui.test_delegates import one_message_model, option, render
+    from tests.ui.painting import one_message_model, option, render
     from ui.delegates import MessageDelegate
     from ui.text import bubble_text, one_line
 

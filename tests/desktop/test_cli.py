@@ -3,57 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.fixtures.cli import cli, run_cli, synced
 from tests.fixtures.sandbox import SandboxHandle
-
-ROOT = Path(__file__).resolve().parents[2]
-
-# Every CLI run goes through this launcher: a meta-path finder refuses PySide6, shiboken6 and qasync,
-# so each test also proves that the headless commands never import Qt.
-LAUNCHER = """
-import sys
-class NoQt:
-    def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in ('PySide6', 'shiboken6', 'qasync'):
-            raise ImportError('Qt is not importable in headless commands: ' + name)
-sys.meta_path.insert(0, NoQt())
-from desktop.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
-
-
-def run_cli(*args: str, data_dir: Path, env: dict[str, str] | None = None, timeout: float = 60) -> Any:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTSAFELY_")}
-    full_env["PYTHONPATH"] = str(ROOT)
-    full_env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"  # no real keyring in tests
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-c", LAUNCHER, *args, "--data-dir", str(data_dir)],
-        cwd=ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def cli(sandbox: SandboxHandle, data_dir: Path, *args: str, key: str | None = None) -> Any:
-    env = {"CONNECTSAFELY_API_KEY": key or sandbox.key, "CONNECTSAFELY_BASE_URL": sandbox.base_url}
-    return run_cli(*args, data_dir=data_dir, env=env)
-
-
-def synced(sandbox: SandboxHandle, data_dir: Path) -> None:
-    result = cli(sandbox, data_dir, "sync", "--once")
-    assert result.returncode == 0, result.stderr
 
 
 def test_sync_then_conversations_and_messages_as_json(sandbox: SandboxHandle, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.desktop.test_cli import LAUNCHER, ROOT, cli, synced
+from tests.fixtures.cli import LAUNCHER, ROOT, cli, synced
 from tests.fixtures.hostile_disk import as_nobody, read_only, tiny_disk
 from tests.fixtures.sandbox import SandboxHandle
 

@@ -17,7 +17,7 @@ import pytest
 from desktop.cli import terminal_safe
 from sync.cache import Cache, UpsertConversations
 from sync.model import ConversationIn, Participant
-from tests.desktop.test_cli import cli, synced
+from tests.fixtures.cli import cli, synced
 from tests.fixtures.sandbox import SandboxHandle, start_sandbox
 
 HOSTILE = (

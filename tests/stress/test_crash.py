@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from sync import urns
-from tests.desktop.test_cli import run_cli
+from tests.fixtures.cli import run_cli
 from tests.fixtures.sandbox import SandboxHandle, enc, start_sandbox
 from tests.stress.conftest import full, knob
 from tests.stress.helpers import (

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.desktop.test_cli import run_cli
+from tests.fixtures.cli import run_cli
 from tests.fixtures.sandbox import SandboxHandle
 from tests.stress.conftest import full, knob
 from tests.stress.helpers import cache_file, cache_inbox, child_env, kill9, python_child, server_inbox

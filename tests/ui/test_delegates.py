@@ -19,36 +19,9 @@ from ui.palette import LIGHT
 from ui.text import format_time
 
 from .fakes import FakeInboxReader, make_conversation, make_message, reader_with
+from .painting import one_message_model, option, render
 
 MARKUP = "<b>bold</b><script>alert(1)</script>"
-
-
-def one_message_model(text: str, *, own: bool = False) -> MessageListModel:
-    reader = reader_with()
-    reader.put_message(make_message(0, text=text, own=own))
-    model = MessageListModel(reader)
-    model.set_conversation("acc-1", "c1")
-    return model
-
-
-def option(width: int, height: int) -> QStyleOptionViewItem:
-    opt = QStyleOptionViewItem()
-    opt.rect = QRect(0, 0, width, height)
-    opt.font = QApplication.font()
-    return opt
-
-
-def render(
-    delegate: MessageDelegate, opt: QStyleOptionViewItem, model: MessageListModel, extra=None
-) -> QImage:  # type: ignore[no-untyped-def]
-    image = QImage(opt.rect.width(), opt.rect.height(), QImage.Format.Format_ARGB32)
-    image.fill(QColor("white"))
-    painter = QPainter(image)
-    delegate.paint(painter, opt, model.index(0, 0))
-    if extra is not None:
-        extra(painter)
-    painter.end()
-    return image
 
 
 def test_markup_in_a_message_is_painted_literally(qapp: QApplication) -> None:
