@@ -9,14 +9,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import sys
-from collections.abc import Awaitable, Callable
+import threading
+import weakref
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 import qasync
 from PySide6.QtWidgets import QApplication
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+_this_thread = threading.local()
+"""``loop``: a weak reference to the loop :func:`event_loop` made for this thread, until it is closed."""
 
 GUI_SWITCH_INTERVAL_S = 0.0005
 """How long another thread may hold the GIL while the GUI thread waits for it (Python's default: 5 ms).
@@ -49,22 +57,73 @@ def run(app: QApplication, main: Callable[[], Awaitable[T]], *, shutdown_timeout
     loop closes.
     """
     keep_the_gui_thread_responsive()
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    try:
+    with event_loop(app, shutdown_timeout_s=shutdown_timeout_s, strict=False) as loop:
         result: T = loop.run_until_complete(main())
         return result
+
+
+@contextlib.contextmanager
+def event_loop(
+    app: QApplication, *, shutdown_timeout_s: float = 5.0, strict: bool = True
+) -> Iterator[asyncio.AbstractEventLoop]:
+    """A qasync loop bound to ``app``, the thread's current loop while the block runs, then closed by
+    :func:`close_loop` (``strict`` is passed on). Drive it with ``loop.run_until_complete(...)``."""
+    loop: asyncio.AbstractEventLoop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    _this_thread.loop = weakref.ref(loop)
+    try:
+        yield loop
     finally:
+        close_loop(loop, timeout_s=shutdown_timeout_s, strict=strict)
+
+
+def close_loop(loop: asyncio.AbstractEventLoop, *, timeout_s: float = 5.0, strict: bool = True) -> None:
+    """Tear a stopped qasync loop down the safe way (ENVIRONMENT.md, "qasync with pytest-qt").
+
+    Its pending tasks are cancelled and awaited for at most ``timeout_s`` (a task that ignores the
+    cancellation must not hang the exit), async generators are finished, the loop is closed and unset,
+    and the garbage it leaves (qasync's timer object among it) is collected here, on the GUI thread:
+    collected later by another thread, Qt warns "Timers cannot be stopped from another thread" and the
+    process may crash. A failure to cancel or finish is raised once the loop is closed when ``strict``
+    (tests), logged otherwise (the app's exit goes on). Closing a closed loop does nothing.
+    """
+    if loop.is_running():
+        raise RuntimeError("a running loop cannot be closed: close it after run_until_complete returns")
+    if loop.is_closed():
+        return
+    try:
         pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
         for task in pending:
             task.cancel()
         if pending:
-            with contextlib.suppress(Exception):
-                loop.run_until_complete(asyncio.wait(pending, timeout=shutdown_timeout_s))
-        with contextlib.suppress(Exception):
-            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(asyncio.wait(pending, timeout=timeout_s))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    except Exception:
+        if strict:
+            raise
+        log.warning("tearing the event loop down failed", exc_info=True)
+    finally:
         loop.close()
         asyncio.set_event_loop(None)
+        _this_thread.loop = None
+        gc.collect()
+
+
+def current_loop() -> asyncio.AbstractEventLoop:
+    """The loop this thread's coroutines run on: the running one or, called before it runs (a service
+    built before ``run_until_complete``, as the tests do), the one :func:`event_loop` made for the thread.
+
+    Unlike ``asyncio.get_event_loop()``, never a new loop that nobody would run."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        ref: weakref.ref[asyncio.AbstractEventLoop] | None = getattr(_this_thread, "loop", None)
+        loop = None if ref is None else ref()
+        if loop is None or loop.is_closed():
+            raise RuntimeError(
+                "no event loop: call this on the loop or inside desktop.loop.event_loop()"
+            ) from None
+        return loop
 
 
 class TaskGroup:

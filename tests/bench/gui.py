@@ -1,15 +1,14 @@
 """What the GUI benchmark children share: a qasync loop on an offscreen QApplication, the real
 InboxService/WindowManager against a sandbox, and a 5 ms QTimer that records event-loop lateness.
 
-Imported only inside child processes (it imports Qt). The loop set-up and teardown follow
-ENVIRONMENT.md's stable pattern (cancel pending tasks with a timeout, close, ``gc.collect()``).
+Imported only inside child processes (it imports Qt). The loop is the app's own
+(``desktop.loop.event_loop``: ENVIRONMENT.md's stable teardown, in one place).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -21,12 +20,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # QT_API makes qasync take PySide6 whatever the import order.
 os.environ.setdefault("QT_API", "pyside6")
 
-import qasync
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from desktop.backend import Backend
-from desktop.loop import freeze_start_up_objects, keep_the_gui_thread_responsive
+from desktop.loop import event_loop, freeze_start_up_objects, keep_the_gui_thread_responsive
 from desktop.services import InboxService
 from desktop.settings import Settings
 from desktop.windows import WindowManager
@@ -75,21 +73,8 @@ def qasync_loop() -> Iterator[Any]:
     assert isinstance(app, QApplication)
     app.setQuitOnLastWindowClosed(False)
     keep_the_gui_thread_responsive()  # what desktop.loop.run does for the app
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    try:
+    with event_loop(app) as loop:
         yield loop
-    finally:
-        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-        for task in pending:
-            task.cancel()
-        if pending:
-            loop.run_until_complete(asyncio.wait(pending, timeout=5))
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
-        asyncio.set_event_loop(None)
-        del loop
-        gc.collect()
 
 
 @dataclass

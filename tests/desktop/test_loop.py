@@ -1,0 +1,71 @@
+"""The qasync glue (``desktop.loop``): the loop the app, the tests' ``qloop`` and the benchmarks share."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+from typing import Any
+
+import pytest
+
+from desktop.loop import close_loop, current_loop, event_loop
+
+
+def test_before_it_runs_the_current_loop_is_the_one_event_loop_made(qapp: Any) -> None:
+    with event_loop(qapp) as loop:
+        assert current_loop() is loop  # a service built before run_until_complete binds here
+
+        async def inside() -> asyncio.AbstractEventLoop:
+            return current_loop()
+
+        assert loop.run_until_complete(inside()) is loop
+
+
+def test_without_a_loop_current_loop_refuses_instead_of_making_one(qapp: Any) -> None:
+    with event_loop(qapp):
+        pass
+    with pytest.raises(RuntimeError, match="no event loop"):
+        current_loop()  # asyncio.get_event_loop() would make a loop that nobody runs
+
+
+def test_closing_cancels_what_is_pending_and_waits_at_most_the_timeout(
+    qapp: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    ran_to_the_end: list[str] = []
+
+    async def obedient() -> None:
+        await asyncio.sleep(3600)
+        ran_to_the_end.append("obedient")
+
+    async def stubborn() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            await asyncio.sleep(3600)  # ignores the cancellation: the close must not wait for it
+        ran_to_the_end.append("stubborn")
+
+    with event_loop(qapp, shutdown_timeout_s=0.3) as loop:
+        cancelled = loop.create_task(obedient())
+        loop.create_task(stubborn())
+        loop.run_until_complete(asyncio.sleep(0))
+        started = time.monotonic()
+    assert time.monotonic() - started < 3
+    assert loop.is_closed() and cancelled.cancelled() and not ran_to_the_end
+    # Abandoned, not awaited forever; asyncio says so once the closed loop itself is freed.
+    del loop, cancelled
+    gc.collect()
+    assert "Task was destroyed but it is pending" in caplog.text and "stubborn" in caplog.text
+
+
+def test_a_running_loop_is_not_closed_and_a_closed_one_closes_once(qapp: Any) -> None:
+    with event_loop(qapp) as loop:
+
+        async def close_from_inside() -> None:
+            close_loop(loop)
+
+        with pytest.raises(RuntimeError, match="running loop cannot be closed"):
+            loop.run_until_complete(close_from_inside())
+        assert not loop.is_closed()
+    assert loop.is_closed()
+    close_loop(loop)  # nothing to do, nothing raised
