@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Final
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.backend import Backend
-from desktop.loop import TaskGroup
+from desktop.loop import TaskGroup, current_loop
 from desktop.reader import CacheInboxReader
 from sync.cache import Cache
 from sync.errors import KnownError, NoApiAccess, NotFound, SignedOut, Unreachable
@@ -126,37 +126,52 @@ class InboxService(QObject):
         self.data = data
         self._on_bug = on_bug
         self.cache = Cache.open(data, backend.base_url)
-        self.reader = CacheInboxReader(self.cache, self._server_now_ms)
-        self.lock = DataDirLock(data)
-        self.tasks = TaskGroup(self._on_task_failed)
-        self.watcher: Watcher | None = None
-        self.unpaced_sync = False
-        """Benchmarks against a sandbox without rate limits: the sync worker paces nothing locally."""
-        self.stream_state = StreamState.OFFLINE
-        self._loop = asyncio.get_event_loop()
-        self._closing = False
-        self._loading_older: set[tuple[str, str]] = set()
-        self._unsubscribe = self.cache.writer.subscribe(self._on_writer_changes)
-        self._data_version = self.cache.reader.data_version()
-        self._foreign_commits = self._commits_by_other_processes()
-        self._data_version_timer = QTimer(self)
-        self._data_version_timer.setInterval(DATA_VERSION_POLL_MS)
-        self._data_version_timer.timeout.connect(self._on_data_version_timer_timeout)
-        self._lock_timer = QTimer(self)
-        self._lock_timer.setInterval(LOCK_RETRY_MS)
-        self._lock_timer.timeout.connect(self._on_lock_timer_timeout)
-        self._settling: asyncio.Task[None] | None = None
-        self._settle_timer = QTimer(self)
-        self._settle_timer.setInterval(SETTLE_RECALLS_MS)
-        self._settle_timer.timeout.connect(self.settle_recalls)
-        self._recalling: set[asyncio.Task[RecallStatus]] = set()
-        self._refreshing: asyncio.Task[None] | None = None
-        self._freshness: dict[str, int | None] = {}
-        """C12 ``lastSyncAt`` per account asked (None: the server has not synced it yet)."""
-        self._freshness_asking: set[str] = set()
-        self._account_issues: tuple[AccountIssue, ...] = tuple(self.cache.reader.account_issues())
-        self._suggested_base_url = ""
-        self._focused = False
+        try:
+            self.reader = CacheInboxReader(self.cache, self._server_now_ms)
+            self.lock = DataDirLock(data)
+            self.tasks = TaskGroup(self._on_task_failed)
+            self.watcher: Watcher | None = None
+            self.unpaced_sync = False
+            """Benchmarks against a sandbox without rate limits: the sync worker paces nothing locally."""
+            self.stream_state = StreamState.OFFLINE
+            # Built on the running loop (the app) or before it runs (tests): the loop the writer's change
+            # sets are handed to, never a new one.
+            self._loop = current_loop()
+            self._closing = False
+            self._loading_older: set[tuple[str, str]] = set()
+            self._unsubscribe = self.cache.writer.subscribe(self._on_writer_changes)
+            self._data_version = self.cache.reader.data_version()
+            self._foreign_commits = self._commits_by_other_processes()
+            self._data_version_timer = QTimer(self)
+            self._data_version_timer.setInterval(DATA_VERSION_POLL_MS)
+            self._data_version_timer.timeout.connect(self._on_data_version_timer_timeout)
+            self._lock_timer = QTimer(self)
+            self._lock_timer.setInterval(LOCK_RETRY_MS)
+            self._lock_timer.timeout.connect(self._on_lock_timer_timeout)
+            self._settling: asyncio.Task[None] | None = None
+            self._settle_timer = QTimer(self)
+            self._settle_timer.setInterval(SETTLE_RECALLS_MS)
+            self._settle_timer.timeout.connect(self.settle_recalls)
+            self._recalling: set[asyncio.Task[RecallStatus]] = set()
+            self._refreshing: asyncio.Task[None] | None = None
+            self._freshness: dict[str, int | None] = {}
+            """C12 ``lastSyncAt`` per account asked (None: the server has not synced it yet)."""
+            self._freshness_asking: set[str] = set()
+            self._account_issues: tuple[AccountIssue, ...] = tuple(self.cache.reader.account_issues())
+            self._suggested_base_url = ""
+            self._focused = False
+        except BaseException:
+            # The cache's writer thread is not a daemon: left open, it would keep the process alive and the
+            # file in use while the caller asks the user what to do or exits.
+            self._close_cache_after_failed_start()
+            raise
+
+    def _close_cache_after_failed_start(self) -> None:
+        try:
+            self.cache.close()
+        except Exception:
+            # The error that stopped the start is the one the caller must see.
+            log.warning("closing the cache after a failed start failed", exc_info=True)
 
     @property
     def is_leader(self) -> bool:
