@@ -1,12 +1,13 @@
-"""The list views and the reply box: paging at the right edge, keyboard sending, stick-to-bottom chat."""
+"""The list views: uniform conversation rows, and a thread paging older history, stuck to the bottom."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent, QResizeEvent
-from PySide6.QtWidgets import QAbstractItemView, QListView, QPlainTextEdit, QWidget
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 
 from .conversation_delegate import ConversationDelegate
 from .message_delegate import MessageDelegate
@@ -80,6 +81,14 @@ class MessageListView(QListView):
         bar = self.verticalScrollBar()
         return bar.value() >= bar.maximum() - 4
 
+    @contextlib.contextmanager
+    def keeping_the_newest_in_view(self) -> Iterator[None]:
+        """A change that grows the newest bubble (a status line under it) must not push it below the edge."""
+        at_bottom = self.is_at_bottom()
+        yield
+        if at_bottom:
+            QTimer.singleShot(0, self, self.scroll_to_newest)
+
     def scroll_to_newest(self) -> None:
         self.executeDelayedItemsLayout()
         self.scrollToBottom()
@@ -152,27 +161,3 @@ class MessageListView(QListView):
             self.load_older()
         else:
             self.older_history_wanted.emit()
-
-
-class ReplyEdit(QPlainTextEdit):
-    """The reply box: plain text only; Ctrl+Enter submits, Enter is a new line, Tab leaves the box."""
-
-    submitted = Signal(str)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("replyEdit")
-        self.setTabChangesFocus(True)
-        self.setPlaceholderText("Write a message…  (Ctrl+Enter to send)")
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        is_enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
-        if is_enter and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            self.submit()
-            return
-        super().keyPressEvent(event)
-
-    def submit(self) -> None:
-        text = self.toPlainText()
-        if text.strip():
-            self.submitted.emit(text)

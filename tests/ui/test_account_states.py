@@ -7,8 +7,9 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from sync.model import Account, AccountIssue, StreamState
-from ui.main_window import MainWindow, ago_text
+from ui.main_window import MainWindow
 from ui.sources import AccountRefresh, RefreshOutcome, ServerFreshness
+from ui.status_bar import ago_text
 
 from .fakes import MINUTE, NOW_MS, FakeInboxReader, make_conversation
 

@@ -1,0 +1,100 @@
+"""The window's menu bar and shortcuts, and the context menu of a conversation row."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QWidget
+
+from sync.model import Conversation
+from sync.recall_rules import RECALL_ACTION_TEXT
+
+
+@dataclass(slots=True)
+class WindowActions:
+    """The menu bar's actions (the window connects them)."""
+
+    new_window: QAction
+    settings: QAction
+    close: QAction
+    message_menu: QMenu
+    recall: QAction
+    recall_log: QAction
+    notifications: QAction
+    refresh: QAction
+    find: QAction
+
+
+def build_menu_bar(
+    window: QMainWindow, recall_log_dock: QDockWidget, notifications_dock: QDockWidget
+) -> WindowActions:
+    """File, Message and View, with their shortcuts."""
+    file_menu = window.menuBar().addMenu("&File")
+    new_window = file_menu.addAction("New Window")
+    new_window.setShortcut(QKeySequence.StandardKey.New)
+    settings = file_menu.addAction("Settings…")
+    settings.setShortcut(QKeySequence("Ctrl+,"))
+    settings.setMenuRole(QAction.MenuRole.PreferencesRole)
+    file_menu.addSeparator()
+    close = file_menu.addAction("Close Window")
+    close.setShortcut(QKeySequence.StandardKey.Close)
+
+    message_menu = window.menuBar().addMenu("&Message")
+    recall = message_menu.addAction(RECALL_ACTION_TEXT)
+    recall.setShortcut(QKeySequence("Ctrl+Shift+R"))
+
+    view_menu = window.menuBar().addMenu("&View")
+    recall_log = recall_log_dock.toggleViewAction()
+    recall_log.setText("Recall log")
+    recall_log.setShortcut(QKeySequence("Ctrl+L"))
+    view_menu.addAction(recall_log)
+    notifications = notifications_dock.toggleViewAction()
+    notifications.setText("Notifications")
+    view_menu.addAction(notifications)
+    view_menu.addSeparator()
+    refresh = view_menu.addAction("Refresh from LinkedIn")
+    refresh.setObjectName("refreshAction")
+    refresh.setShortcut(QKeySequence(Qt.Key.Key_F5))
+    refresh.setStatusTip(
+        "Ask ConnectSafely to read LinkedIn again for the accounts shown, then update this window"
+    )
+    window.addAction(refresh)  # F5 works while the menu bar is hidden too
+    find = view_menu.addAction("Find conversation")
+    find.setShortcut(QKeySequence.StandardKey.Find)
+    return WindowActions(
+        new_window, settings, close, message_menu, recall, recall_log, notifications, refresh, find
+    )
+
+
+def recall_shortcut(message_view: QWidget) -> QAction:
+    """Recall from the keyboard: Delete, only while the thread has focus (it edits text elsewhere)."""
+    action = QAction(RECALL_ACTION_TEXT, message_view)
+    action.setShortcut(QKeySequence(Qt.Key.Key_Delete))
+    action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+    message_view.addAction(action)
+    return action
+
+
+def conversation_menu(
+    parent: QWidget,
+    conversation: Conversation,
+    *,
+    open_it: Callable[[Conversation], None],
+    mark_unread: Callable[[Conversation], None],
+    star: Callable[[Conversation, bool], None],
+) -> QMenu:
+    """The context menu of one conversation row (built, not shown: the caller execs it)."""
+    menu = QMenu(parent)
+    open_action = menu.addAction("Open")
+    open_action.triggered.connect(lambda: open_it(conversation))
+    unread = menu.addAction("Mark unread")
+    unread.setObjectName("markUnreadAction")
+    unread.setEnabled(conversation.unread_count == 0)
+    unread.triggered.connect(lambda: mark_unread(conversation))
+    starred = menu.addAction("Unstar" if conversation.starred else "Star")
+    starred.setObjectName("starAction")
+    starred.triggered.connect(lambda: star(conversation, not conversation.starred))
+    return menu

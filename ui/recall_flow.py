@@ -1,0 +1,240 @@
+"""The recall as one window runs it: menus, confirmation, grace period, re-check, retry, closing meanwhile."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox
+
+from sync.model import Message
+from sync.recall_rules import RECALL_ACTION_TEXT, Eligibility, eligibility
+
+from .message_model import MessageListModel
+from .recall import REASON_IN_PROGRESS, REASON_OTHER_WAITING, RecallConfirmDialog, RecallGraceBar
+from .sources import InboxReader
+from .text import one_line
+
+
+class RecallFlow(QObject):
+    """The window's part of the recall path (ARCHITECTURE.md §7, step 1), and a retry.
+
+    The menus offer the recall only while the rules allow it (``sync.recall_rules``, plus what only the
+    window knows: a recall of the message already under way, or another one waiting); a confirmation says
+    what happens; the grace bar counts down; when it ends the message is read and judged again, then handed
+    over with ``recall_requested``. Closing the window during the countdown asks what to do with it.
+    """
+
+    recall_requested = Signal(Message)
+    """Confirmed, grace period over, eligibility re-checked: recall this message for everyone now."""
+    retry_requested = Signal(Message)
+    cancelled = Signal(Message)
+    """Cancelled during its grace period: nothing was sent."""
+
+    def __init__(
+        self,
+        window: QMainWindow,
+        reader: InboxReader,
+        messages: MessageListModel,
+        *,
+        grace_s: int,
+        show_banner: Callable[[str, str], None],
+        show_failed: Callable[[str, str, str, bool], None],
+    ) -> None:
+        super().__init__(window)
+        self._window = window
+        self._reader = reader
+        self._messages = messages
+        self._grace_s = grace_s
+        self._show_banner = show_banner
+        self._show_failed = show_failed
+        """(account id, message id, reason, can retry): a recall that cannot go out, under its bubble."""
+        self.confirm_dialog: RecallConfirmDialog | None = None
+        self.close_question: QMessageBox | None = None
+        """Asked when the window is closed during a recall's grace period."""
+        self._grace_ended_while_asking: Message | None = None
+        """A recall whose grace period ran out while the close question was open: held until answered."""
+        self.grace_bar = RecallGraceBar()
+        self.grace_bar.elapsed.connect(self._on_grace_bar_elapsed)
+        self.grace_bar.cancelled.connect(self.cancelled)
+
+    def set_grace_seconds(self, seconds: int) -> None:
+        """The pause between confirming and sending a recall (0 sends at once)."""
+        self._grace_s = max(0, seconds)
+
+    # -- eligibility and the menus ---------------------------------------------------------------------
+
+    def eligibility_for(self, message: Message) -> Eligibility:
+        """Whether "Recall for everyone" is enabled for this message now, and why not."""
+        return eligibility(message, self._reader.server_now_ms(), busy_reason=self._busy_reason(message))
+
+    def _busy_reason(self, message: Message) -> str:
+        state = self._messages.recall_state(message.account_id, message.message_id)
+        waiting = self.grace_bar.message
+        if (state is not None and state.in_flight) or (
+            waiting is not None and waiting.message_id == message.message_id
+        ):
+            return REASON_IN_PROGRESS
+        if waiting is not None:
+            return REASON_OTHER_WAITING
+        return ""
+
+    def message_menu(self, message: Message) -> QMenu:
+        """The context menu of one bubble (built, not shown: the caller execs it)."""
+        menu = QMenu(self._window)
+        menu.setToolTipsVisible(True)
+        verdict = self.eligibility_for(message)
+        recall = menu.addAction(verdict.menu_text)
+        recall.setObjectName("recallAction")
+        recall.setEnabled(verdict.allowed)
+        recall.setToolTip(verdict.reason or "Remove this message for you and every recipient")
+        recall.setStatusTip(verdict.reason)
+        recall.triggered.connect(lambda: self.request(message))
+        state = self._messages.recall_state(message.account_id, message.message_id)
+        if state is not None and state.has_line and state.can_retry:
+            retry = menu.addAction("Retry recall")
+            retry.setObjectName("retryRecallAction")
+            retry.triggered.connect(lambda: self.retry(message))
+        menu.addSeparator()
+        copy = menu.addAction("Copy text")
+        copy.setObjectName("copyTextAction")
+        copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(message.text))
+        return menu
+
+    def show_eligibility(self, action: QAction, message: Message | None) -> None:
+        """The Message menu opens: its recall action says what it would do to the selected message."""
+        if message is None:
+            action.setText(RECALL_ACTION_TEXT)
+            action.setEnabled(False)
+            return
+        verdict = self.eligibility_for(message)
+        action.setText(verdict.menu_text)
+        action.setEnabled(verdict.allowed)
+
+    def reset_action(self, action: QAction) -> None:
+        """The Message menu closed. The shortcut shares its action: leave it enabled, ``request`` checks
+        and explains."""
+        action.setText(RECALL_ACTION_TEXT)
+        action.setEnabled(True)
+
+    # -- confirmation, grace period, re-check ----------------------------------------------------------
+
+    def request(self, message: Message) -> None:
+        """Step 2: the confirmation dialog (window-modal, not blocking the loop)."""
+        verdict = self.eligibility_for(message)
+        if not verdict.allowed:
+            self._window.statusBar().showMessage(verdict.reason, 6000)
+            return
+        dialog = RecallConfirmDialog(
+            message, verdict.left_ms, self._window, server_now=self._reader.server_now_ms
+        )
+        dialog.accepted.connect(lambda: self._on_recall_confirmed(message))
+        dialog.finished.connect(self._on_confirm_dialog_finished)
+        self.confirm_dialog = dialog
+        dialog.open()
+
+    def _on_confirm_dialog_finished(self, _result: int) -> None:
+        # Not WA_DeleteOnClose: with PySide6 6.11 that crashed a later event loop pass (offscreen, shown
+        # window-modal dialog: "shared QObject was deleted directly"). deleteLater after finished is safe.
+        dialog, self.confirm_dialog = self.confirm_dialog, None
+        if dialog is not None:
+            dialog.deleteLater()
+
+    def _on_recall_confirmed(self, message: Message) -> None:
+        # Step 3: the grace period. Nothing is sent until it ends.
+        if self._grace_s <= 0:
+            self._finish(message)
+        else:
+            self.grace_bar.start(message, self._grace_s)
+
+    def _on_grace_bar_elapsed(self, message: Message) -> None:
+        if self.close_question is not None:
+            # The user is being asked what to do with this very recall: nothing is sent before they
+            # answer (a "Cancel the recall" must still be able to cancel it).
+            self._grace_ended_while_asking = message
+            return
+        self._finish(message)
+
+    def _finish(self, message: Message) -> None:
+        """Check again (time passed, another window may have recalled it), then hand it over."""
+        fresh = self._reader.message(message.account_id, message.message_id)
+        if fresh is None:
+            self._show_banner("That message is already gone; there is nothing to recall.", "info")
+            return
+        verdict = self.eligibility_for(fresh)
+        if not verdict.allowed:
+            self._show_banner(f"Not recalled: {verdict.reason}.", "warning")
+            return
+        self.recall_requested.emit(fresh)
+
+    def retry(self, message: Message) -> None:
+        """ "Retry" under a failed recall: asked again at once if the window is still open."""
+        state = self._messages.recall_state(message.account_id, message.message_id)
+        if state is None or not state.has_line:
+            return
+        verdict = eligibility(message, self._reader.server_now_ms())
+        if not verdict.allowed:
+            self._show_failed(message.account_id, message.message_id, verdict.reason, False)
+            return
+        self.retry_requested.emit(message)
+
+    # -- closing the window meanwhile ------------------------------------------------------------------
+
+    def holds_close(self) -> bool:
+        """Whether the window must stay open for now: a recall waits for its grace period, so closing
+        must not decide for the user (nor drop it silently). Asked window-modally, without a nested event
+        loop; the answer closes the window again."""
+        if not self.grace_bar.is_active():
+            return False
+        self._ask_about_waiting_recall()
+        return True
+
+    def _ask_about_waiting_recall(self) -> None:
+        if self.close_question is not None:
+            self.close_question.raise_()
+            return
+        box = QMessageBox(self._window)
+        box.setObjectName("closeDuringGraceQuestion")
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("A recall is about to start")
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        waiting = self.grace_bar.message
+        preview = f"“{one_line(waiting.text, 60)}”" if waiting is not None else "A message"
+        box.setText(f"{preview} is about to be recalled for everyone. What should happen to the recall?")
+        box.setInformativeText(
+            "Recall now: send it at once, then close.\n"
+            "Cancel the recall: nothing is sent, then close.\n"
+            "Don't close: keep this window; the recall goes out when its countdown ends."
+        )
+        now = box.addButton("Recall now", QMessageBox.ButtonRole.AcceptRole)
+        cancel = box.addButton("Cancel the recall", QMessageBox.ButtonRole.DestructiveRole)
+        stay = box.addButton("Don't close", QMessageBox.ButtonRole.RejectRole)
+        now.setObjectName("recallNowButton")
+        cancel.setObjectName("cancelRecallButton")
+        stay.setObjectName("dontCloseButton")
+        box.setDefaultButton(stay)
+        box.setEscapeButton(stay)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+
+        def answered() -> None:
+            self.close_question = None
+            held, self._grace_ended_while_asking = self._grace_ended_while_asking, None
+            clicked = box.clickedButton()
+            if clicked is cancel:
+                if held is not None:
+                    self.cancelled.emit(held)
+                self.grace_bar.cancel()
+                self._window.close()
+                return
+            if held is not None:
+                # Its grace period ran out while asking: "Recall now" and "Don't close" both let it go.
+                self._finish(held)
+            if clicked is now:
+                self.grace_bar.finish_now()
+                self._window.close()
+            # "Don't close" (or Escape): the window stays and the grace period goes on.
+
+        box.finished.connect(answered)
+        self.close_question = box
+        box.open()
