@@ -34,7 +34,7 @@ from desktop import credentials
 from desktop.loop import freeze_start_up_objects, run
 from desktop.paths import data_dir, log_file
 from desktop.settings import BASE_URL, Settings
-from sync.cache.db import cache_path, move_damaged_cache_aside, note_damage, storage_error_of
+from sync.cache.db import move_damaged_cache_aside, note_damage, storage_error_of
 from sync.errors import CacheBusy, CacheCorrupt, DiskFull, LocalStorageError
 from sync.logs import flush_repeats, limit_repeats
 
@@ -161,7 +161,7 @@ async def open_inbox_service(
     :class:`StorageQuit`."""
     from desktop.services import InboxService
 
-    path = cache_path(data, backend.base_url)
+    path = backend.cache_path(data)
     note = ""
     while True:
         try:

@@ -7,21 +7,31 @@ reuses a running one and otherwise says how to start it.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import hmac
 import json
+import logging
 import os
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from desktop import credentials
 from desktop.paths import sandbox_dir
 
+if TYPE_CHECKING:
+    from sync.cache import Cache
+
+log = logging.getLogger(__name__)
+
 BASE_URL_ENV: Final = "CONNECTSAFELY_BASE_URL"
 WS_URL_ENV: Final = "CONNECTSAFELY_WS_URL"
 DEFAULT_BASE_URL: Final = "https://api.connectsafely.ai/linkedin"
+FINGERPRINT_CONTEXT: Final = b"connectsafely-desktop/cache-identity/v1"
 
 
 class ConfigError(Exception):
@@ -37,6 +47,51 @@ class Backend:
     key_source: str
     """"environment", "keyring" or "sandbox"."""
     keyring_available: bool = True
+    sandbox_id: str | None = None
+    """The data dir's sandbox: its stable id (``<sandbox dir>/id``); None for any other server."""
+
+    @property
+    def cache_identity(self) -> str:
+        """Which cache this backend's data belongs to (ARCHITECTURE.md §5): never a port, never the key.
+
+        - the data dir's embedded sandbox: the sandbox itself (its state dir's stable id), so a restart on a
+          new port keeps the cache and the recall log;
+        - any other server: its base URL and the key's fingerprint (two keys on one URL, two caches).
+        """
+        if self.sandbox_id:
+            return f"sandbox:{self.sandbox_id}"
+        return keyed_identity(self.base_url, self.api_key)
+
+    def cache_path(self, data: Path) -> Path:
+        """This backend's cache file in ``data`` (nothing is created or moved)."""
+        from sync.cache import cache_path
+
+        return cache_path(data, self.cache_identity)
+
+    def open_cache(self, data: Path) -> Cache:
+        """Open this backend's cache in ``data`` — the GUI, its sync worker (given the path) and the CLI all
+        come here. For the data dir's sandbox, a cache an earlier version named after one of its ports is
+        adopted first, once (:mod:`desktop.cache_files`)."""
+        from sync.cache import Cache
+
+        path = self.cache_path(data)
+        if self.sandbox_id:
+            from desktop.cache_files import adopt_legacy_sandbox_caches
+
+            adopt_legacy_sandbox_caches(data, path)
+        return Cache.open_file(path)
+
+
+def keyed_identity(base_url: str, api_key: str) -> str:
+    """The cache identity of a server reached with a key of the user's: its URL and the key's fingerprint."""
+    return f"{base_url} key:{key_fingerprint(api_key)}"
+
+
+def key_fingerprint(api_key: str) -> str:
+    """A short one-way name for a key: 16 hex digits of SHA-256 over an HMAC-SHA-256 keyed with it. Names the
+    key's cache without the key itself ever being in a file name, a log or the cache."""
+    keyed = hmac.new(api_key.encode("utf-8"), FINGERPRINT_CONTEXT, hashlib.sha256).digest()
+    return hashlib.sha256(keyed).hexdigest()[:16]
 
 
 @dataclass
@@ -77,12 +132,23 @@ def running_sandbox(data: Path) -> Backend | None:
     pid = endpoint.get("pid")
     if not isinstance(pid, int) or not _pid_alive(pid) or not key:
         return None
+    sandbox_id = endpoint.get("sandboxId")
+    if not isinstance(sandbox_id, str) or not sandbox_id:
+        # A sandbox started by an earlier version writes no id: the same file the next one will read.
+        from sync.sandbox.identity import state_dir_id
+
+        try:
+            sandbox_id = state_dir_id(folder)
+        except OSError as exc:
+            log.warning("the sandbox's id could not be written (%s): its cache is named by its address", exc)
+            sandbox_id = None
     return Backend(
         base_url=str(endpoint["baseUrl"]),
         ws_url=str(endpoint.get("wsUrl") or "") or None,
         api_key=key,
         sandbox=True,
         key_source="sandbox",
+        sandbox_id=sandbox_id,
     )
 
 
@@ -148,11 +214,7 @@ def resolve(
         return Backend(target, explicit_ws, found.key, False, found.source, found.keyring_available)
     sandbox = running_sandbox(data)
     if sandbox is not None and (explicit_base is None or explicit_base == sandbox.base_url):
-        return (
-            sandbox
-            if explicit_ws is None
-            else Backend(sandbox.base_url, explicit_ws, sandbox.api_key, True, "sandbox")
-        )
+        return sandbox if explicit_ws is None else dataclasses.replace(sandbox, ws_url=explicit_ws)
     hint = (
         f"no API key: set {credentials.KEY_ENV}, store a key from the app's settings, or start the local "
         f"sandbox with: connectsafely-desktop sandbox --state-dir {sandbox_dir(data)}"

@@ -222,11 +222,10 @@ class Session:
 @contextlib.asynccontextmanager
 async def open_session(args: argparse.Namespace) -> AsyncIterator[Session]:
     from sync.api import ApiClient
-    from sync.cache import Cache
 
     data = data_dir(args.data_dir)
     backend = backends.resolve(data, base_url=args.base_url, ws_url=args.ws_url)
-    cache = Cache.open(data, backend.base_url)
+    cache = backend.open_cache(data)
     try:
         async with ApiClient(backend.base_url, backend.api_key) as api:
             yield Session(backend, api, cache, data)

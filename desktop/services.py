@@ -26,7 +26,6 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from desktop.backend import Backend
 from desktop.loop import TaskGroup, current_loop
 from desktop.reader import CacheInboxReader
-from sync.cache import Cache
 from sync.errors import KnownError, NoApiAccess, NotFound, SignedOut, Unreachable
 from sync.lock import DataDirLock
 from sync.model import (
@@ -125,7 +124,7 @@ class InboxService(QObject):
         self.backend = backend
         self.data = data
         self._on_bug = on_bug
-        self.cache = Cache.open(data, backend.base_url)
+        self.cache = backend.open_cache(data)
         try:
             self.reader = CacheInboxReader(self.cache, self._server_now_ms)
             self.lock = DataDirLock(data)
@@ -201,6 +200,7 @@ class InboxService(QObject):
             self.api.session_id,
             budget=None if self.unpaced_sync else WORKER_BUDGET,
             log_path=str(log_path) if log_path.exists() else None,
+            cache_file=str(self.cache.path),
         )
         return SyncWorker(
             config,

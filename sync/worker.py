@@ -102,6 +102,9 @@ class WorkerConfig:
     initial_message_conversations: int | None = None
     """None: the engine's default."""
     log_path: str | None = None
+    cache_file: str | None = None
+    """The parent's cache file (``Backend.open_cache``: the service's identity names it); None: the cache
+    ``Cache.open(data_dir, base_url)`` names (tests against a sandbox known by its address)."""
 
 
 @dataclass(frozen=True)
@@ -660,7 +663,11 @@ class _Worker:
 
         config = self.config
         loop = asyncio.get_running_loop()
-        cache = Cache.open(config.data_dir, config.base_url)
+        cache = (
+            Cache.open_file(config.cache_file)
+            if config.cache_file
+            else Cache.open(config.data_dir, config.base_url)
+        )
 
         def on_changes(changes: ChangeSet) -> None:  # on the writer thread
             loop.call_soon_threadsafe(self._gather, changes)

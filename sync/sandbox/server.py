@@ -28,6 +28,7 @@ from aiohttp import web
 from sync.sandbox.app import BASE, Options, Sandbox
 from sync.sandbox.controls import WS_ANSWERS
 from sync.sandbox.data import Params
+from sync.sandbox.identity import state_dir_id
 from sync.sandbox.profiles import PROFILES
 
 log = logging.getLogger("sync.sandbox")
@@ -152,8 +153,10 @@ def _url_host(host: str) -> str:
 
 async def serve(opts: Options, *, ready: Callable[[dict[str, Any]], None] | None = None) -> None:
     """Run until SIGINT/SIGTERM; ``ready`` gets the endpoint line once the socket listens."""
+    sandbox_id = None
     if opts.state_dir is not None:
         _private_dir(opts.state_dir)
+        sandbox_id = state_dir_id(opts.state_dir)  # written once: the app's cache is this sandbox's
     key, key_file = _key(opts.state_dir)
     sandbox = Sandbox(opts, key, _params(opts), os.environ.get(RECORD_ENV) or None)
     family = socket.AF_INET6 if ":" in opts.host else socket.AF_INET
@@ -176,7 +179,14 @@ async def serve(opts: Options, *, ready: Callable[[dict[str, Any]], None] | None
         endpoint_file = opts.state_dir / "endpoint.json"
         _write_private(
             endpoint_file,
-            json.dumps({"baseUrl": line["baseUrl"], "wsUrl": line["wsUrl"], "pid": os.getpid()}),
+            json.dumps(
+                {
+                    "baseUrl": line["baseUrl"],
+                    "wsUrl": line["wsUrl"],
+                    "pid": os.getpid(),
+                    "sandboxId": sandbox_id,
+                }
+            ),
         )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

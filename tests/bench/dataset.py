@@ -21,17 +21,23 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from random import Random
+from typing import TYPE_CHECKING
 
 from sync import urns
 from sync.cache import ingest
 from sync.model import Account, ConversationIn, LatestMessage, MessageIn, Participant
 from sync.sandbox.data import FIRST_NAMES, INBOUND_TEXTS, LAST_NAMES, OUTBOUND_TEXTS, TITLES
 
+if TYPE_CHECKING:
+    from desktop.backend import Backend
+
 NOW = 1_764_000_000_000
 """The same fixed clock as the tests' sandbox (2025-11-24T16:00:00Z)."""
 DAY_MS = 86_400_000
 BASE_URL = "http://127.0.0.1:9/linkedin"
-"""The cache file is keyed by base URL; nothing is ever sent to it (port 9 is discard)."""
+"""Nothing is ever sent to it (port 9 is discard)."""
+KEY = "bench-key-never-sent"
+"""With BASE_URL, the benchmarks' service identity (``Backend.cache_identity``): it names the cache file."""
 
 MESSAGE_COLUMNS = ingest.MESSAGE_COLUMNS
 """The writer's column order: the raw baselines insert exactly what the writer does."""
@@ -214,17 +220,22 @@ def inbox(size: str) -> Inbox:
 # --- raw loading -----------------------------------------------------------------------------------------
 
 
-def cache_file(data_dir: Path) -> Path:
-    from sync.cache import cache_path
+def backend() -> Backend:
+    """The backend the GUI benchmarks run on (nothing talks to it): its cache is :func:`cache_file`."""
+    from desktop.backend import Backend
 
-    return cache_path(data_dir, BASE_URL)
+    return Backend(BASE_URL, None, KEY, False, "environment")
+
+
+def cache_file(data_dir: Path) -> Path:
+    return backend().cache_path(data_dir)
 
 
 def create_empty_cache(data_dir: Path) -> Path:
     """A cache file with the app's schema (created by the app's own migration), closed again."""
     from sync.cache import Cache
 
-    with Cache.open(data_dir, BASE_URL) as cache:
+    with Cache.open_file(cache_file(data_dir)) as cache:
         return cache.path
 
 

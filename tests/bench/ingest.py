@@ -51,7 +51,7 @@ def writer_ingest(data: Path, box: dataset.Inbox, batch: int = BATCH) -> tuple[f
     from sync.cache import Cache
 
     items = box.items
-    with Cache.open(data, dataset.BASE_URL) as cache:
+    with Cache.open_file(dataset.cache_file(data)) as cache:
         cache.writer.upsert_accounts(box.accounts).result()
         cache.writer.upsert_conversations(box.conversation_items()).result()
         started = time.perf_counter()

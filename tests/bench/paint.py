@@ -72,7 +72,6 @@ def child_app(data: Path, settings_dir: Path) -> dict[str, Any]:
     imports = time.perf_counter()
     from PySide6.QtWidgets import QApplication
 
-    from desktop.backend import Backend
     from desktop.loop import run
     from desktop.services import InboxService
     from desktop.settings import Settings
@@ -87,7 +86,7 @@ def child_app(data: Path, settings_dir: Path) -> dict[str, Any]:
         import asyncio
 
         bugs: list[BaseException] = []
-        backend = Backend(dataset.BASE_URL, None, "bench-key-never-sent", False, "environment")
+        backend = dataset.backend()
         service = InboxService(backend, data, on_bug=bugs.append)
         # Settings (window geometry, last open conversation) in a per-run dir: every run starts alike.
         manager = WindowManager(service, Settings(settings_dir), sandbox=False, recall_grace_s=0)

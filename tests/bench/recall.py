@@ -170,9 +170,10 @@ def child(argv: list[str]) -> None:
 
     threading.Thread(target=follow_stderr, daemon=True).start()
     try:
+        from desktop.backend import keyed_identity
         from sync.cache import cache_path
 
-        other_db = cache_path(other_data, sandbox.base_url)
+        other_db = cache_path(other_data, keyed_identity(sandbox.base_url, sandbox.key))  # the CLI's, by key
         _wait(live.is_set, 60, "the other session's event stream")
         with gui.qasync_loop() as loop:
             result = loop.run_until_complete(_scenario(gui, args, sandbox, other_db))

@@ -103,13 +103,16 @@ def test_a_damaged_cache_brings_up_a_dialog_instead_of_a_silent_exit(tmp_path: P
     """Issue 15: with a truncated cache the app exited in 0.6 s with nothing on screen. Now it stays up
     with the damaged-cache dialog (offscreen here, so the log says what it showed), and a SIGTERM — what
     the dialog's Quit does — ends it with the CLI's exit code for a damaged cache."""
-    from sync.cache import Cache, cache_path
+    from desktop.backend import running_sandbox
+    from sync.cache import Cache
     from tests.fixtures.sandbox import start_sandbox
 
     data = tmp_path / "data"
     sandbox = start_sandbox(tmp_path / "unused", "--state-dir", str(data / "sandbox"), key=None)
     try:
-        path = cache_path(data, sandbox.base_url)
+        backend = running_sandbox(data)
+        assert backend is not None
+        path = backend.cache_path(data)  # the data dir's sandbox's cache, as the app names it
         Cache.open_file(path).close()
         with open(path, "r+b") as file:
             file.write(b"\xff" * 100)  # page 1's header: "file is not a database"

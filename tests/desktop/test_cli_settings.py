@@ -16,7 +16,7 @@ import keyring
 import pytest
 
 from desktop import cli, credentials
-from desktop.backend import BASE_URL_ENV
+from desktop.backend import BASE_URL_ENV, keyed_identity
 from desktop.settings import BASE_URL, Settings, saved_str
 from sync.cache import cache_path
 from tests.fixtures.memory_keyring import MemoryKeyring
@@ -63,7 +63,8 @@ def test_the_cli_uses_the_base_url_and_key_settings_saved(
     assert saved_str(data, BASE_URL) == sandbox.base_url
 
     assert run(data, "sync", "--once") == 0, capsys.readouterr().err
-    assert cache_path(data, sandbox.base_url).exists()  # that service's cache, not the default's
+    # that service's cache (its URL and this key), not the default's
+    assert cache_path(data, keyed_identity(sandbox.base_url, sandbox.key)).exists()
     assert run(data, "conversations", "--json") == 0
     assert capsys.readouterr().out.startswith("[{")
 
@@ -80,7 +81,7 @@ def test_the_environment_and_the_flag_win_over_saved_settings(
 
     monkeypatch.setenv(BASE_URL_ENV, NOWHERE)
     assert run(data, "sync", "--once", "--base-url", sandbox.base_url) == 0
-    assert not cache_path(data, NOWHERE).exists()
+    assert not cache_path(data, keyed_identity(NOWHERE, sandbox.key)).exists()
 
 
 def test_the_environments_key_wins_over_the_keyring(

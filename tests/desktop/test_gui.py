@@ -365,7 +365,7 @@ def test_our_own_writes_never_look_like_another_processes_and_keep_the_selection
     # Another process's write is noticed.
     from sync.cache import Cache
 
-    other = Cache.open(gui.data, gui.sandbox.base_url)
+    other = Cache.open_file(gui.service.cache.path)
     try:
         other.writer.update_conversation(
             account.account_id, conversation.conversation_id, starred=True
@@ -572,7 +572,7 @@ def test_recall_now_from_the_last_window_finishes_before_the_app_closes(gui: Gui
     assert gui.manager.windows == []
     gui.run(gui.service.close())
     assert not server_lists(gui, message)
-    cache = Cache.open(gui.data, gui.sandbox.base_url)
+    cache = Cache.open_file(gui.service.cache.path)
     try:
         [attempt] = cache.reader.recall_log(limit=5)
         assert attempt.outcome is RecallState.RECALLED
@@ -653,7 +653,7 @@ def test_another_processes_pass_changes_the_account_states_shown(
     gui.service.start()
     window = gui.manager.open_window()
     _, served = seatless_and_served(gui)
-    other = Cache.open(gui.data, gui.sandbox.base_url)
+    other = Cache.open_file(gui.service.cache.path)
     try:
         state = AccountSyncState(
             served[0].account_id,

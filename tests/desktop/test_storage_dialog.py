@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QApplication, QPushButton
 
 from desktop.app import FRESH_START, StorageQuit, open_inbox_service, storage_problem_dialog
 from desktop.backend import Backend
-from sync.cache import Cache, cache_path
+from sync.cache import Cache
 from sync.errors import CacheBusy, CacheCorrupt, DataDirUnusable, DiskFull
 from tests.fixtures.sandbox import SandboxHandle
 from tests.sync.cache.helpers import ACCOUNT_A, ACCOUNTS, conv_urn, message_token, msg, msg_urn
@@ -97,10 +97,10 @@ def test_a_damaged_cache_is_moved_aside_and_a_fresh_one_opens(
 ) -> None:
     data = tmp_path / "data"
     data.mkdir()
-    path = cache_path(data, sandbox.base_url)
+    backend = Backend(sandbox.base_url, None, sandbox.key, True, "sandbox")
+    path = backend.cache_path(data)
     damaged_cache(path, recalls=2)
     damaged = path.read_bytes()
-    backend = Backend(sandbox.base_url, None, sandbox.key, True, "sandbox")
 
     async def scenario() -> tuple[Any, str, str]:
         pressing = asyncio.ensure_future(press_when_shown(lambda d: d.fresh_button))
@@ -127,9 +127,9 @@ def test_quit_leaves_the_damaged_cache_where_it_is(
 ) -> None:
     data = tmp_path / "data"
     data.mkdir()
-    path = cache_path(data, sandbox.base_url)
-    damaged_cache(path, recalls=0)
     backend = Backend(sandbox.base_url, None, sandbox.key, True, "sandbox")
+    path = backend.cache_path(data)
+    damaged_cache(path, recalls=0)
 
     async def scenario() -> None:
         pressing = asyncio.ensure_future(press_when_shown(lambda d: d.quit_button))

@@ -95,10 +95,10 @@ class Health:
     messages: int
 
 
-def cache_health(data: Path, base_url: str) -> Health:
-    """Open the cache the way the app does (``Cache.open``) and check it: integrity, foreign keys, and
-    that no tombstoned message is visible — through the reader as well as in the table."""
-    cache = Cache.open(data, base_url)
+def cache_health(data: Path) -> Health:
+    """Open the data dir's one cache as the app does (``Cache.open_file``) and check it: integrity, foreign
+    keys, and that no tombstoned message is visible — through the reader as well as in the table."""
+    cache = Cache.open_file(cache_file(data))
     try:
         conn = cache.db.connection()
         integrity = "; ".join(r[0] for r in conn.execute("PRAGMA integrity_check"))

@@ -17,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from desktop.backend import keyed_identity
 from sync.api import ApiClient
 from sync.cache import Cache
 from sync.engine import SyncEngine
@@ -26,7 +27,7 @@ from sync.recall_rules import eligibility
 
 
 async def run(data: Path, base_url: str, key: str) -> None:
-    cache = Cache.open(data, base_url)
+    cache = Cache.open(data, keyed_identity(base_url, key))  # the file the CLI opens with this key
     try:
         async with ApiClient(base_url, key, budget=None, session_id="stress-sync-worker") as api:
             engine = SyncEngine(api, cache, initial_message_conversations=1_000_000)

@@ -104,7 +104,7 @@ def test_kill_9_during_a_big_sync_never_corrupts_or_resurrects(
             assert proc.returncode == -9, log.read_text()[-3000:]
             if not list(data.glob("cache-*.sqlite")):
                 continue  # killed before the cache file existed: nothing to check
-            health = cache_health(data, handle.base_url)
+            health = cache_health(data)
             checks.append(
                 {"after_s": round(delay, 2), "messages": health.messages, "tombstones": health.tombstones}
             )
@@ -129,7 +129,7 @@ def test_kill_9_during_a_big_sync_never_corrupts_or_resurrects(
             check=False,
         )
         assert final.returncode == 0 and final.stdout.rstrip().endswith("done"), final.stderr[-3000:]
-        health = cache_health(data, handle.base_url)
+        health = cache_health(data)
         assert health.integrity == "ok" and health.visible_tombstoned == 0, health
 
         server = server_inbox(handle)
@@ -192,7 +192,7 @@ def test_kill_9_between_the_recall_200_and_the_tombstone_is_repaired_by_reconcil
             return {m["messageId"] for m in json.loads(listed.stdout)}
 
         assert victim["messageId"] in visible()  # the crash came before the tombstone
-        health = cache_health(data, handle.base_url)
+        health = cache_health(data)
         assert health.integrity == "ok"
 
         again = run_cli("sync", "--once", data_dir=data, env=env)
@@ -203,19 +203,17 @@ def test_kill_9_between_the_recall_200_and_the_tombstone_is_repaired_by_reconcil
         assert "1 recalled elsewhere" in again.stderr
         # The attempt the crash cut short is settled by the same start, by evidence: recalled.
         assert "settled — Recalled" in again.stderr
-        assert _recall_log_outcomes(data, handle.base_url) == {victim["messageId"]: ["recalled"]}
+        assert _recall_log_outcomes(data) == {victim["messageId"]: ["recalled"]}
         figures.update(crashed_exit=crashed.returncode, hidden_by_reconciliation=1)
     finally:
         handle.stop()
 
 
-def _recall_log_outcomes(data: Path, base_url: str) -> dict[str, list[str]]:
+def _recall_log_outcomes(data: Path) -> dict[str, list[str]]:
     import contextlib
     import sqlite3
 
-    from sync.cache import cache_path
-
-    with contextlib.closing(sqlite3.connect(cache_path(data, base_url))) as conn:
+    with contextlib.closing(sqlite3.connect(cache_file(data))) as conn:
         rows = conn.execute("SELECT message_id, outcome FROM recall_log ORDER BY id").fetchall()
     found: dict[str, list[str]] = {}
     for message_id, outcome in rows:
@@ -260,7 +258,7 @@ def test_kill_9_at_random_moments_of_a_recall_leaves_nothing_pending_after_the_n
             handle.control("DELETE", "faults")
             again = run_cli("sync", "--once", data_dir=data, env=env)
             assert again.returncode == 0, again.stderr
-            log = _recall_log_outcomes(data, handle.base_url).get(message["messageId"], [])
+            log = _recall_log_outcomes(data).get(message["messageId"], [])
             assert "pending" not in log, (n, phase, log, again.stderr)
             listed = set(server_inbox(handle)[(account, conversation_id)])
             upstream_recalled = message["messageId"] not in listed

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from desktop.backend import keyed_identity
 from sync.cache import Cache
 from sync.watcher import RECONCILE_FACTOR
 from tests.fixtures.sandbox import SandboxHandle
@@ -30,7 +31,7 @@ def test_a_recall_made_elsewhere_reaches_a_watch_process_and_another_reader_with
     data.mkdir()
     with watch_process(sandbox, data) as watcher:
         watcher.wait_for_mode("live")
-        cache = Cache.open(data, sandbox.base_url)
+        cache = Cache.open(data, keyed_identity(sandbox.base_url, sandbox.key))
         try:
             now = int(sandbox.control("GET", "clock")["now"])
             target = own_recent(cache, now)
@@ -71,7 +72,7 @@ def test_without_a_stream_a_watch_process_polls_and_finds_recalls_and_new_messag
     env = {"CONNECTSAFELY_POLL_S": str(POLL_S), "CONNECTSAFELY_STREAM_RETRY_S": "30"}
     with watch_process(server, data, env) as watcher:
         watcher.wait_for_mode("polling")
-        cache = Cache.open(data, server.base_url)
+        cache = Cache.open(data, keyed_identity(server.base_url, server.key))
         try:
             now = int(server.control("GET", "clock")["now"])
             _wait_in_cache(cache, lambda: bool(all_cached_messages(cache)), "the first round", 30, watcher)
@@ -157,7 +158,7 @@ def _rate_limit_run(sandbox_factory: Callable[..., SandboxHandle], tmp_path: Pat
     before = int(server.control("GET", "requests")["total"])
     with watch_process(server, data, env) as watcher:
         watcher.wait_for_mode("polling")
-        cache = Cache.open(data, server.base_url)
+        cache = Cache.open(data, keyed_identity(server.base_url, server.key))
         try:
             _wait_in_cache(cache, lambda: len(all_cached_messages(cache)) > 0, "the first round", 60, watcher)
             account_id, urn = conversations[-1]
