@@ -159,7 +159,18 @@ def start_sandbox(data: Path, *, live: bool = True, timeout_s: float = 30.0) -> 
     folder.chmod(0o700)
     # In the background CPU class: it stands in for a server that is not on the user's machine, and at
     # normal priority it would take the cores the window needs while it serves a sync (sync.priority).
-    args = [sys.executable, "-m", "sync.sandbox", "--port", "0", "--state-dir", str(folder), "--background"]
+    # --demo: only contacts message the two accounts (the tests' data has them message each other).
+    args = [
+        sys.executable,
+        "-m",
+        "sync.sandbox",
+        "--port",
+        "0",
+        "--state-dir",
+        str(folder),
+        "--background",
+        "--demo",
+    ]
     if live:
         args.append("--live")
     env = {k: v for k, v in os.environ.items() if k != "CONNECTSAFELY_SANDBOX_KEY"}

@@ -77,6 +77,7 @@ class Options:
     state_dir: Path | None = None
     profile: str = "contract"
     ws_answer: str = "404"
+    demo: bool = False
 
 
 Handler = Callable[["Sandbox", Ctx], Awaitable[Reply]]

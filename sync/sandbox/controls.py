@@ -39,7 +39,7 @@ async def c_reset(sb: Sandbox, ctx: Ctx) -> Reply:
     if conversations < 4 or per < 0:
         raise ApiError(400, "VALIDATION_ERROR", "conversations must be >= 4, messagesPerConversation >= 0")
     sb.clock.reset(start)
-    params = Params(seed, sb.clock.now_ms() if start is None else start, conversations, per)
+    params = Params(seed, sb.clock.now_ms() if start is None else start, conversations, per, old.demo)
     await sb.stream.drop()
     sb.store.reset(params)
     sb.limiter.reset()

@@ -1,6 +1,6 @@
 """Seeded, deterministic demo data for the sandbox: accounts, contacts, threads and their messages.
 
-The same ``seed``, ``now``, thread count and messages per thread always give the same data. Only
+The same ``seed``, ``now``, thread count, messages per thread and ``demo`` always give the same data. Only
 the thread metadata (members, token, last activity, unread count, star) is built at start-up; a
 thread's messages are generated the first time something reads them ("materialized"), from a PRNG
 seeded by the thread alone, so 10,000 × 100 starts in well under a second and memory grows only
@@ -38,7 +38,9 @@ DAY_MS: Final = 24 * HOUR_MS
 RECENT_THREADS: Final = (0, 1, 2, 3)
 """Threads whose newest messages are minutes old, so recall windows are open at ``now``."""
 SHARED_THREAD: Final = 0
-"""A direct thread between the two accounts: in both mailboxes, same tokens, different prefixes."""
+"""A direct thread between the two accounts: in both mailboxes, same tokens, different prefixes (spec §4's
+cross-mailbox cases). Not in the demo data (``Params.demo``), where it is a contact's thread like the others:
+a person trying the app would see their own message as an unread incoming one under the other account."""
 EDGE_THREADS: Final = (1, 2)
 """Threads whose tokens contain ``+``, ``/`` and ``=`` (one per account)."""
 EDGE_ALPHABET: Final = "~?>"
@@ -209,14 +211,20 @@ class Params:
     now: int
     conversations: int
     per_conversation: int
+    demo: bool = False
+    """The app's embedded sandbox (``--demo``): only contacts message the accounts, never each other. The
+    tests' data (False) keeps :data:`SHARED_THREAD`, and every figure they count, as it was."""
 
-    def to_json(self) -> dict[str, int]:
-        return {
+    def to_json(self) -> dict[str, int | bool]:
+        out: dict[str, int | bool] = {
             "seed": self.seed,
             "now": self.now,
             "conversations": self.conversations,
             "messagesPerConversation": self.per_conversation,
         }
+        if self.demo:  # absent otherwise: the tests' answers and older state dirs read the same
+            out["demo"] = True
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Params:
@@ -225,6 +233,7 @@ class Params:
             int(data["now"]),
             int(data["conversations"]),
             int(data["messagesPerConversation"]),
+            data.get("demo") is True,
         )
 
 
@@ -383,7 +392,7 @@ class World:
         )
         contact = self.contacts[index].profile_id
         mailboxes: dict[str, Mailbox]
-        if index == SHARED_THREAD:
+        if index == SHARED_THREAD and not p.demo:
             members: tuple[str, ...] = (a.person.profile_id, b.person.profile_id)
             # Unread differs per mailbox: a's newest inbound (from b) and b's two newest inbound (from a).
             mailboxes = {a.id: Mailbox(unread=1), b.id: Mailbox(unread=2)}
@@ -442,7 +451,7 @@ class World:
         for k in range(count):  # k = 0 is the newest
             if k < unread:
                 sender = rng.choice(others)  # the newest `unread` messages are inbound
-            elif thread.index == SHARED_THREAD and k in (1, 2):
+            elif thread.index == SHARED_THREAD and not self.params.demo and k in (1, 2):
                 sender = primary
             elif recent and k in (1, 2):
                 sender = primary  # own messages inside the recall window

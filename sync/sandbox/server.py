@@ -68,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
         help="what /ws answers when there is no stream: 404, a 200 HTML page, or a 502 (default 404)",
     )
     parser.add_argument("--live", action="store_true", help="contacts reply now and then")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="data for trying the app (its embedded sandbox): only contacts message the two accounts, "
+        "never each other (the default data keeps the thread between them that the tests need)",
+    )
     parser.add_argument("--live-interval-s", type=float, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--state-dir", type=Path, default=None, help="persist state between runs")
     parser.add_argument(
@@ -120,6 +126,7 @@ def options_from(args: argparse.Namespace) -> Options:
         state_dir=args.state_dir,
         profile=args.profile,
         ws_answer=args.ws_answer,
+        demo=args.demo,
     )
 
 
@@ -129,6 +136,7 @@ def _params(opts: Options) -> Params:
         opts.now if opts.now is not None else int(time.time() * 1000),
         opts.conversations,
         opts.per_conversation,
+        opts.demo,
     )
     if opts.state_dir is None:
         return wanted
@@ -136,10 +144,11 @@ def _params(opts: Options) -> Params:
     if stored.exists():
         # The state dir's data wins: its journal only makes sense on top of the data it was written against.
         params = Params.from_json(json.loads(stored.read_text(encoding="utf-8")))
-        if (params.seed, params.conversations, params.per_conversation) != (
+        if (params.seed, params.conversations, params.per_conversation, params.demo) != (
             wanted.seed,
             wanted.conversations,
             wanted.per_conversation,
+            wanted.demo,
         ):
             log.warning("using the data of %s (%s); reset to change it", opts.state_dir, params.to_json())
         return params

@@ -111,6 +111,8 @@ def test_restarting_in_sandbox_mode_keeps_the_cache_and_the_recall_log(tmp_path:
         wait_for(endpoint.exists, 30, "the sandbox the app starts")
         first = running_sandbox(data)
         assert first is not None
+        # The app's sandbox serves the demo data: only contacts message its two accounts.
+        assert json.loads((data / "sandbox" / "params.json").read_text())["demo"] is True
         wait_for(lambda: synced_conversations(data) > 0, 60, "the app's first sync")
         # The CLI, with no key either, uses the running sandbox and the same cache file.
         conversations = cli_json(data, "conversations", "--json")
