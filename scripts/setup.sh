@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Prepare a fresh Debian/Ubuntu machine: the shared libraries Qt needs (as root), then .venv with the app.
-# Usage: bash scripts/setup.sh [--test] [--screen]
+# Usage: bash scripts/setup.sh [--test] [--screen] [--reinstall]
+# pip runs only when .venv is not current: .venv/.setup-stamp holds a hash of pyproject.toml and the venv's
+# Python with what was installed (the app, or the app and the test tools); the app is installed editable,
+# so a change to the code needs no reinstall. --reinstall runs pip anyway.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_test=0
 want_screen=0
+reinstall=0
 for arg in "$@"; do
   case "$arg" in
     --test) want_test=1 ;;
     --screen) want_screen=1 ;;
+    --reinstall) reinstall=1 ;;
   esac
 done
 
@@ -45,9 +50,22 @@ python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
+stamp=.venv/.setup-stamp
+# What the install depends on: the project's metadata (dependencies, extras, entry points) and the Python.
+current="$( (cat pyproject.toml; .venv/bin/python -VV) | sha256sum | cut -d' ' -f1)"
+installed=""
+if [ -f "$stamp" ]; then read -r installed <"$stamp" || true; fi
+# "<hash> test" covers the app as well; "<hash> app" covers the app only.
+if [ "$reinstall" = 0 ] && { [ "$installed" = "$current test" ] || { [ "$want_test" = 0 ] && [ "$installed" = "$current app" ]; }; }; then
+  exit 0
+fi
+rm -f "$stamp"  # an install that fails half-way is not current
 .venv/bin/python -m pip install -q --disable-pip-version-check -U pip
 if [ "$want_test" = 1 ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+  echo "$current test" >"$stamp"
 else
   .venv/bin/python -m pip install -q --disable-pip-version-check -e .
+  # A --reinstall of the app alone leaves the test tools that were current in place.
+  if [ "$installed" = "$current test" ]; then echo "$current test" >"$stamp"; else echo "$current app" >"$stamp"; fi
 fi
