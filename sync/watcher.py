@@ -22,10 +22,11 @@ new messages), then reconciliation of the recall-window horizon for recalls made
 reconciliation costs one C2 page per conversation holding a message sent within an hour of its last
 complete view L, and with many recently active conversations that would be most of the rate limit every
 round. So the poller spends from its own token bucket (``poll_burst`` requests, refilled at
-``poll_rate_per_s``; by default 60 and 0.5/s: below the local budget of the client that runs the
-passes — 0.6/s for a GUI's sync worker, whose user actions have a budget of their own, 0.9/s for
-``sync --watch`` — so that budget refills while polling and nothing the user does queues behind a
-round), and:
+``poll_rate_per_s``; by default 60 and 0.85/s of requests as the bucket counts them, which over-counts
+the incremental part — about 0.65/s of real ones with 10 conversations in the horizon: below the local
+budget of the client that runs the passes — 0.7/s for a GUI's sync worker, whose user actions have a
+budget of their own, 0.9/s for ``sync --watch`` — so that budget refills while polling and nothing the
+user does queues behind a round), and:
 
 - a round starts when its interval has passed and the bucket holds the incremental part's cost plus
   one reconciliation. When the bucket cannot pay for a whole round (the incremental part plus every
@@ -39,8 +40,7 @@ round), and:
   being when it was last read completely), a deferred conversation is read further back — no recall
   is missed, and nothing older than the horizon is ever tombstoned by inference. Only the delay before
   a recall made elsewhere vanishes grows: with 50 recently active conversations and an empty bucket, a
-  full rotation takes about 50 / (0.5 / 2) s ≈ 3 min, while new messages keep arriving every few
-  seconds (the incremental part of a round is paced at 3 requests per 12 s).
+  full rotation takes about 50 / (0.85 / 2) s ≈ 2 min, while new messages keep arriving every round.
 - a 429 drains the bucket and postpones the next round by ``Retry-After`` (the API client has
   already retried reads within its own limits).
 
@@ -79,18 +79,30 @@ from sync.realtime import HELLO_TIMEOUT_S, WATCHDOG_S, EventCallback, EventStrea
 
 log = logging.getLogger(__name__)
 
-POLL_FOCUSED_S: Final = 12.0
+POLL_FOCUSED_S: Final = 24.0
+"""While a window is focused: a round (new activity and messages, then the whole horizon) every 24 s.
+Measured against the vendor profile with 10 conversations active in the last hour (BENCHMARKS.md figure
+9): inbound messages and recalls made elsewhere both reach the cache within p95 ≈ 23 s, at ≈ 33 requests
+a minute. At 12 s with reconciliation every other round (the factor 2.0 before) recalls took p95 36–43 s:
+a view read a moment after one round's start is not two intervals old at the round 24 s later, so each
+horizon conversation was re-read every third round (36 s), and the poller's bucket could not pay for it."""
 POLL_BACKGROUND_S: Final = 60.0
-RECONCILE_FACTOR: Final = 2.0
+RECONCILE_FACTOR: Final = 0.75
 """A conversation of the recall-window horizon is re-read once its complete view is this many polling
-intervals old (24 s while focused): recalls made elsewhere show within about that, at a cost of one C2
-per horizon conversation per period — the bulk of a polling session's requests (BENCHMARKS.md)."""
+intervals old. Below 1 so that a view read during one round is due at the next (the read starts some
+seconds after the round does): the whole horizon every round, DESIGN's rule — recalls made elsewhere show
+within about one interval, at one C2 per horizon conversation per round, the bulk of a polling session's
+requests (BENCHMARKS.md figure 9)."""
 MAX_RATE_LIMIT_WAIT_S: Final = 600.0
 ACCOUNTS_MAX_AGE_S: Final = 300.0
 """Polling rounds ask A1 again only this often: accounts come and go rarely, a round's requests do not."""
 STREAM_RETRY_S: Final = 600.0
 POLL_BURST: Final = 60.0
-POLL_RATE_PER_S: Final = 0.5
+POLL_RATE_PER_S: Final = 0.85
+"""The poller's own bucket refill. It is charged A1 and one C1 page per listed account (the seatless one
+included) plus one per 100 conversations seen on every round, ~4 more than a focused round sends against
+a 1,000-conversation inbox: 0.85/s counted is ~0.65/s sent with 10 horizon conversations (figure 9:
+≈ 33/min). At 0.5/s it could not pay for the horizon every period and rounds stretched."""
 INCREMENTAL_SHARE: Final = 0.5
 """Under budget pressure, the incremental part of the rounds spends at most this share of the refill."""
 POLL_ENV: Final = "CONNECTSAFELY_POLL_S"
