@@ -1,5 +1,7 @@
-"""The settings dialog, the one crash dialog for unexpected errors (never a traceback in the face) and the
-dialog for a cache or data dir that cannot be used (a known error, with what the user can do about it)."""
+"""The settings dialog, the crash dialog, and the dialog for a cache or data dir that cannot be used.
+
+The crash dialog is the one place an unexpected error (a bug) is shown, never a traceback in the face; an
+unusable cache or data dir is a known error, shown with what the user can do about it."""
 
 from __future__ import annotations
 

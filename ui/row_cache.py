@@ -32,8 +32,10 @@ class RowCache:
 
     The pixmaps live in Qt's ``QPixmapCache``, which Qt's styles share. While a ``RowCache`` lives it raises
     the cache's limit by its budget, so N delegates may keep what N budgets kept before; past the limit Qt
-    drops the least recently drawn pixmap of the whole cache (another delegate's row, or a style's pixmap),
-    and it trims a cache left unchanged for half a minute by a quarter every ten seconds.
+    drops the least recently drawn pixmap of the whole cache (another delegate's row, or a style's pixmap).
+    Qt also trims it over time (``QPMCache::timerEvent``): the least recently used pixmap every 30 s, and,
+    once nothing new came in for 30 s, a quarter of the cache every 10 s; a row dropped so is rendered again
+    when next drawn.
     """
 
     def __init__(self, budget_bytes: int) -> None:

@@ -1,7 +1,7 @@
 """The read-only data sources the widgets need, as Protocols the desktop layer implements over the cache.
 
 The UI never talks HTTP or SQL: every model reads through one of these, on the GUI thread, with short
-``LIMIT``ed queries (DESIGN.md, "Threads and loops"). User intents leave the widgets as Qt signals instead.
+``LIMIT``ed queries (ARCHITECTURE.md §3). User intents leave the widgets as Qt signals instead.
 """
 
 from __future__ import annotations
