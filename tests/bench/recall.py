@@ -14,7 +14,7 @@ Each run is a child process (``python -m tests.bench.recall child ...``) with:
 
 Then, one at a time, each message is recalled through ``InboxService.recall`` (what the window's action
 calls after its confirmation, grace period 0). The clock starts when C6's 200 answer is back
-(``ApiClient.retry_recall`` returns) and stops (a) when the second window's message model has removed the
+(``ApiClient.recall`` returns) and stops (a) when the second window's message model has removed the
 row (``rowsRemoved``) and (b) when the poller sees the row gone from the other cache.
 
 Baseline, in the parent before each child: one ``websockets`` round trip of a 93-byte frame on loopback
@@ -246,14 +246,14 @@ async def _scenario(gui: Any, args: argparse.Namespace, sandbox: Any, other_db: 
         answered: dict[str, float] = {}
         removed: dict[str, float] = {}
         current = {"id": ""}
-        original = service.api.retry_recall
+        original = service.api.recall
 
-        async def timed_retry_recall(*a: Any, **kw: Any) -> Any:
+        async def timed_recall(*a: Any, **kw: Any) -> Any:
             result = await original(*a, **kw)
             answered[current["id"]] = time.perf_counter()
             return result
 
-        service.api.retry_recall = timed_retry_recall  # type: ignore[method-assign]
+        service.api.recall = timed_recall  # type: ignore[method-assign]
 
         def on_rows_removed(*_: Any) -> None:
             mid = current["id"]
@@ -278,7 +278,7 @@ async def _scenario(gui: Any, args: argparse.Namespace, sandbox: Any, other_db: 
             poll.stdin.write(mid + "\n")
             poll.stdin.flush()
             status = await service.recall(message, window_id=first.objectName())
-            assert status.phase.value == "succeeded", status
+            assert status.state.value == "recalled", status
             await gui.until(lambda m=mid: m in removed, 10, f"{mid} to leave the second window")
             await gui.until(lambda m=mid: m in seen, 10, f"{mid} to leave the other cache", 0.002)
             same.append((removed[mid] - answered[mid]) * 1000)
@@ -348,7 +348,7 @@ def run(options: Options) -> Figure:
             "the headline figure is the other process's p99; the same-process goal is judged on its p99",
             f"{SETTLE_S:g} s between recalls; {count} messages sent into the conversation first (C5), "
             "both windows open on it; the models page the next 50 back in as rows are recalled (untimed)",
-            "clock starts when `ApiClient.retry_recall` returns C6's 200; 'gone from the 2nd window' is the "
+            "clock starts when `ApiClient.recall` returns C6's 200; 'gone from the 2nd window' is the "
             "`rowsRemoved` of that window's message model; 'gone from the other cache' is seen by a poller "
             "process (`PRAGMA data_version` every 0.2 ms, then a lookup), `CLOCK_MONOTONIC` on both sides",
         ],
