@@ -1,8 +1,15 @@
-"""A list-backed ``InboxReader`` for widget tests: honours the ordering contracts and counts its reads."""
+"""A list-backed ``InboxReader`` for widget tests: honours the ordering contracts and counts its reads.
+
+It answers as the real reader over the cache does (``desktop.reader``: SQL on ``sync/cache``), checked by
+``test_reader_contract.py``, which runs the same assertions against both. It shares no code with the UI
+it serves: a fake that asked the list model's own ``ConversationFilter`` whether a row matches could
+never disagree with the model, so the model's disagreements with the cache went unseen.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import string
 from collections import Counter
 from collections.abc import Collection
 
@@ -19,12 +26,32 @@ from sync.model import (
     RecallState,
     RowKey,
 )
-from ui.conversation_model import ConversationFilter, conversation_sort_key
 
 NOW_MS = 1_780_000_000_000
 """A fixed "server now" (2026-05-28): tests move it with ``reader.now_ms``."""
 MINUTE = 60_000
 OWNER = "me"
+MAX_PAGE = 500
+"""The cache's largest page (``sync.cache.reads.MAX_PAGE``)."""
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def like_fold(text: str) -> str:
+    """Case folding as SQLite's ``LIKE`` does it: ASCII letters only ("É" and "é" stay apart)."""
+    return text.translate(_ASCII_LOWER)
+
+
+def like_contains(haystack: str, needle: str) -> bool:
+    """``haystack LIKE '%needle%'`` with ``%`` and ``_`` escaped, as the cache searches."""
+    return like_fold(needle) in like_fold(haystack)
+
+
+def checked_limit(limit: int) -> int:
+    """The cache refuses a page of no rows and caps a page at ``MAX_PAGE``."""
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ValueError(f"limit must be a positive int, got {limit!r}")
+    return min(limit, MAX_PAGE)
 
 
 class FakeInboxReader:
@@ -76,36 +103,49 @@ class FakeInboxReader:
         self, *, account_id: str | None, unread_only: bool, search: str, offset: int, limit: int
     ) -> list[Conversation]:
         self.calls["conversations_page"] += 1
-        flt = ConversationFilter(account_id, unread_only, search)
+        limit = checked_limit(limit)
+        needle = search.strip()
         rows = sorted(
             (
                 c
                 for c in self._conversations.values()
-                if flt.matches(c)
-                or (
-                    search.strip()
-                    and (account_id is None or c.account_id == account_id)
-                    and (not unread_only or c.unread_count > 0)
-                    and self._mentions(c.account_id, c.conversation_id, search)
+                if (account_id is None or c.account_id == account_id)
+                and (not unread_only or c.unread_count > 0)
+                and (
+                    not needle
+                    or self._shows(c, needle)
+                    or self._mentions(c.account_id, c.conversation_id, needle)
                 )
             ),
-            key=conversation_sort_key,
+            # ORDER BY last_activity_at DESC, account_id, conversation_id
+            key=lambda c: (-c.last_activity_at, c.account_id, c.conversation_id),
         )
-        page = rows[offset : offset + limit]
+        start = max(0, offset)
+        page = rows[start : start + limit]
         self.rows_read += len(page)
         return page
+
+    @staticmethod
+    def _shows(conversation: Conversation, needle: str) -> bool:
+        """The conversation row's own text: a participant's name or headline, the latest message."""
+        haystacks = [p.name for p in conversation.participants] + [
+            p.headline for p in conversation.participants
+        ]
+        if conversation.latest is not None:
+            haystacks.append(conversation.latest.text)
+        return any(like_contains(h, needle) for h in haystacks)
 
     def conversation_mentions(self, account_id: str, conversation_id: str, text: str) -> bool:
         self.calls["conversation_mentions"] += 1
         return self._mentions(account_id, conversation_id, text)
 
     def _mentions(self, account_id: str, conversation_id: str, text: str) -> bool:
-        needle = text.strip().casefold()
+        needle = text.strip()
         return bool(needle) and any(
             m.account_id == account_id
             and m.conversation_id == conversation_id
             and m.message_id not in self._hidden
-            and needle in m.text.casefold()
+            and like_contains(m.text, needle)
             for m in self._messages.values()
         )
 
@@ -122,6 +162,7 @@ class FakeInboxReader:
         self, account_id: str, conversation_id: str, *, before: tuple[int, str] | None, limit: int
     ) -> list[Message]:
         self.calls["messages_page"] += 1
+        limit = checked_limit(limit)
         rows = [
             m
             for m in self._messages.values()
@@ -141,7 +182,9 @@ class FakeInboxReader:
 
     def recall_log(self, limit: int) -> list[RecallAttempt]:
         self.calls["recall_log"] += 1
-        return sorted(self._log, key=lambda a: a.started_at, reverse=True)[:limit]
+        # ORDER BY started_at DESC, id DESC: of two attempts started in the same millisecond, the later first
+        ordered = sorted(self._log, key=lambda a: (a.started_at, a.attempt_id), reverse=True)
+        return ordered[: checked_limit(limit)]
 
     def server_now_ms(self) -> int:
         return self.now_ms
