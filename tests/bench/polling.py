@@ -340,7 +340,10 @@ def run_config(config: str, options: Options, work: Path, size: Size, seed: int)
 
     rng = random.Random(f"{NAME}/{config}/{seed}")
     sandbox = start_vendor_sandbox(
-        work / f"{config}-sandbox", conversations=size.threads, per_conversation=size.per_conversation
+        work / f"{config}-sandbox",
+        conversations=size.threads,
+        per_conversation=size.per_conversation,
+        background=False,
     )
     client: Client | None = None
     outcome = Outcome()
@@ -525,6 +528,8 @@ def _per_run(config: str, outcome: Outcome) -> dict[str, Any]:
         f"{config}_per_min": outcome.requests / outcome.window_s * 60 if outcome.window_s else float("nan"),
         f"{config}_429": outcome.answers_429,
         f"{config}_missed": sum(1 for e in outcome.events if e.arrived is None),
+        # The GUI's interval when it stopped (the focused one, unless something unfocused it).
+        f"{config}_interval_s": float(outcome.client.get("interval_s", math.nan)),
     }
 
 
@@ -620,8 +625,12 @@ def _figure(options: Options, size: Size, runs: list[dict[str, Any]]) -> Figure:
             "configuration); requests per minute counted at the sandbox over each run's window; an event "
             f"that never arrives (within {size.grace_s:g} s after the window) counts as infinitely late",
             interval_note,
+            "each configuration has its own sandbox: `--profile vendor`, rate limit on for the measurement "
+            "(off for the `sync --once` before it), normal CPU priority (a `SCHED_IDLE` one would be "
+            "starved by whatever else runs on the machine)",
             "the verdict is the GUI's (a focused window: the app in use); `sync --watch` has no window, so "
-            "it polls at the background interval, reported beside it",
+            "it polls at the background interval, reported beside it; the GUI's watcher interval when each "
+            "run ended: " + ", ".join(f"{r['gui_interval_s']:g} s" for r in runs),
         ],
     )
 
