@@ -18,7 +18,12 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_API", "pyside6")
 
-pytest_plugins = ["tests.fixtures.sandbox", "tests.fixtures.secret_scan"]
+pytest_plugins = [
+    "tests.fixtures.sandbox",
+    "tests.fixtures.secret_scan",
+    "tests.fixtures.tiers",
+    "tests.fixtures.qt_warnings",
+]
 
 
 @pytest.fixture

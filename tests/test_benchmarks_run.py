@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.gui
+@pytest.mark.bench
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("name", list(BENCHMARKS))
 def test_benchmark_runs_once_at_the_small_size(name: str, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ STRESS_ENV = "CONNECTSAFELY_STRESS"
 REPORT_ENV = "CONNECTSAFELY_STRESS_REPORT"
 
 _collected: list[dict[str, Any]] = []
+HERE = Path(__file__).resolve().parent
 
 
 def full() -> bool:
@@ -52,6 +53,14 @@ def figures(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     if target:
         with Path(target).open("a", encoding="utf-8") as out:
             out.write(json.dumps(entry) + "\n")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test of this folder is ``stress``: the quick tier leaves the folder to the full one."""
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.stress)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -158,9 +158,9 @@ def test_a_watcher_and_a_second_command_line_share_one_data_dir(
         assert cached[key] == server[key]
         with contextlib.closing(sqlite3.connect(cache_file(data))) as conn:
             tombstoned = {r[0] for r in conn.execute("SELECT message_id FROM tombstones")}
-            succeeded = conn.execute(
-                "SELECT count(*) FROM recall_log WHERE outcome = 'recalled'"
-            ).fetchone()[0]
+            succeeded = conn.execute("SELECT count(*) FROM recall_log WHERE outcome = 'recalled'").fetchone()[
+                0
+            ]
         assert recalled <= tombstoned
         assert succeeded == len(recalled)
         leader_log = (tmp_path / "leader.log").read_text()
