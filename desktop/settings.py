@@ -30,6 +30,7 @@ class Setting:
 RECALL_GRACE_S = Setting("recall/grace_s", 3, "Seconds to cancel a recall before it is sent")
 BASE_URL = Setting("service/base_url", "", "ConnectSafely API base URL (empty: the default service)")
 WINDOW_COUNT = Setting("windows/count", 1, "Windows open at the last exit")
+THEME = Setting("view/theme", "system", "View › Theme: system (the desktop's light or dark), light or dark")
 
 FILE_NAME: Final = "settings.ini"
 

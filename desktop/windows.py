@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QSystemTrayIcon
 from desktop import backend as backends
 from desktop import credentials
 from desktop.services import InboxService
-from desktop.settings import RECALL_GRACE_S, WINDOW_COUNT, Settings
+from desktop.settings import RECALL_GRACE_S, THEME, WINDOW_COUNT, Settings
 from sync.errors import KnownError, NoApiAccess, NotFound, SignedOut
 from sync.model import (
     Account,
@@ -33,7 +33,9 @@ from sync.model import (
     SyncProgress,
 )
 from ui.main_window import MainWindow
+from ui.palette import Palette
 from ui.sources import RefreshOutcome, ServerFreshness
+from ui.style import Theme, ThemeChoice
 
 if TYPE_CHECKING:
     # Imported where used: the first window paints without the network side or the dialogs loaded.
@@ -134,6 +136,9 @@ class WindowManager(QObject):
         service.refresh_finished.connect(self._on_service_refresh_finished)
         service.base_url_suggested.connect(self._on_service_base_url_suggested)
         self._suggested_base_url = ""
+        # One theme for every window: the saved View › Theme choice, or the desktop's colour scheme.
+        self.theme = Theme(ThemeChoice.parse(settings.get_str(THEME)), self)
+        self.theme.palette_changed.connect(self._on_theme_palette_changed)
         # Polling is quicker while one of the app's windows is active (sync.watcher: focused interval).
         app = QGuiApplication.instance()
         if isinstance(app, QGuiApplication):
@@ -149,7 +154,13 @@ class WindowManager(QObject):
 
     def open_window(self, slot: int | None = None) -> MainWindow:
         """A new main window; ``slot`` restores the geometry and conversation saved under that number."""
-        window = MainWindow(self.service.reader, sandbox=self.sandbox, recall_grace_s=self.recall_grace_s)
+        window = MainWindow(
+            self.service.reader,
+            sandbox=self.sandbox,
+            recall_grace_s=self.recall_grace_s,
+            palette=self.theme.palette,
+        )
+        window.set_theme(self.theme.palette, self.theme.choice)
         window.setObjectName(f"mainWindow{next(self._ids)}")
         index = len(self.windows) if slot is None else slot
         window.setProperty("slot", index)
@@ -180,6 +191,7 @@ class WindowManager(QObject):
             lambda url, w=window: self.open_settings(w, suggested_base_url=url)
         )
         window.older_history_requested.connect(self._on_window_older_history_requested)
+        window.theme_requested.connect(self._on_window_theme_requested)
         window.window_closed.connect(lambda w=window: self._on_window_closed(w))
         self.windows.append(window)
         window.show()
@@ -433,6 +445,18 @@ class WindowManager(QObject):
 
     def _on_window_older_history_requested(self, account_id: str, conversation_id: str) -> None:
         self.service.load_older(account_id, conversation_id)
+
+    def _on_window_theme_requested(self, value: str) -> None:
+        choice = ThemeChoice.parse(value)
+        self.settings.set(THEME, choice.value)
+        self.settings.sync()
+        self.theme.set_choice(choice)
+        for window in self.windows:
+            window.set_theme(self.theme.palette, choice)
+
+    def _on_theme_palette_changed(self, palette: Palette) -> None:
+        for window in self.windows:
+            window.set_theme(palette)
 
     def _on_window_refresh_requested(self, account_ids: tuple[str, ...]) -> None:
         self.service.refresh_from_linkedin(tuple(account_ids))

@@ -53,6 +53,11 @@ class AccountStates:
         """Account id → the name shown (the id when the account has no name)."""
         return {a.account_id: a.name or a.account_id for a in self.accounts}
 
+    def row_labels(self) -> dict[str, str]:
+        """Account id → the name each conversation row shows in "All accounts": none with one account
+        (nothing to tell apart)."""
+        return self.names() if len(self.accounts) > 1 else {}
+
     def problem(self, account_id: str) -> str:
         """What is wrong with one account, in a few words ("" when nothing is)."""
         return account_problem(self.account(account_id), self._issues.get(account_id))

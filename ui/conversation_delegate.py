@@ -1,4 +1,4 @@
-"""Painting of conversation rows: avatar, name, headline, preview, time, star and unread badge."""
+"""Painting of conversation rows: avatar, name, headline, account, preview, time, star and unread badge."""
 
 from __future__ import annotations
 
@@ -16,10 +16,14 @@ AnyIndex = QModelIndex | QPersistentModelIndex
 
 
 class ConversationDelegate(QStyledItemDelegate):
-    """Avatar initials, name, headline, preview, time, star and unread badge, in a fixed-height row.
+    """Avatar initials, name, headline, preview, time, star and unread badge, in a fixed-height row; in
+    "All accounts" (of several), the account the conversation belongs to, right of the headline.
 
     Every row has the same height, so the list can use ``setUniformItemSizes(True)``.
     """
+
+    ACCOUNT_SHARE = 0.45
+    """At most this share of the text column goes to the account's name (the headline gets the rest)."""
 
     ROW_HEIGHT = 78
     AVATAR = 44
@@ -29,6 +33,14 @@ class ConversationDelegate(QStyledItemDelegate):
         self.palette = palette
         """The colours rows are painted with (rows are cached per palette)."""
         self._rendered = RowCache(ROW_PIXMAP_BUDGET)
+
+    def set_palette(self, palette: Palette) -> None:
+        """Paint with ``palette`` from now on; the rows painted in the old one are dropped (the caller
+        repaints the view)."""
+        if palette is self.palette:
+            return
+        self.palette = palette
+        self._rendered.clear()
 
     def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
         return QSize(max(200, option.rect.width()), self.ROW_HEIGHT)
@@ -45,13 +57,14 @@ class ConversationDelegate(QStyledItemDelegate):
             index.data(ConversationRole.STARRED),
             index.data(ConversationRole.AVATAR_SEED),
             index.data(ConversationRole.INITIALS),
+            index.data(ConversationRole.ACCOUNT_LABEL),
             format_time(int(index.data(ConversationRole.LAST_ACTIVITY) or 0), local_now_ms()),
             bool(state & QStyle.StateFlag.State_Selected),
             bool(state & QStyle.StateFlag.State_MouseOver),
             base.key(),
             self.palette.name,
         )
-        self._rendered.draw(painter, shown, rect, lambda row: self._paint_row(row, option, index, shown[7]))
+        self._rendered.draw(painter, shown, rect, lambda row: self._paint_row(row, option, index, shown[8]))
 
     def _paint_row(
         self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex, time_text: str
@@ -80,7 +93,7 @@ class ConversationDelegate(QStyledItemDelegate):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(qcolor(avatar_color(colors, str(index.data(ConversationRole.AVATAR_SEED) or ""))))
         painter.drawEllipse(avatar)
-        painter.setPen(qcolor(colors.on_accent))
+        painter.setPen(qcolor(colors.avatar_text))
         painter.setFont(scaled(base, 1.05, bold=True))
         painter.drawText(
             avatar, Qt.AlignmentFlag.AlignCenter, str(index.data(ConversationRole.INITIALS) or "?")
@@ -121,15 +134,29 @@ class ConversationDelegate(QStyledItemDelegate):
             elide(name_fm, title, name_right - left),
         )
 
-        # Second line: headline.
+        # Second line: headline, and the account in "All accounts" (a pill at the right).
         y = top + line_h + 2
         painter.setFont(small)
+        headline_right = right
+        account = str(index.data(ConversationRole.ACCOUNT_LABEL) or "")
+        if account:
+            pad = 6
+            room = int((right - left) * self.ACCOUNT_SHARE)
+            label = elide(small_fm, account, room - 2 * pad)
+            pill_w = small_fm.horizontalAdvance(label) + 2 * pad
+            pill = QRect(right - pill_w, y, pill_w, small_fm.height())
+            painter.setPen(qcolor(colors.border_soft))
+            painter.setBrush(qcolor(colors.subtle))
+            painter.drawRoundedRect(pill, pill.height() / 2, pill.height() / 2)
+            painter.setPen(qcolor(colors.secondary_text))
+            painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, label)
+            headline_right = pill.left() - 8
         painter.setPen(qcolor(colors.muted))
         headline = str(index.data(ConversationRole.HEADLINE) or "")
         painter.drawText(
-            QRect(left, y, right - left, small_fm.height()),
+            QRect(left, y, headline_right - left, small_fm.height()),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            elide(small_fm, headline, right - left),
+            elide(small_fm, headline, headline_right - left),
         )
 
         # Third line: latest message preview, and the unread badge.

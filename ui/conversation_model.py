@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,8 @@ class ConversationRole(enum.IntEnum):
     INITIALS = enum.auto()
     AVATAR_SEED = enum.auto()
     ACCOUNT_ID = enum.auto()
+    ACCOUNT_LABEL = enum.auto()
+    """The name of the account the conversation belongs to, in "All accounts" of several ("" otherwise)."""
 
 
 _ROLE_NAMES = {
@@ -54,6 +56,7 @@ _ROLE_NAMES = {
     ConversationRole.INITIALS: b"initials",
     ConversationRole.AVATAR_SEED: b"avatarSeed",
     ConversationRole.ACCOUNT_ID: b"accountId",
+    ConversationRole.ACCOUNT_LABEL: b"accountLabel",
 }
 
 
@@ -115,6 +118,7 @@ class ConversationListModel(QAbstractListModel):
         self._exhausted = False
         self._fetching = False
         self._sticky: ConversationKey | None = None
+        self._account_labels: dict[str, str] = {}
         self.reload()
 
     # -- filters -----------------------------------------------------------------------------------------
@@ -130,6 +134,22 @@ class ConversationListModel(QAbstractListModel):
         self._filter = new_filter
         self._sticky = None
         self.reload()
+
+    def set_account_labels(self, labels: Mapping[str, str]) -> None:
+        """Account id → the name a row shows while the list holds every account ("" or absent: nothing;
+        ``AccountStates.row_labels`` gives none for a single account)."""
+        labels = dict(labels)
+        if labels == self._account_labels:
+            return
+        self._account_labels = labels
+        if self._rows and self._filter.account_id is None:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, 0), [])
+
+    def account_label(self, conversation: Conversation) -> str:
+        """The account a row names: only in the list of every account."""
+        if self._filter.account_id is not None:
+            return ""
+        return self._account_labels.get(conversation.account_id, "")
 
     def keep_visible(self, key: ConversationKey | None) -> None:
         """Keep the open conversation listed while it stays open, even once it stops matching.
@@ -346,7 +366,9 @@ class ConversationListModel(QAbstractListModel):
             return c.title
         if role == Qt.ItemDataRole.AccessibleTextRole:
             unread = f", {c.unread_count} unread" if c.unread_count else ""
-            return f"{c.title}{unread}: {preview_text(c)}"
+            account = self.account_label(c)
+            via = f" (account {account})" if account else ""
+            return f"{c.title}{via}{unread}: {preview_text(c)}"
         if role == ConversationRole.CONVERSATION:
             return c
         if role == ConversationRole.KEY:
@@ -367,6 +389,8 @@ class ConversationListModel(QAbstractListModel):
             return person.profile_id or person.name if person is not None else c.conversation_id
         if role == ConversationRole.ACCOUNT_ID:
             return c.account_id
+        if role == ConversationRole.ACCOUNT_LABEL:
+            return self.account_label(c)
         return None
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:

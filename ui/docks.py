@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QHeaderView, QMainWindow, QTableView
+from PySide6.QtWidgets import QDockWidget, QMainWindow
 
 from sync.model import Message
 
 from .notifications import NotificationList
 from .recall_log_model import RecallLogModel
+from .recall_log_panel import RecallLogPanel
 
 
 class Docks:
@@ -21,18 +22,13 @@ class Docks:
         self, window: QMainWindow, recall_log_model: RecallLogModel, open_message: Callable[[Message], None]
     ) -> None:
         self._recall_log_model = recall_log_model
-        self.recall_log_view = QTableView()
-        self.recall_log_view.setObjectName("recallLogView")
-        self.recall_log_view.setModel(recall_log_model)
-        self.recall_log_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.recall_log_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.recall_log_view.verticalHeader().hide()
-        self.recall_log_view.horizontalHeader().setStretchLastSection(True)
-        self.recall_log_view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.recall_log_view.setAlternatingRowColors(True)
+        # The table under a bar with "Export as CSV…" (ui.recall_log_panel).
+        self.recall_log_panel = RecallLogPanel(recall_log_model, window)
+        self.recall_log_panel.exported.connect(lambda text: window.statusBar().showMessage(text, 10_000))
+        self.recall_log_view = self.recall_log_panel.view
         self.recall_log_dock = QDockWidget("Recall log", window)
         self.recall_log_dock.setObjectName("recallLogDock")
-        self.recall_log_dock.setWidget(self.recall_log_view)
+        self.recall_log_dock.setWidget(self.recall_log_panel.widget)
         self.recall_log_dock.visibilityChanged.connect(self._on_recall_log_dock_visibility_changed)
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.recall_log_dock)
         self.recall_log_dock.hide()

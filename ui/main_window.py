@@ -28,17 +28,19 @@ from sync.recall_rules import UNCONFIRMED_CHECKING, Eligibility
 
 from .accounts import AccountStates
 from .coalesce import ChangeCoalescer
+from .conversation_delegate import ConversationDelegate
 from .conversation_model import ConversationListModel, ConversationRole
 from .docks import Docks
-from .menus import build_menu_bar, conversation_menu, recall_shortcut
+from .menus import build_menu_bar, conversation_menu, recall_shortcut, theme_menu
 from .message_model import MessageListModel, MessageRole
+from .palette import LIGHT, Palette
 from .recall import RecallConfirmDialog
 from .recall_flow import RecallFlow
 from .recall_log_model import RecallLogModel
 from .sidebar import Sidebar
 from .sources import InboxReader, RefreshOutcome, ServerFreshness
 from .status_bar import StatusPanel
-from .style import load_style_sheet
+from .style import ThemeChoice, load_style_sheet
 from .text import one_line
 from .thread_pane import ThreadPane
 from .widgets import Banner
@@ -77,6 +79,8 @@ class MainWindow(QMainWindow):
     """The user wants to fix the server address in Settings; the suggested address (may be "")."""
     older_history_requested = Signal(str, str)
     """(account id, conversation id): the cache has nothing older than what the thread shows."""
+    theme_requested = Signal(str)
+    """A ``ThemeChoice`` value: the user picked View › Theme › System, Light or Dark."""
     window_closed = Signal()
 
     def __init__(
@@ -86,10 +90,14 @@ class MainWindow(QMainWindow):
         sandbox: bool = False,
         recall_grace_s: int = 3,
         style_sheet: str | None = None,
+        palette: Palette = LIGHT,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._reader = reader
+        self._palette = palette
+        self._styled = style_sheet is None
+        """The window wears the app's style sheet (tests may give "" for none): a theme change refills it."""
         self._sandbox = False
         self._open: Conversation | None = None
         self._accounts = AccountStates()
@@ -117,7 +125,9 @@ class MainWindow(QMainWindow):
         self.sidebar.update_empty_label()
         # Keyboard first: Up/Down move through conversations straight away, Enter opens one.
         self.conversation_view.setFocus()
-        self.setStyleSheet(load_style_sheet() if style_sheet is None else style_sheet)
+        self._apply_palette()
+        if style_sheet is not None:
+            self.setStyleSheet(style_sheet)
 
     # -- construction ------------------------------------------------------------------------------------
 
@@ -214,6 +224,10 @@ class MainWindow(QMainWindow):
         self.refresh_action.triggered.connect(self._on_refresh_action_triggered)
         self.find_action = actions.find
         self.find_action.triggered.connect(self.sidebar.focus_search)
+        self.theme_actions = theme_menu(actions.view_menu)
+        for choice, action in self.theme_actions.items():
+            action.triggered.connect(lambda _checked=False, c=choice: self.theme_requested.emit(c.value))
+        self.theme_actions[ThemeChoice.SYSTEM].setChecked(True)
 
     def _build_status_bar(self) -> None:
         self.status_panel = StatusPanel(
@@ -279,6 +293,34 @@ class MainWindow(QMainWindow):
         self.message_model.reload()
         self.refresh_recall_log()
         self.reload_accounts()
+
+    # -- theme -----------------------------------------------------------------------------------------
+
+    @property
+    def palette_in_use(self) -> Palette:
+        return self._palette
+
+    def set_theme(self, palette: Palette, choice: ThemeChoice | None = None) -> None:
+        """Show ``palette`` now (the style sheet, the rows the delegates had painted, every view), and
+        check ``choice`` in View › Theme when given."""
+        if choice is not None:
+            self.theme_actions[choice].setChecked(True)
+        if palette is self._palette:
+            return
+        self._palette = palette
+        self._apply_palette()
+
+    def _apply_palette(self) -> None:
+        palette = self._palette
+        if self._styled:
+            self.setStyleSheet(load_style_sheet(palette=palette))
+        delegate = self.conversation_view.itemDelegate()
+        if isinstance(delegate, ConversationDelegate):
+            delegate.set_palette(palette)
+        self.message_view.bubble_delegate.set_palette(palette)
+        self.recall_log_model.set_palette(palette)
+        for view in (self.conversation_view, self.message_view):
+            view.viewport().update()
 
     # -- accounts and their states -------------------------------------------------------------------
 

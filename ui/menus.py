@@ -6,11 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QWidget
 
 from sync.model import Conversation
 from sync.recall_rules import RECALL_ACTION_TEXT
+
+from .style import THEME_CHOICE_TEXT, ThemeChoice
 
 
 @dataclass(slots=True)
@@ -26,6 +28,7 @@ class WindowActions:
     notifications: QAction
     refresh: QAction
     find: QAction
+    view_menu: QMenu
 
 
 def build_menu_bar(
@@ -65,8 +68,27 @@ def build_menu_bar(
     find = view_menu.addAction("Find conversation")
     find.setShortcut(QKeySequence.StandardKey.Find)
     return WindowActions(
-        new_window, settings, close, message_menu, recall, recall_log, notifications, refresh, find
+        new_window, settings, close, message_menu, recall, recall_log, notifications, refresh, find, view_menu
     )
+
+
+def theme_menu(view_menu: QMenu) -> dict[ThemeChoice, QAction]:
+    """View › Theme: System (the desktop's light or dark), Light, Dark — one checked at a time."""
+    view_menu.addSeparator()
+    menu = view_menu.addMenu("Theme")
+    menu.setObjectName("themeMenu")
+    group = QActionGroup(menu)
+    group.setExclusive(True)
+    actions: dict[ThemeChoice, QAction] = {}
+    for choice in ThemeChoice:
+        action = menu.addAction(THEME_CHOICE_TEXT[choice])
+        action.setObjectName(f"theme{choice.value.capitalize()}Action")
+        action.setCheckable(True)
+        action.setData(choice.value)
+        group.addAction(action)
+        actions[choice] = action
+    actions[ThemeChoice.SYSTEM].setStatusTip("Follow the desktop's light or dark colours")
+    return actions
 
 
 def recall_shortcut(message_view: QWidget) -> QAction:

@@ -72,6 +72,14 @@ class MessageDelegate(QStyledItemDelegate):
         self._layouts = BubbleLayouts()
         self._rendered = RowCache(ROW_PIXMAP_BUDGET)
 
+    def set_palette(self, palette: Palette) -> None:
+        """Paint with ``palette`` from now on; the rows painted in the old one are dropped (the caller
+        repaints the view). Layouts stay: a palette changes no size."""
+        if palette is self.palette:
+            return
+        self.palette = palette
+        self._rendered.clear()
+
     def clear_cache(self) -> None:
         """Forget the row layouts, heights and pixmaps (say, the width changed). Text measurements are
         kept: each is reused only at widths where it still holds."""
@@ -149,7 +157,7 @@ class MessageDelegate(QStyledItemDelegate):
         painter.drawText(geo.header, _RIGHT_VCENTER, geo.time_text)
 
         painter.setFont(fonts.base)
-        painter.setPen(qcolor(colors.on_accent if own else colors.other_text))
+        painter.setPen(qcolor(colors.own_text if own else colors.other_text))
         geo.text_layout.draw(painter, geo.text_origin)
 
         if geo.notes:

@@ -43,7 +43,9 @@ class Palette:
     disabled_text: str
     menu_disabled_text: str
     on_accent: str
-    """Text and marks drawn on the accent (or on an avatar, a badge, a filled button)."""
+    """Text and marks drawn on the accent (a badge, a filled button, a checked chip)."""
+    avatar_text: str
+    """Initials on an avatar circle."""
     # Lines
     divider: str
     """Between the big parts: sidebar, status bar, splitter, table header."""
@@ -80,12 +82,17 @@ class Palette:
     star: str
     # Bubbles
     own_bubble: str
+    own_text: str
+    """A message's text (and its links) on one's own bubble."""
     own_muted: str
     """Sender and time on one's own bubble."""
     other_bubble: str
     other_text: str
     reaction_border: str
     reaction_fill: str
+    # Date separators in a thread
+    day_fill: str
+    """The pill behind "Today", "Yesterday", a date (its text is ``muted``)."""
     # Banners and badges
     info_bg: str
     info_border: str
@@ -146,6 +153,7 @@ LIGHT = Palette(
     disabled_text="#A0A4A8",
     menu_disabled_text="#9A9DA1",
     on_accent=_WHITE,
+    avatar_text=_WHITE,
     divider=_LINE,
     divider_soft=_SOFT_LINE,
     divider_faint="#F0F0EE",
@@ -168,11 +176,13 @@ LIGHT = Palette(
     uncertain="#9A6700",
     star="#E3A008",
     own_bubble=_BLUE,
-    own_muted="#D6E6F7",
+    own_text=_WHITE,
+    own_muted="#E0EDFA",
     other_bubble="#EEF1F4",
     other_text=_INK,
     reaction_border="#D5DAE0",
     reaction_fill=_WHITE,
+    day_fill=_QUIET,
     info_bg="#E8F1FB",
     info_border=_PALE_BLUE,
     warning_bg=_CREAM,
@@ -186,6 +196,85 @@ LIGHT = Palette(
     avatars=("#5B7FDB", "#D9743C", "#3C9D6E", "#B0549E", "#4C9DB8", "#C2523F", "#7A6BC9", "#8C8C3A"),
 )
 """The light look the app has always had."""
+
+# The dark look: light text on slate surfaces; the accent turns a light blue (text on it dark) so that
+# links, names and badges keep their contrast on dark surfaces, while one's own bubbles stay a deeper blue
+# under white text. Every text/background pair a person reads is at least 4.5:1 (WCAG AA), checked by
+# tests/ui/test_themes.py.
+_NIGHT = "#0E1419"
+_D_SURFACE = "#1B1F23"
+_D_SUBTLE = "#252A30"
+_D_TEXT = "#E6E9EC"
+_D_SECONDARY = "#C3C8CD"
+_D_MUTED = "#9BA3AB"
+_D_SKY = "#70B5F9"
+_D_SELECTION = "#1E3A5C"
+_D_LINE = "#343A41"
+_D_SOFT_LINE = "#2B3137"
+_D_BORDER = "#49515A"
+
+DARK = Palette(
+    name="dark",
+    window="#101317",
+    surface=_D_SURFACE,
+    subtle=_D_SUBTLE,
+    alternate_row="#20252A",
+    search="#262B31",
+    button_hover="#2A3037",
+    selection=_D_SELECTION,
+    text=_D_TEXT,
+    secondary_text=_D_SECONDARY,
+    muted=_D_MUTED,
+    placeholder_text="#7E868E",
+    disabled_text="#5F676F",
+    menu_disabled_text="#6B737B",
+    on_accent=_NIGHT,
+    avatar_text=_NIGHT,
+    divider=_D_LINE,
+    divider_soft=_D_SOFT_LINE,
+    divider_faint="#262B30",
+    row_divider="#2A3036",
+    input_border=_D_BORDER,
+    button_border="#5A636C",
+    border_soft="#3C434A",
+    accent=_D_SKY,
+    accent_hover="#9CCBFB",
+    accent_disabled="#35506B",
+    accent_light="#3F7FBF",
+    chip_checked="#5CC08F",
+    danger="#F28B82",
+    danger_hover="#F6AEA9",
+    success="#6DD19C",
+    info="#7EB6E8",
+    warning="#E8B04B",
+    warning_strong="#F2C77A",
+    attention="#F0B45A",
+    uncertain="#E8C25A",
+    star="#F2C14E",
+    own_bubble="#1F5A96",
+    own_text="#FFFFFF",
+    own_muted="#D4E5F7",
+    other_bubble="#2C3238",
+    other_text=_D_TEXT,
+    reaction_border="#48505A",
+    reaction_fill="#2A3037",
+    day_fill=_D_SUBTLE,
+    info_bg="#16283B",
+    info_border="#2B4A6B",
+    warning_bg="#2E2414",
+    warning_border="#6B5220",
+    error_bg="#3A1D1B",
+    error_border="#7A3A35",
+    sandbox_bg="#4A3B12",
+    sandbox_text="#F6DC8E",
+    scrollbar="#4A5158",
+    scrollbar_hover="#646C74",
+    avatars=("#8FA8EA", "#EFA27A", "#7CCFA2", "#D894C8", "#86C7DC", "#E8907F", "#AFA4E6", "#C5C56E"),
+)
+"""The dark look (View › Theme, or the desktop's dark colour scheme)."""
+
+PALETTES: dict[str, Palette] = {LIGHT.name: LIGHT, DARK.name: DARK}
+"""Every palette by name (the View › Theme choices other than "System")."""
 
 
 @functools.cache

@@ -120,6 +120,7 @@ class Sidebar(QObject):
                     combo.setItemData(combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
             found = combo.findData(current)
             combo.setCurrentIndex(max(0, found))
+            self._model.set_account_labels(self._accounts.row_labels())
             # The drop-down list shows each row whole, even where the combo itself is narrower.
             view = combo.view()
             view.setMinimumWidth(view.sizeHintForColumn(0) + 24)

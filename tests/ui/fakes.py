@@ -310,6 +310,8 @@ def demo_reader(now_ms: int = NOW_MS) -> FakeInboxReader:
                 latency_ms=latency,
                 error_kind=kind,
                 error_message=error,
+                conversation_title="Grace Hopper",
+                message_preview=thread[4 - n][2],
             )
         )
     return reader

@@ -43,7 +43,7 @@ def test_shows_each_attempt_and_passes_the_model_tester(qtmodeltester: ModelTest
     newest = [model.index(0, c).data() for c in range(model.columnCount())]
     assert newest[RecallLogColumn.RESULT] == "Refused"
     assert newest[RecallLogColumn.LATENCY] == "80 ms"
-    assert newest[RecallLogColumn.ERROR] == "recall_window_expired: too late"
+    assert newest[RecallLogColumn.ERROR] == "too late"  # plain words; the kind is in the tooltip
     assert model.index(1, RecallLogColumn.RESULT).data() == "Recalled"
     assert model.index(1, RecallLogColumn.LATENCY).data() == "1,234 ms"
     assert model.index(1, 0).data(ATTEMPT_ROLE).attempt_id == 1
