@@ -22,10 +22,22 @@ class CacheInboxReader:
         return self._cache.reader.account_issues()
 
     def conversations_page(
-        self, *, account_id: str | None, unread_only: bool, search: str, offset: int, limit: int
+        self,
+        *,
+        account_id: str | None,
+        unread_only: bool,
+        search: str,
+        offset: int,
+        limit: int,
+        starred_only: bool = False,
     ) -> list[Conversation]:
         return self._cache.reader.conversations_page(
-            account_id=account_id, unread_only=unread_only, search=search, offset=offset, limit=limit
+            account_id=account_id,
+            unread_only=unread_only,
+            search=search,
+            offset=offset,
+            limit=limit,
+            starred_only=starred_only,
         )
 
     def conversation_mentions(self, account_id: str, conversation_id: str, text: str) -> bool:

@@ -13,6 +13,7 @@ notifications and errors. A process that does not hold the lock follows the one 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import time
@@ -37,7 +38,7 @@ from sync.model import (
     StreamState,
     SyncProgress,
 )
-from ui.sources import AccountRefresh, RefreshOutcome, ServerFreshness
+from ui.sources import AccountRefresh, MarkAllRead, RefreshOutcome, ServerFreshness
 
 if TYPE_CHECKING:
     # The network side (httpx, websockets) is imported and built only once the inbox has painted.
@@ -54,6 +55,14 @@ DATA_VERSION_POLL_MS: Final = 200
 LOCK_RETRY_MS: Final = 2_000
 SETTLE_RECALLS_MS: Final = 30_000
 """How often unconfirmed recalls are checked again while any is open."""
+MARK_ALL_READ_BURST: Final = 8
+"""M1 calls "Mark all read" sends at once; then one every :data:`MARK_ALL_READ_EVERY_S`. With the GUI's
+budget (``sync.worker.GUI_BUDGET``: 30 requests at once, 0.2/s; 13 writes per account, 0.22/s) a run
+leaves at least 5 writes of each account and 22 requests for the user's sends and recalls, and takes at
+most 0.125 of the 0.2 requests a second this process may send."""
+MARK_ALL_READ_EVERY_S: Final = 8.0
+MARK_ALL_READ_LIMIT: Final = 1_000
+"""Unread conversations one "Mark all read" reads (the oldest beyond it stay unread: run it again)."""
 RECALLS_AT_CLOSE_S: Final = 15.0
 """How long closing waits for recalls in flight ("Recall now" from a closing window) before cancelling
 them (a cancelled one is logged unconfirmed and settled at the next start)."""
@@ -111,6 +120,8 @@ class InboxService(QObject):
     """ui.sources.RefreshOutcome: what "Refresh from LinkedIn" did, account by account."""
     base_url_suggested = Signal(str)
     """A1 answered 404 and the base URL lacks ``/linkedin``: the address the user probably meant."""
+    mark_all_read_progress = Signal(object)
+    """ui.sources.MarkAllRead: how far "Mark all read" is (sent after each conversation, and at the end)."""
 
     def __init__(
         self,
@@ -153,6 +164,7 @@ class InboxService(QObject):
             self._settle_timer.timeout.connect(self.settle_recalls)
             self._recalling: set[asyncio.Task[RecallStatus]] = set()
             self._refreshing: asyncio.Task[None] | None = None
+            self._marking_all_read: asyncio.Task[None] | None = None
             self._freshness: dict[str, int | None] = {}
             """C12 ``lastSyncAt`` per account asked (None: the server has not synced it yet)."""
             self._freshness_asking: set[str] = set()
@@ -399,6 +411,73 @@ class InboxService(QObject):
             )
 
         return self._spawn_action(unread(), "Could not mark it unread")
+
+    def mark_read(self, conversation: Conversation) -> asyncio.Task[None]:
+        """M1, then the cache: every window (and process) sees the conversation read."""
+
+        async def read() -> None:
+            await self.api.mark_seen(conversation.account_id, conversation.conversation_urn)
+            await self._write(
+                self.cache.writer.mark_read(conversation.account_id, conversation.conversation_id)
+            )
+
+        return self._spawn_action(read(), "Could not mark it read")
+
+    def mark_all_read(self, account_ids: tuple[str, ...] = ()) -> asyncio.Task[None] | None:
+        """M1 for every unread conversation of ``account_ids`` (every account when empty), one at a time,
+        each written to the cache as soon as the server said yes; one run at a time (None while one runs).
+
+        Paced by :data:`MARK_ALL_READ_BURST` and :data:`MARK_ALL_READ_EVERY_S` on top of the client's own
+        budget, so that a long run never spends the writes a send or a recall needs (spec §1: 15 writes
+        per account, one more every 4 s). Accounts without an API seat are skipped; the key or the network
+        failing ends the run; one conversation the server refuses is counted and the others go on."""
+        if self._marking_all_read is not None and not self._marking_all_read.done():
+            return None
+        from sync.pacing import TokenBucket
+
+        seatless = {a.account_id for a in self.cache.reader.accounts() if a.api_seat is False}
+        wanted = [a for a in account_ids if a not in seatless] if account_ids else None
+        unread = [
+            c
+            for c in self.cache.reader.unread_conversations(wanted, limit=MARK_ALL_READ_LIMIT)
+            if c.account_id not in seatless
+        ]
+        bucket = TokenBucket(MARK_ALL_READ_BURST, 1 / MARK_ALL_READ_EVERY_S)
+
+        async def read_all() -> None:
+            progress = MarkAllRead(total=len(unread))
+            self.mark_all_read_progress.emit(progress)
+            try:
+                for conversation in unread:
+                    key = (conversation.account_id, conversation.conversation_id)
+                    fresh = self.cache.reader.conversation(*key)
+                    if fresh is None or fresh.unread_count == 0:
+                        progress = dataclasses.replace(progress, done=progress.done + 1)  # read meanwhile
+                        continue
+                    wait = bucket.reserve()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    try:
+                        await self.api.mark_seen(fresh.account_id, fresh.conversation_urn)
+                    except (SignedOut, Unreachable) as exc:
+                        progress = dataclasses.replace(progress, error=exc.user_message)
+                        return
+                    except KnownError as exc:
+                        log.info("mark all read: %s: %s", fresh.conversation_id, exc)
+                        failed = progress.failed + 1
+                        progress = dataclasses.replace(
+                            progress, done=progress.done + 1, failed=failed, error=exc.user_message
+                        )
+                    else:
+                        await self._write(self.cache.writer.mark_read(*key))
+                        progress = dataclasses.replace(progress, done=progress.done + 1)
+                    self.mark_all_read_progress.emit(progress)
+            finally:
+                if not self._closing:
+                    self.mark_all_read_progress.emit(dataclasses.replace(progress, finished=True))
+
+        self._marking_all_read = self._spawn_action(read_all(), "Could not mark all read")
+        return self._marking_all_read
 
     def set_starred(self, conversation: Conversation, starred: bool) -> asyncio.Task[None]:
         async def star() -> None:

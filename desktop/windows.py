@@ -34,7 +34,7 @@ from sync.model import (
 )
 from ui.main_window import MainWindow
 from ui.palette import Palette
-from ui.sources import RefreshOutcome, ServerFreshness
+from ui.sources import MarkAllRead, RefreshOutcome, ServerFreshness
 from ui.style import Theme, ThemeChoice
 
 if TYPE_CHECKING:
@@ -135,6 +135,7 @@ class WindowManager(QObject):
         service.refresh_started.connect(self._on_service_refresh_started)
         service.refresh_finished.connect(self._on_service_refresh_finished)
         service.base_url_suggested.connect(self._on_service_base_url_suggested)
+        service.mark_all_read_progress.connect(self._on_service_mark_all_read_progress)
         self._suggested_base_url = ""
         # One theme for every window: the saved View › Theme choice, or the desktop's colour scheme.
         self.theme = Theme(ThemeChoice.parse(settings.get_str(THEME)), self)
@@ -183,6 +184,8 @@ class WindowManager(QObject):
         window.retry_recall_requested.connect(lambda message, w=window: self._recall(message, w))
         window.recall_cancelled.connect(lambda message, w=window: self._recall_cancelled(message, w))
         window.mark_unread_requested.connect(self._on_window_mark_unread_requested)
+        window.mark_read_requested.connect(self._on_window_mark_read_requested)
+        window.mark_all_read_requested.connect(self._on_window_mark_all_read_requested)
         window.star_toggled.connect(self._on_window_star_toggled)
         window.new_window_requested.connect(self._on_window_new_window_requested)
         window.settings_requested.connect(lambda w=window: self.open_settings(w))
@@ -436,6 +439,16 @@ class WindowManager(QObject):
 
     def _on_window_mark_unread_requested(self, conversation: Conversation) -> None:
         self.service.mark_unread(conversation)
+
+    def _on_window_mark_read_requested(self, conversation: Conversation) -> None:
+        self.service.mark_read(conversation)
+
+    def _on_window_mark_all_read_requested(self, account_ids: tuple[str, ...]) -> None:
+        self.service.mark_all_read(tuple(account_ids))
+
+    def _on_service_mark_all_read_progress(self, progress: MarkAllRead) -> None:
+        for window in self.windows:
+            window.show_mark_all_read(progress)
 
     def _on_window_star_toggled(self, conversation: Conversation, starred: bool) -> None:
         self.service.set_starred(conversation, starred)

@@ -71,17 +71,20 @@ def conversation_sort_key(conversation: Conversation) -> tuple[int, str, str]:
 
 @dataclass(frozen=True, slots=True)
 class ConversationFilter:
-    """What the list shows: one account or all, unread only or not, and a search text."""
+    """What the list shows: one account or all, unread only or not, starred only or not, a search text."""
 
     account_id: str | None = None
     unread_only: bool = False
     search: str = ""
+    starred_only: bool = False
 
     def matches(self, conversation: Conversation) -> bool:
         """The same predicate the reader applies in SQL; used to place diffs without re-reading pages."""
         if self.account_id is not None and conversation.account_id != self.account_id:
             return False
         if self.unread_only and conversation.unread_count <= 0:
+            return False
+        if self.starred_only and not conversation.starred:
             return False
         needle = self.search.strip().casefold()
         if not needle:
@@ -201,6 +204,7 @@ class ConversationListModel(QAbstractListModel):
             account_id=f.account_id,
             unread_only=f.unread_only,
             search=f.search,
+            starred_only=f.starred_only,
             offset=self._reader_offset(),
             limit=self._page_size,
         )
@@ -298,6 +302,8 @@ class ConversationListModel(QAbstractListModel):
         if not f.search.strip() or (f.account_id is not None and conversation.account_id != f.account_id):
             return False
         if f.unread_only and conversation.unread_count <= 0:
+            return False
+        if f.starred_only and not conversation.starred:
             return False
         return self._reader.conversation_mentions(
             conversation.account_id, conversation.conversation_id, f.search

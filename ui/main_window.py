@@ -31,14 +31,14 @@ from .coalesce import ChangeCoalescer
 from .conversation_delegate import ConversationDelegate
 from .conversation_model import ConversationListModel, ConversationRole
 from .docks import Docks
-from .menus import build_menu_bar, conversation_menu, recall_shortcut, theme_menu
+from .menus import build_menu_bar, conversation_menu, conversations_menu, recall_shortcut, theme_menu
 from .message_model import MessageListModel, MessageRole
 from .palette import LIGHT, Palette
 from .recall import RecallConfirmDialog
 from .recall_flow import RecallFlow
 from .recall_log_model import RecallLogModel
 from .sidebar import Sidebar
-from .sources import InboxReader, RefreshOutcome, ServerFreshness
+from .sources import InboxReader, MarkAllRead, RefreshOutcome, ServerFreshness
 from .status_bar import StatusPanel
 from .style import ThemeChoice, load_style_sheet
 from .text import one_line
@@ -68,6 +68,10 @@ class MainWindow(QMainWindow):
     recall_cancelled = Signal(Message)
     """Cancelled during its grace period: nothing was sent (the recall log still shows it)."""
     mark_unread_requested = Signal(Conversation)
+    mark_read_requested = Signal(Conversation)
+    mark_all_read_requested = Signal(object)
+    """tuple[str, ...]: "Mark all read" for these accounts (the account filter's choice); empty: every
+    account."""
     star_toggled = Signal(Conversation, bool)
     """(conversation, the starred state the user asked for)."""
     new_window_requested = Signal()
@@ -151,6 +155,7 @@ class MainWindow(QMainWindow):
         self.search_edit = self.sidebar.search_edit
         self.account_combo = self.sidebar.account_combo
         self.unread_button = self.sidebar.unread_button
+        self.starred_button = self.sidebar.starred_button
         self.conversation_view = self.sidebar.conversation_view
         self.empty_list_label = self.sidebar.empty_list_label
         self.conversation_view.activated.connect(self._on_conversation_view_activated)
@@ -224,6 +229,8 @@ class MainWindow(QMainWindow):
         self.refresh_action.triggered.connect(self._on_refresh_action_triggered)
         self.find_action = actions.find
         self.find_action.triggered.connect(self.sidebar.focus_search)
+        self.mark_all_read_action = conversations_menu(self, actions.view_menu)
+        self.mark_all_read_action.triggered.connect(self.mark_all_read)
         self.theme_actions = theme_menu(actions.view_menu)
         for choice, action in self.theme_actions.items():
             action.triggered.connect(lambda _checked=False, c=choice: self.theme_requested.emit(c.value))
@@ -273,6 +280,8 @@ class MainWindow(QMainWindow):
         self.message_model.apply_changes(changes)
         for message_id in changes.tombstones_added | {k.message_id for k in changes.messages_hidden}:
             self.notifications.remove_notification(message_id)
+        if changes.conversations_changed and self.notifications.count():
+            self._clear_read_notifications(changes.conversations_changed)
         if self._open is not None:
             key = (self._open.account_id, self._open.conversation_id)
             if key in changes.conversations_changed:
@@ -508,6 +517,7 @@ class MainWindow(QMainWindow):
         """Show a conversation's thread, select its row and emit ``conversation_opened``."""
         previous = self._open
         key = (conversation.account_id, conversation.conversation_id)
+        self.notifications.remove_conversation(*key)  # read now: its items have done their job
         self.conversation_model.keep_visible(key)
         self._show_thread(conversation)
         self.reply_box.switch(
@@ -528,7 +538,30 @@ class MainWindow(QMainWindow):
             open_it=self.open_conversation,
             mark_unread=self.mark_unread_requested.emit,
             star=self.star_toggled.emit,
+            mark_read=self.mark_read_requested.emit,
+            mark_all_read=self.mark_all_read,
         )
+
+    def mark_all_read(self) -> None:
+        """Ask for every unread conversation of the accounts the list shows to be marked read."""
+        if self.mark_all_read_action.isEnabled():
+            self.mark_all_read_requested.emit(self.shown_account_ids())
+
+    def show_mark_all_read(self, progress: MarkAllRead) -> None:
+        """How far "Mark all read" is, on the status bar; the action waits for the run to end."""
+        self.mark_all_read_action.setEnabled(progress.finished)
+        self.statusBar().showMessage(progress.text, 10_000 if progress.finished else 0)
+        if progress.finished and progress.failed:
+            self.show_banner(progress.text, "warning")
+
+    def _clear_read_notifications(self, changed: Iterable[tuple[str, str]]) -> None:
+        """Notification items of conversations that are read now go (read here, elsewhere, or by
+        another process: each is a change set of the conversation)."""
+        shown = self.notifications.conversation_keys()
+        for key in shown & set(changed):
+            conversation = self._reader.conversation(*key)
+            if conversation is None or conversation.unread_count == 0:
+                self.notifications.remove_conversation(*key)
 
     # -- internals ---------------------------------------------------------------------------------------
 

@@ -91,6 +91,22 @@ def theme_menu(view_menu: QMenu) -> dict[ThemeChoice, QAction]:
     return actions
 
 
+MARK_ALL_READ_TEXT = "Mark all read"
+
+
+def conversations_menu(window: QMainWindow, view_menu: QMenu) -> QAction:
+    """A Conversations menu before View, holding "Mark all read" (Shift+Esc, as in Slack): every unread
+    conversation of the accounts the list shows."""
+    menu = QMenu("&Conversations", window)
+    menu.setObjectName("conversationsMenu")
+    window.menuBar().insertMenu(view_menu.menuAction(), menu)
+    action = menu.addAction(MARK_ALL_READ_TEXT)
+    action.setObjectName("markAllReadMenuAction")
+    action.setShortcut(QKeySequence("Shift+Esc"))
+    action.setStatusTip("Mark every unread conversation of the accounts shown as read, on LinkedIn too")
+    return action
+
+
 def recall_shortcut(message_view: QWidget) -> QAction:
     """Recall from the keyboard: Delete, only while the thread has focus (it edits text elsewhere)."""
     action = QAction(RECALL_ACTION_TEXT, message_view)
@@ -107,15 +123,26 @@ def conversation_menu(
     open_it: Callable[[Conversation], None],
     mark_unread: Callable[[Conversation], None],
     star: Callable[[Conversation, bool], None],
+    mark_read: Callable[[Conversation], None] | None = None,
+    mark_all_read: Callable[[], None] | None = None,
 ) -> QMenu:
     """The context menu of one conversation row (built, not shown: the caller execs it)."""
     menu = QMenu(parent)
     open_action = menu.addAction("Open")
     open_action.triggered.connect(lambda: open_it(conversation))
-    unread = menu.addAction("Mark unread")
-    unread.setObjectName("markUnreadAction")
-    unread.setEnabled(conversation.unread_count == 0)
-    unread.triggered.connect(lambda: mark_unread(conversation))
+    if conversation.unread_count > 0 and mark_read is not None:
+        read = menu.addAction("Mark as read")
+        read.setObjectName("markReadAction")
+        read.triggered.connect(lambda: mark_read(conversation))
+    else:
+        unread = menu.addAction("Mark as unread")
+        unread.setObjectName("markUnreadAction")
+        unread.setEnabled(conversation.unread_count == 0)
+        unread.triggered.connect(lambda: mark_unread(conversation))
+    if mark_all_read is not None:
+        everything = menu.addAction(MARK_ALL_READ_TEXT)
+        everything.setObjectName("markAllReadAction")
+        everything.triggered.connect(lambda: mark_all_read())
     starred = menu.addAction("Unstar" if conversation.starred else "Star")
     starred.setObjectName("starAction")
     starred.triggered.connect(lambda: star(conversation, not conversation.starred))

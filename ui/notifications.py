@@ -77,6 +77,25 @@ class NotificationList(QWidget):
                 self.list.takeItem(row)
         self._refresh()
 
+    def conversation_keys(self) -> set[tuple[str, str]]:
+        """(account id, conversation id) of every conversation an item is about."""
+        keys = set()
+        for row in range(self.list.count()):
+            message = self._message(self.list.item(row))
+            keys.add((message.account_id, message.conversation_id))
+        return keys
+
+    def remove_conversation(self, account_id: str, conversation_id: str) -> None:
+        """Drop the items of one conversation (it has been read)."""
+        removed = False
+        for row in reversed(range(self.list.count())):
+            message = self._message(self.list.item(row))
+            if (message.account_id, message.conversation_id) == (account_id, conversation_id):
+                self.list.takeItem(row)
+                removed = True
+        if removed:
+            self._refresh()
+
     def clear(self) -> None:
         self.list.clear()
         self._refresh()

@@ -57,8 +57,14 @@ class Sidebar(QObject):
         self.unread_button.setObjectName("filterChip")
         self.unread_button.setCheckable(True)
         self.unread_button.toggled.connect(self._on_unread_button_toggled)
+        self.starred_button = QPushButton("★ Starred")
+        self.starred_button.setObjectName("filterChip")
+        self.starred_button.setCheckable(True)
+        self.starred_button.setToolTip("Show starred conversations only")
+        self.starred_button.toggled.connect(self._on_starred_button_toggled)
         row.addWidget(self.account_combo, 1)
         row.addWidget(self.unread_button)
+        row.addWidget(self.starred_button)
         filters_layout.addWidget(self.search_edit)
         filters_layout.addLayout(row)
         self.conversation_view = ConversationListView()
@@ -84,6 +90,7 @@ class Sidebar(QObject):
                 account_id=self.account_combo.currentData(),
                 unread_only=self.unread_button.isChecked(),
                 search=self.search_edit.text(),
+                starred_only=self.starred_button.isChecked(),
             )
         )
 
@@ -132,8 +139,11 @@ class Sidebar(QObject):
         """Say why the list is empty (a filter, no conversations yet, or what is wrong with the account)."""
         empty = self._model.rowCount() == 0
         f = self._model.filter
-        text = "No matching conversations" if (f.search or f.unread_only) else "No conversations yet"
-        if f.account_id is not None and not (f.search or f.unread_only):
+        filtered = bool(f.search or f.unread_only or f.starred_only)
+        text = "No matching conversations" if filtered else "No conversations yet"
+        if f.starred_only and not (f.search or f.unread_only):
+            text = "No starred conversations"
+        if f.account_id is not None and not filtered:
             problem = self._accounts.problem(f.account_id)
             account = self._accounts.account(f.account_id)
             name = (account.name if account is not None else "") or "This account"
@@ -159,4 +169,7 @@ class Sidebar(QObject):
         self.account_filter_changed.emit()
 
     def _on_unread_button_toggled(self, _checked: bool) -> None:
+        self.apply_filter()
+
+    def _on_starred_button_toggled(self, _checked: bool) -> None:
         self.apply_filter()

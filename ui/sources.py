@@ -23,7 +23,8 @@ class InboxReader(Protocol):
       ``search`` matches, case-insensitively, a substring of a participant's name or headline or of the
       latest message's text (``ConversationFilter.matches``), or of any visible message of the
       conversation (``conversation_mentions``); ``unread_only`` keeps
-      conversations with ``unread_count > 0``; ``account_id=None`` means every account.
+      conversations with ``unread_count > 0``, ``starred_only`` the starred ones; ``account_id=None``
+      means every account.
     - ``messages_page`` returns the *visible* (not tombstoned) messages of one conversation, newest first,
       by the keyset ``(sent_at, message_id)``: with ``before`` set, only messages strictly older than it.
     """
@@ -35,7 +36,14 @@ class InboxReader(Protocol):
         ...
 
     def conversations_page(
-        self, *, account_id: str | None, unread_only: bool, search: str, offset: int, limit: int
+        self,
+        *,
+        account_id: str | None,
+        unread_only: bool,
+        search: str,
+        offset: int,
+        limit: int,
+        starred_only: bool = False,
     ) -> list[Conversation]: ...
 
     def conversation(self, account_id: str, conversation_id: str) -> Conversation | None:
@@ -97,6 +105,32 @@ class AccountRefresh:
     """Why it was skipped or failed (plain words), or the server's note on a partial sync."""
     skipped: bool = False
     """Not refreshed because the plan gives no API access to it (not a failure of this refresh)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MarkAllRead:
+    """How far one "Mark all read" is: conversations handled of ``total`` (``failed`` of them refused by
+    the server), and whether it has ended. ``error``: the last failure, in plain words (a failure of the
+    key or the network ends the run early)."""
+
+    total: int
+    done: int = 0
+    failed: int = 0
+    error: str = ""
+    finished: bool = False
+
+    @property
+    def text(self) -> str:
+        """One status-bar line."""
+        if not self.finished:
+            return f"Marking conversations read: {self.done} of {self.total}…"
+        if self.total == 0:
+            return "No unread conversations."
+        read = self.done - self.failed
+        if read == self.total:
+            return f"Marked {read} conversation{'s' if read != 1 else ''} read."
+        stopped = f": {self.error}" if self.error else ""
+        return f"Marked {read} of {self.total} conversations read{stopped}"
 
 
 @dataclass(frozen=True, slots=True)

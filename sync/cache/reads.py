@@ -187,7 +187,14 @@ class CacheReader:
         return newest
 
     def conversations_page(
-        self, *, account_id: str | None, unread_only: bool, search: str, offset: int, limit: int
+        self,
+        *,
+        account_id: str | None,
+        unread_only: bool,
+        search: str,
+        offset: int,
+        limit: int,
+        starred_only: bool = False,
     ) -> list[Conversation]:
         """The inbox list's page: newest activity first, ties by (account, conversation) ascending;
         ``search`` is a case-insensitive substring of a participant's name or headline, of the latest
@@ -200,6 +207,8 @@ class CacheReader:
             params.append(account_id)
         if unread_only:
             where.append("unread_count > 0")
+        if starred_only:
+            where.append("starred = 1")
         needle = search.strip()
         if needle:
             pattern = _like(needle)
@@ -217,6 +226,21 @@ class CacheReader:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY last_activity_at DESC, account_id ASC, conversation_id ASC LIMIT ? OFFSET ?"
         params += [_limit(limit), max(0, int(offset))]
+        return [_conversation(r) for r in self._conn().execute(sql, params)]
+
+    def unread_conversations(self, account_ids: Collection[str] | None, *, limit: int) -> list[Conversation]:
+        """Conversations with unread messages, newest activity first: of ``account_ids`` (every account
+        when None; none when empty)."""
+        sql = f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE unread_count > 0"  # noqa: S608 - constant columns
+        params: list[Any] = []
+        if account_ids is not None:
+            ids = list(account_ids)
+            if not ids:
+                return []
+            sql += f" AND account_id IN ({', '.join('?' for _ in ids)})"
+            params += ids
+        sql += " ORDER BY last_activity_at DESC, account_id ASC, conversation_id ASC LIMIT ?"
+        params.append(_limit(limit))
         return [_conversation(r) for r in self._conn().execute(sql, params)]
 
     def conversation(self, account_id: str, conversation: str) -> Conversation | None:

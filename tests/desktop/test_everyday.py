@@ -5,18 +5,25 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 
+from desktop import services
 from desktop.settings import THEME, Settings
-from sync.model import RecallState
+from sync.model import Conversation, RecallState
 from tests.desktop.gui_harness import Gui
+from tests.fixtures.sandbox import SandboxHandle
+from ui.conversation_model import ConversationRole
 from ui.palette import DARK, LIGHT
 from ui.recall_log_model import CSV_HEADER, RecallLogColumn
+from ui.sources import MarkAllRead
 from ui.style import ThemeChoice
 
 pytestmark = pytest.mark.gui
@@ -96,3 +103,139 @@ def test_the_recall_log_names_the_conversation_and_message_and_exports_without_t
     assert [r[4] for r in rows[1:]] == ["Recalled", "Cancelled"]
     assert rows[1][2] == conversation.title
     assert gui.service.reader.recall_log(5)[0].outcome is RecallState.RECALLED
+
+
+def server_unread(gui: Gui, account_id: str) -> dict[str, int]:
+    """C1 as the server lists it now: conversation id → unread count."""
+    found: dict[str, int] = {}
+    cursor = None
+    with gui.sandbox.client() as client:
+        while True:
+            params = {"accountId": account_id, "count": 100}
+            if cursor:
+                params["nextCursor"] = cursor
+            page = client.get("/conversations", params=params).json()
+            for item in page["conversations"]:
+                found[item["conversationId"]] = item["unreadCount"]
+            cursor = page.get("nextCursor")
+            if not page.get("hasMore") or not cursor:
+                return found
+
+
+def unread_in_cache(gui: Gui, account_id: str | None = None) -> list[Conversation]:
+    return gui.service.cache.reader.unread_conversations(
+        None if account_id is None else [account_id], limit=1000
+    )
+
+
+def test_mark_as_read_and_unread_from_the_menu_reach_the_server_and_every_window(
+    gui_factory: Any, sandbox_any_profile: SandboxHandle
+) -> None:
+    gui = gui_factory(sandbox_any_profile)
+    first = gui.manager.open_window()
+    second = gui.manager.open_window()
+    [conversation, *_] = unread_in_cache(gui)
+    key = (conversation.account_id, conversation.conversation_id)
+    assert server_unread(gui, conversation.account_id)[conversation.conversation_id] > 0
+
+    actions = {a.objectName(): a for a in first.conversation_menu(conversation).actions()}
+    actions["markReadAction"].trigger()
+    gui.drive_until(lambda: gui.service.reader.conversation(*key).unread_count == 0)  # type: ignore[union-attr]
+    assert server_unread(gui, conversation.account_id)[conversation.conversation_id] == 0
+
+    def row_unread(window: Any) -> int:
+        row = window.conversation_model.row_of(*key)
+        return int(window.conversation_model.index(row, 0).data(ConversationRole.UNREAD_COUNT))
+
+    gui.drive_until(lambda: row_unread(first) == 0 and row_unread(second) == 0)
+
+    read = gui.service.reader.conversation(*key)
+    assert read is not None
+    actions = {a.objectName(): a for a in second.conversation_menu(read).actions()}
+    actions["markUnreadAction"].trigger()
+    gui.drive_until(lambda: row_unread(first) > 0 and row_unread(second) > 0)
+    assert server_unread(gui, conversation.account_id)[conversation.conversation_id] > 0
+
+
+def mark_unread_on_the_server(sandbox: SandboxHandle, count: int) -> str:
+    """C8 on ``count`` conversations of the first account with an API seat; its id."""
+    with sandbox.client() as client:
+        accounts = [a for a in client.get("/accounts").json() if a.get("apiSeatAllocated", True)]
+        account_id = accounts[0]["id"]
+        page = client.get("/conversations", params={"accountId": account_id, "count": count}).json()
+        for item in page["conversations"]:
+            urn = quote(item["conversationUrn"], safe="")
+            assert client.patch(f"/conversations/{urn}/mark-unread").status_code == 200
+    return str(account_id)
+
+
+def test_mark_all_read_reads_every_unread_conversation_of_the_accounts_shown_paced(
+    gui_factory: Any, sandbox_any_profile: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(services, "MARK_ALL_READ_BURST", 2)
+    monkeypatch.setattr(services, "MARK_ALL_READ_EVERY_S", 0.25)
+    shown_id = mark_unread_on_the_server(sandbox_any_profile, 6)
+    gui = gui_factory(sandbox_any_profile)
+    window = gui.manager.open_window()
+    window.show_account(shown_id)
+    before = unread_in_cache(gui, shown_id)
+    assert len(before) >= 6
+    others = [a.account_id for a in gui.service.reader.accounts() if a.account_id != shown_id]
+    others_before = {a: len(unread_in_cache(gui, a)) for a in others}
+    progress: list[MarkAllRead] = []
+    gui.service.mark_all_read_progress.connect(progress.append)
+
+    started = time.monotonic()
+    window.mark_all_read_action.trigger()
+    gui.drive_until(lambda: bool(progress) and progress[-1].finished, timeout=60)
+    elapsed = time.monotonic() - started
+
+    assert progress[-1] == MarkAllRead(total=len(before), done=len(before), finished=True)
+    assert [p.done for p in progress if not p.finished] == list(range(len(before) + 1))
+    assert unread_in_cache(gui, shown_id) == []
+    assert all(n == 0 for n in server_unread(gui, shown_id).values())
+    # Only the accounts shown.
+    assert {a: len(unread_in_cache(gui, a)) for a in others} == others_before
+    # Two at once, then one every 0.25 s.
+    assert elapsed >= (len(before) - 2) * 0.25 * 0.9
+    assert window.statusBar().currentMessage() == f"Marked {len(before)} conversations read."
+    assert window.mark_all_read_action.isEnabled()
+
+
+def test_mark_all_read_skips_an_account_without_api_access(gui_factory: Any, vendor_sandbox: Any) -> None:
+    gui = gui_factory(vendor_sandbox)
+    window = gui.manager.open_window()
+    seatless = [a for a in gui.service.reader.accounts() if a.api_seat is False]
+    assert seatless, "the vendor profile has an account without a seat"
+    progress: list[MarkAllRead] = []
+    gui.service.mark_all_read_progress.connect(progress.append)
+    window.mark_all_read()
+    gui.drive_until(lambda: bool(progress) and progress[-1].finished, timeout=120)
+    assert progress[-1].failed == 0 and progress[-1].error == ""
+    assert unread_in_cache(gui) == []
+
+
+def test_the_starred_filter_follows_a_star_given_in_another_window(
+    gui_factory: Any, sandbox_any_profile: SandboxHandle
+) -> None:
+    gui = gui_factory(sandbox_any_profile)
+    first = gui.manager.open_window()
+    second = gui.manager.open_window()
+    second.starred_button.setChecked(True)
+    starred_before = second.conversation_model.rowCount()
+    seated = {a.account_id for a in gui.service.reader.accounts() if a.api_seat is not False}
+    conversation = next(
+        c
+        for c in gui.service.cache.reader.conversations(None, limit=50)
+        if not c.starred and c.account_id in seated
+    )
+    actions = {a.objectName(): a for a in first.conversation_menu(conversation).actions()}
+    actions["starAction"].trigger()
+    key = (conversation.account_id, conversation.conversation_id)
+    gui.drive_until(lambda: second.conversation_model.row_of(*key) is not None)
+    assert second.conversation_model.rowCount() == starred_before + 1
+    starred = gui.service.reader.conversation(*key)
+    assert starred is not None and starred.starred
+    actions = {a.objectName(): a for a in second.conversation_menu(starred).actions()}
+    actions["starAction"].trigger()
+    gui.drive_until(lambda: second.conversation_model.row_of(*key) is None)

@@ -100,7 +100,14 @@ class FakeInboxReader:
         return list(self.issues)
 
     def conversations_page(
-        self, *, account_id: str | None, unread_only: bool, search: str, offset: int, limit: int
+        self,
+        *,
+        account_id: str | None,
+        unread_only: bool,
+        search: str,
+        offset: int,
+        limit: int,
+        starred_only: bool = False,
     ) -> list[Conversation]:
         self.calls["conversations_page"] += 1
         limit = checked_limit(limit)
@@ -111,6 +118,7 @@ class FakeInboxReader:
                 for c in self._conversations.values()
                 if (account_id is None or c.account_id == account_id)
                 and (not unread_only or c.unread_count > 0)
+                and (not starred_only or c.starred)
                 and (
                     not needle
                     or self._shows(c, needle)

@@ -234,15 +234,16 @@ def test_notifications_list_and_open_their_conversation(
 ) -> None:
     window.add_notification(make_message(1, text="<i>hi</i>"))
     window.add_notification(make_message(1, text="<i>hi</i>"))
-    window.add_notification(make_message(2))
+    window.add_notification(make_message(2, conversation="c2"))
     assert window.notifications.count() == 2
     assert window.notifications.item_texts()[1] == "Person 1: <i>hi</i>"
     assert window.notifications_dock.windowTitle() == "Notifications (2)"
     with qtbot.waitSignal(window.conversation_opened) as blocker:
         window.notifications.list.itemActivated.emit(window.notifications.list.item(0))
-    assert blocker.args[0].conversation_id == "c1"
+    assert blocker.args[0].conversation_id == "c2"
+    assert window.notifications.message_ids() == ["m1"]  # opening c2 read it: its item went
     window.remove_notification("m1")
-    assert window.notifications.message_ids() == ["m2"]
+    assert window.notifications.message_ids() == []
 
 
 def test_recall_log_dock_refreshes_when_shown(window: MainWindow) -> None:
