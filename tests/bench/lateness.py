@@ -97,7 +97,7 @@ def child(argv: list[str]) -> None:
             sync_s = time.perf_counter() - started
             busy = probe.stop()
             # The last coalesced model updates, and the worker handing memory back after its pass
-            # (sync.worker.TRIM_AFTER_S): neither belongs to the idle baseline.
+            # (sync.worker.child.TRIM_AFTER_S): neither belongs to the idle baseline.
             await asyncio.sleep(3.0)
             probe.start()
             await asyncio.sleep(args.idle_s)

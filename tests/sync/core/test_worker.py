@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from multiprocessing.connection import Pipe
 from pathlib import Path
 
 import pytest
@@ -17,22 +19,32 @@ from sync.api import process_session_id
 from sync.cache import Cache
 from sync.errors import ServerError, SignedOut
 from sync.model import ChangeSet, SyncProgress
-from sync.worker import (
+from sync.worker import SyncWorker, WorkerBug, WorkerConfig, WorkerLost
+from sync.worker.protocol import (
     Changes,
     Failure,
     FrameError,
     FrameReader,
-    SyncWorker,
-    WorkerBug,
-    WorkerConfig,
-    WorkerLost,
-    encode_frame,
+    Ready,
     error_of,
     failure_of,
 )
 from tests.fixtures.processes import in_background, live_children
 from tests.fixtures.sandbox import SandboxHandle
 from tests.sync.core.helpers import all_cached_messages
+
+
+def on_the_wire(frame: object) -> bytes:
+    """The bytes ``Connection.send`` writes for a frame (both ends send with it)."""
+    reader, writer = Pipe(duplex=False)
+    with reader, writer:
+        writer.send(frame)
+        data = b""
+        os.set_blocking(reader.fileno(), False)
+        with contextlib.suppress(BlockingIOError):
+            while chunk := os.read(reader.fileno(), 1 << 16):
+                data += chunk
+        return data
 
 
 class Seen:
@@ -209,24 +221,29 @@ def test_closing_stops_the_worker_and_a_worker_whose_parent_is_gone_exits(
 
     # The parent vanishing is an EOF on the worker's stdin.
     config = WorkerConfig(str(tmp_path / "c"), sandbox.base_url, sandbox.key, "s", budget=None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sync.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-    )
-    assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(encode_frame(config))
-    proc.stdin.flush()
-    header = proc.stdout.read(4)
-    assert FrameReader().feed(header + proc.stdout.read(int.from_bytes(header, "big")))  # Ready
-    proc.stdin.close()
-    assert proc.wait(timeout=20) == 0
-    proc.stdout.close()
+    child_in, to_child = Pipe(duplex=False)
+    from_child, child_out = Pipe(duplex=False)
+    with child_in, child_out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sync.worker"], stdin=child_in.fileno(), stdout=child_out.fileno()
+        )
+    with from_child:
+        to_child.send(config)
+        assert from_child.poll(30)
+        assert isinstance(from_child.recv(), Ready)
+        to_child.close()
+        assert proc.wait(timeout=20) == 0
 
 
 def test_unreadable_frames_are_refused_with_a_clear_error() -> None:
     reader = FrameReader()
-    whole = encode_frame(Changes(ChangeSet(accounts_changed=frozenset({"a"}))))
+    whole = on_the_wire(Changes(ChangeSet(accounts_changed=frozenset({"a"}))))
     assert reader.feed(whole[:3]) == [] and reader.feed(whole[3:10]) == []
     assert reader.feed(whole[10:]) == [Changes(ChangeSet(accounts_changed=frozenset({"a"})))]
+    # Over 16 KiB ``Connection`` writes the header and the body apart: the same frame to the reader.
+    big = Changes(ChangeSet(accounts_changed=frozenset(str(i) for i in range(5_000))))
+    whole = on_the_wire(big)
+    assert len(whole) > 16_384 and reader.feed(whole[:4]) == [] and reader.feed(whole[4:]) == [big]
     with pytest.raises(FrameError, match="unreadable frame"):
         FrameReader().feed(len(b"garbage").to_bytes(4, "big") + b"garbage")
     with pytest.raises(FrameError, match="over the limit"):
@@ -263,7 +280,7 @@ def test_a_worker_that_sends_garbage_is_stopped_and_its_calls_fail(
 
 def test_errors_cross_the_pipe_with_their_fields_and_bugs_keep_their_traceback() -> None:
     error = ServerError("upstream failed", status=503, code="UPSTREAM", endpoint="GET /accounts")
-    (frame,) = FrameReader().feed(encode_frame(failure_of(7, error)))
+    (frame,) = FrameReader().feed(on_the_wire(failure_of(7, error)))
     assert isinstance(frame, Failure)
     back = error_of(frame)
     assert type(back) is ServerError
