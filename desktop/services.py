@@ -165,6 +165,7 @@ class InboxService(QObject):
             self._recalling: set[asyncio.Task[RecallStatus]] = set()
             self._refreshing: asyncio.Task[None] | None = None
             self._marking_all_read: asyncio.Task[None] | None = None
+            self._reactions_lock = asyncio.Lock()
             self._freshness: dict[str, int | None] = {}
             """C12 ``lastSyncAt`` per account asked (None: the server has not synced it yet)."""
             self._freshness_asking: set[str] = set()
@@ -478,6 +479,30 @@ class InboxService(QObject):
 
         self._marking_all_read = self._spawn_action(read_all(), "Could not mark all read")
         return self._marking_all_read
+
+    def react(self, message: Message, emoji: str, react: bool) -> asyncio.Task[None]:
+        """C7, then the message's totals in the cache, worked out from the cached ones (the answer has
+        none: ``sync.reactions``); every window and process sees them through the change set. Reactions
+        are written one at a time, so two quick clicks never both start from the same totals."""
+
+        async def reacted() -> None:
+            from sync.reactions import toggled_reactions
+
+            await self.api.react(
+                message.account_id, message.conversation_urn, message.message_urn, emoji, react=react
+            )
+            async with self._reactions_lock:
+                current = self.cache.reader.message(message.account_id, message.message_id)
+                if current is None:
+                    return  # recalled meanwhile: nothing left to show it on
+                totals = toggled_reactions(current.reactions, emoji, react)
+                if totals != current.reactions:
+                    await self._write(
+                        self.cache.writer.set_reactions(message.account_id, message.message_urn, totals)
+                    )
+
+        failure = "Could not react" if react else "Could not remove the reaction"
+        return self._spawn_action(reacted(), failure)
 
     def set_starred(self, conversation: Conversation, starred: bool) -> asyncio.Task[None]:
         async def star() -> None:

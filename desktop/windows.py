@@ -185,6 +185,7 @@ class WindowManager(QObject):
         window.recall_cancelled.connect(lambda message, w=window: self._recall_cancelled(message, w))
         window.mark_unread_requested.connect(self._on_window_mark_unread_requested)
         window.mark_read_requested.connect(self._on_window_mark_read_requested)
+        window.reaction_requested.connect(self._on_window_reaction_requested)
         window.mark_all_read_requested.connect(self._on_window_mark_all_read_requested)
         window.star_toggled.connect(self._on_window_star_toggled)
         window.new_window_requested.connect(self._on_window_new_window_requested)
@@ -439,6 +440,9 @@ class WindowManager(QObject):
 
     def _on_window_mark_unread_requested(self, conversation: Conversation) -> None:
         self.service.mark_unread(conversation)
+
+    def _on_window_reaction_requested(self, message: Message, emoji: str, react: bool) -> None:
+        self.service.react(message, emoji, react)
 
     def _on_window_mark_read_requested(self, conversation: Conversation) -> None:
         self.service.mark_read(conversation)

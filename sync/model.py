@@ -87,6 +87,9 @@ class Message:
     is_sent_by_owner: bool = False
     has_attachment: bool = False
     reactions: tuple[Reaction, ...] = ()
+    reactions_known: bool = field(default=True, compare=False, repr=False)
+    """False when the server did not send ``reactions`` at all (the vendor's C2, spec §8): the cached
+    totals are kept, not wiped. Not part of the value: a copy read from the cache always knows its own."""
 
     def recall_window_left_ms(self, server_now_ms: int) -> int:
         """Milliseconds left to recall this message (0 when closed), by the server's clock."""
@@ -260,7 +263,8 @@ class MessageIn:
     sender_name: str = ""
     is_sent_by_owner: bool = False
     has_attachment: bool = False
-    reactions: tuple[Reaction, ...] = ()
+    reactions: tuple[Reaction, ...] | None = ()
+    """None: the server did not say (the vendor's C2 has no ``reactions``): the stored totals are kept."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,8 @@ class MainWindow(QMainWindow):
     retry_recall_requested = Signal(Message)
     recall_cancelled = Signal(Message)
     """Cancelled during its grace period: nothing was sent (the recall log still shows it)."""
+    reaction_requested = Signal(Message, str, bool)
+    """(message, emoji, True to add it or False to take it back), from the bubble menu's emoji picker."""
     mark_unread_requested = Signal(Conversation)
     mark_read_requested = Signal(Conversation)
     mark_all_read_requested = Signal(object)
@@ -177,6 +179,7 @@ class MainWindow(QMainWindow):
         self._recall.recall_requested.connect(self.recall_requested)
         self._recall.retry_requested.connect(self.retry_recall_requested)
         self._recall.cancelled.connect(self.recall_cancelled)
+        self._recall.reaction_requested.connect(self.reaction_requested)
         self.grace_bar = self._recall.grace_bar
         self.thread_pane = ThreadPane(self.message_model, self.grace_bar)
         self.thread_stack = self.thread_pane.stack

@@ -167,8 +167,9 @@ class MessageDelegate(QStyledItemDelegate):
 
         if data.reactions:
             reactions = geo.reactions
-            painter.setPen(qcolor(colors.reaction_border))
-            painter.setBrush(qcolor(colors.reaction_fill))
+            # One's own reaction among them: the chip in the accent's colours (click the picker to undo).
+            painter.setPen(qcolor(colors.accent if data.reacted else colors.reaction_border))
+            painter.setBrush(qcolor(colors.selection if data.reacted else colors.reaction_fill))
             painter.drawRoundedRect(QRectF(reactions), reactions.height() / 2, reactions.height() / 2)
             painter.setFont(fonts.small)
             painter.setPen(qcolor(colors.text))

@@ -113,6 +113,8 @@ class BubbleData:
     recall_status: str
     recall_text: str
     can_retry: bool
+    reacted: bool = False
+    """The account has reacted to it: its reactions chip stands out."""
 
 
 def message_key(message: Message) -> MessageKey:
@@ -335,7 +337,15 @@ class MessageListModel(QAbstractListModel):
         text, omitted = bubble_text(m.text)
         sender = "You" if m.is_sent_by_owner else (m.sender_name or "Unknown")
         bubble = BubbleData(
-            m, text, omitted, sender, reactions_text(m), shown.status, shown.text, shown.can_retry
+            m,
+            text,
+            omitted,
+            sender,
+            reactions_text(m),
+            shown.status,
+            shown.text,
+            shown.can_retry,
+            any(r.reacted_by_owner for r in m.reactions),
         )
         self._bubbles[key] = (m, state, bubble)
         return bubble

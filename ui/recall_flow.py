@@ -12,13 +12,15 @@ from sync.model import Message
 from sync.recall_rules import RECALL_ACTION_TEXT, Eligibility, eligibility
 
 from .message_model import MessageListModel
+from .reaction_picker import add_reaction_picker
 from .recall import REASON_IN_PROGRESS, REASON_OTHER_WAITING, RecallConfirmDialog, RecallGraceBar
 from .sources import InboxReader
 from .text import one_line
 
 
 class RecallFlow(QObject):
-    """The window's part of the recall path (ARCHITECTURE.md §7, step 1), and a retry.
+    """The window's part of the recall path (ARCHITECTURE.md §7, step 1), and a retry; it builds the
+    bubble's context menu, whose emoji picker asks for reactions.
 
     The menus offer the recall only while the rules allow it (``sync.recall_rules``, plus what only the
     window knows: a recall of the message already under way, or another one waiting); a confirmation says
@@ -31,6 +33,8 @@ class RecallFlow(QObject):
     retry_requested = Signal(Message)
     cancelled = Signal(Message)
     """Cancelled during its grace period: nothing was sent."""
+    reaction_requested = Signal(Message, str, bool)
+    """(message, emoji, True to add it or False to take it back): the bubble menu's emoji picker."""
 
     def __init__(
         self,
@@ -100,6 +104,7 @@ class RecallFlow(QObject):
         copy = menu.addAction("Copy text")
         copy.setObjectName("copyTextAction")
         copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(message.text))
+        add_reaction_picker(menu, message, self.reaction_requested.emit)
         return menu
 
     def show_eligibility(self, action: QAction, message: Message | None) -> None:

@@ -12,6 +12,7 @@ from sync import urns
 from sync.cache.ops import CHUNK, Changes, Invalid, UpsertAccounts, UpsertConversations, UpsertMessages
 from sync.cache.validate import (
     NO_LATEST,
+    NO_REACTIONS,
     ConversationTuple,
     Latest,
     MessageTuple,
@@ -274,6 +275,11 @@ def upsert_messages(conn: sqlite3.Connection, op: UpsertMessages, acc: Changes) 
     ids = sorted({mid for _, mid in rows})
     dead = tombstoned(conn, ids)
     existing = _existing_messages(conn, ids, rows)
+    for key, row in rows.items():
+        if not row[11]:  # REACTIONS_UNKNOWN
+            # The server did not say (the vendor's C2): what the cache knows stays (a reaction made here).
+            old = existing.get(key)
+            rows[key] = (*row[:11], old[11] if old is not None else NO_REACTIONS)
     if dead:
         log.debug("cache: %d tombstoned message(s) not stored", sum(1 for k in rows if k[1] in dead))
         rows = {k: r for k, r in rows.items() if k[1] not in dead}

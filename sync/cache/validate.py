@@ -46,6 +46,9 @@ def check_bool(value: object, name: str) -> int:
 
 
 NO_REACTIONS: Final = "[]"
+REACTIONS_UNKNOWN: Final = ""
+"""A row's reactions when the server did not send any (``MessageIn.reactions is None``): the writer keeps
+the stored ones (or stores none). Never a value stored: no JSON text is empty."""
 
 
 def reactions_json(reactions: object) -> str:
@@ -177,7 +180,10 @@ def message_row(item: object, memo: UrnMemo) -> MessageTuple:
     need(thread is None or thread == conversation_id, "message URN names another conversation")
     # A message URN under another mailbox prefix than its conversation's is kept: the row is keyed by
     # (account, token) whatever the prefix, and tombstones by the token alone.
-    reactions = NO_REACTIONS if item.reactions == () else reactions_json(item.reactions)
+    if item.reactions is None:
+        reactions = REACTIONS_UNKNOWN
+    else:
+        reactions = NO_REACTIONS if item.reactions == () else reactions_json(item.reactions)
     return (
         item.account_id,
         conversation_id,

@@ -33,7 +33,7 @@ def message_in(message: Message) -> MessageIn:
         sender_name=message.sender_name,
         is_sent_by_owner=message.is_sent_by_owner,
         has_attachment=message.has_attachment,
-        reactions=message.reactions,
+        reactions=message.reactions if message.reactions_known else None,
     )
 
 

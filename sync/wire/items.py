@@ -262,6 +262,7 @@ def message_from_wire(wire: WireMessage, account_id: str, conversation_urn: str)
         is_sent_by_owner=bool(wire.is_sent_by_owner),
         has_attachment=bool(wire.has_attachment) or bool(wire.attachments),
         reactions=reactions,
+        reactions_known=wire.reactions is not None,
     )
 
 

@@ -14,10 +14,11 @@ from urllib.parse import quote
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QToolButton, QWidget
 
 from desktop import services
 from desktop.settings import THEME, Settings
-from sync.model import Conversation, RecallState
+from sync.model import Conversation, Message, RecallState
 from tests.desktop.gui_harness import Gui
 from tests.fixtures.sandbox import SandboxHandle
 from ui.conversation_model import ConversationRole
@@ -239,3 +240,100 @@ def test_the_starred_filter_follows_a_star_given_in_another_window(
     actions = {a.objectName(): a for a in second.conversation_menu(starred).actions()}
     actions["starAction"].trigger()
     gui.drive_until(lambda: second.conversation_model.row_of(*key) is None)
+
+
+def bubble(window: Any, message: Message) -> Any:
+    row = window.message_model.row_of(message.account_id, message.message_id)
+    return None if row is None else window.message_model.bubble_data(row)
+
+
+def picker_button(window: Any, message: Message, emoji: str) -> QToolButton:
+    """The picker's button in the bubble menu, as the window builds it now (from the row's current value)."""
+    row = window.message_model.row_of(message.account_id, message.message_id)
+    menu = window.message_menu(window.message_model.message_at(row))
+    picker = menu.findChild(QWidget, "reactionPicker")
+    return next(b for b in picker.findChildren(QToolButton) if b.text() == emoji)
+
+
+def reread_from_the_server(gui: Gui, conversation: Conversation) -> None:
+    """C2 again, stored as every sync pass stores it (the vendor's has no reactions field at all)."""
+    from sync.engine import message_in
+
+    async def reread() -> None:
+        page = await gui.service.api.messages(conversation.account_id, conversation.conversation_urn)
+        await gui.service._write(
+            gui.service.cache.writer.upsert_messages([message_in(m) for m in page.messages])
+        )
+
+    gui.run(reread())
+
+
+def test_a_reaction_goes_to_linkedin_shows_in_every_window_and_survives_a_reread(
+    gui_factory: Any, sandbox_any_profile: SandboxHandle
+) -> None:
+    gui = gui_factory(sandbox_any_profile)
+    first = gui.manager.open_window()
+    second = gui.manager.open_window()
+    seated = {a.account_id for a in gui.service.reader.accounts() if a.api_seat is not False}
+    conversation = next(
+        c for c in gui.service.cache.reader.conversations(None, limit=50) if c.account_id in seated
+    )
+    first.open_conversation(conversation)
+    second.open_conversation(conversation)
+    message = first.message_model.message_at(first.message_model.rowCount() - 1)
+    assert message is not None
+    before = {r.emoji: r.count for r in message.reactions}
+    assert not any(r.reacted_by_owner and r.emoji == "🎉" for r in message.reactions)
+
+    picker_button(first, message, "🎉").click()
+
+    def shows(window: Any, emoji: str, mine: bool) -> bool:
+        data = bubble(window, message)
+        return data is not None and (emoji in data.reactions) is mine and data.reacted is mine
+
+    gui.drive_until(lambda: shows(first, "🎉", True) and shows(second, "🎉", True))
+    stored = gui.service.cache.reader.message(message.account_id, message.message_id)
+    assert stored is not None
+    assert {r.emoji: (r.count, r.reacted_by_owner) for r in stored.reactions}["🎉"] == (
+        before.get("🎉", 0) + 1,
+        True,
+    )
+    routes = gui.sandbox.control("GET", "requests")["routes"]
+    assert sum(n for route, n in routes.items() if route.startswith("POST") and "react" in route) == 1
+    # The next read of the conversation keeps it: the server's totals (contract) or, where C2 has no
+    # reactions at all (vendor), the ones worked out here.
+    reread_from_the_server(gui, conversation)
+    fresh = gui.service.cache.reader.message(message.account_id, message.message_id)
+    assert fresh is not None and any(r.emoji == "🎉" and r.reacted_by_owner for r in fresh.reactions)
+    assert shows(first, "🎉", True)
+
+    # Checked in the picker now; a click takes it back, everywhere.
+    button = picker_button(second, message, "🎉")
+    assert button.isChecked()
+    button.click()
+    gui.drive_until(lambda: shows(first, "🎉", False) and shows(second, "🎉", False))
+    gone = gui.service.cache.reader.message(message.account_id, message.message_id)
+    assert gone is not None and "🎉" not in {r.emoji for r in gone.reactions if r.reacted_by_owner}
+
+
+def test_another_sessions_reaction_arrives_with_the_servers_totals(gui: Gui) -> None:
+    """Where there is a stream, ``message.reacted`` carries the totals: applied as they are."""
+    gui.service.start()
+    window = gui.manager.open_window()
+    gui.drive_until(lambda: gui.service.stream_state.value == "live")
+    conversation = gui.service.cache.reader.conversations(None, limit=1)[0]
+    window.open_conversation(conversation)
+    message = window.message_model.message_at(window.message_model.rowCount() - 1)
+    assert message is not None
+    with gui.sandbox.client(session="another-session") as client:
+        path = (
+            f"/conversations/{quote(message.conversation_urn, safe='')}"
+            f"/messages/{quote(message.message_urn, safe='')}/react"
+        )
+        answer = client.post(
+            path, params={"accountId": message.account_id}, json={"emoji": "😮", "react": True}
+        )
+        assert answer.status_code == 200
+    gui.drive_until(lambda: "😮" in (bubble(window, message).reactions if bubble(window, message) else ""))
+    stored = gui.service.cache.reader.message(message.account_id, message.message_id)
+    assert stored is not None and any(r.emoji == "😮" and r.reacted_by_owner for r in stored.reactions)

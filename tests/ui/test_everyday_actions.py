@@ -6,11 +6,13 @@ import dataclasses
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QToolButton, QWidget
 from pytestqt.qtbot import QtBot
 
-from sync.model import Account, ChangeSet
+from sync.model import Account, ChangeSet, Reaction
 from ui.conversation_model import ConversationFilter, ConversationRole
 from ui.main_window import MainWindow
+from ui.reaction_picker import REACTION_EMOJI
 from ui.sources import MarkAllRead
 
 from .fakes import FakeInboxReader, make_conversation, make_message
@@ -174,3 +176,49 @@ def test_the_accessible_row_text_of_an_unread_conversation_still_says_unread(qtb
     window = make_window(qtbot, inbox())
     text = window.conversation_model.index(0, 0).data(Qt.ItemDataRole.AccessibleTextRole)
     assert "2 unread" in text
+
+
+def test_the_bubble_menu_has_an_emoji_picker_with_your_reactions_checked(qtbot: QtBot) -> None:
+    reader = inbox()
+    message = make_message(20, conversation="c1", reactions=(Reaction("👍", 2, True), Reaction("❤️", 1)))
+    reader.put_message(message)
+    window = make_window(qtbot, reader)
+    menu = window.message_menu(message)
+    assert menu.actions()[0].objectName() == "reactionPickerAction"
+    picker = menu.findChild(QWidget, "reactionPicker")
+    assert picker is not None
+    buttons = {b.text(): b for b in picker.findChildren(QToolButton)}
+    assert list(buttons) == [emoji for emoji, _ in REACTION_EMOJI]
+    assert buttons["👍"].isChecked() and not buttons["❤️"].isChecked()
+    assert buttons["👍"].accessibleName() == "Remove your reaction: Thumbs up"
+    with qtbot.waitSignal(window.reaction_requested) as added:
+        buttons["❤️"].click()
+    assert added.args == [message, "❤️", True]
+    with qtbot.waitSignal(window.reaction_requested) as removed:
+        buttons["👍"].click()
+    assert removed.args == [message, "👍", False]
+    # The same from the keyboard: React › checkable emoji.
+    react = next(a.menu() for a in menu.actions() if a.menu() is not None and a.text() == "React")
+    actions = {a.text().split()[0]: a for a in react.actions()}
+    assert actions["👍"].isChecked() and not actions["😂"].isChecked()
+    with qtbot.waitSignal(window.reaction_requested) as keyboard:
+        actions["😂"].trigger()
+    assert keyboard.args == [message, "😂", True]
+    # The rest of the menu is still there, under the picker.
+    names = [a.objectName() for a in menu.actions()]
+    assert "recallAction" in names and "copyTextAction" in names
+
+
+def test_your_own_reaction_makes_the_chip_stand_out(qtbot: QtBot) -> None:
+    reader = inbox()
+    reader.put_message(make_message(21, conversation="c1", reactions=(Reaction("👍", 2),)))
+    reader.put_message(make_message(22, conversation="c1", reactions=(Reaction("👍", 2, True),)))
+    window = make_window(qtbot, reader)
+    c1 = reader.conversation("acc-1", "c1")
+    assert c1 is not None
+    window.open_conversation(c1)
+    model = window.message_model
+    theirs, mine = (model.bubble_data(model.row_of("acc-1", m) or 0) for m in ("m21", "m22"))
+    assert theirs is not None and mine is not None
+    assert not theirs.reacted and mine.reacted
+    assert theirs.reactions == mine.reactions == "👍 2"
