@@ -27,7 +27,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from desktop.backend import Backend
 from desktop.loop import TaskGroup, current_loop
 from desktop.reader import CacheInboxReader
-from sync.errors import KnownError, NoApiAccess, NotFound, SignedOut, Unreachable
+from sync.errors import KnownError, NoApiAccess, NotFound, RateLimited, SignedOut, TimedOut, Unreachable
 from sync.lock import DataDirLock
 from sync.model import (
     AccountIssue,
@@ -39,6 +39,7 @@ from sync.model import (
     SyncProgress,
 )
 from ui.sources import AccountRefresh, MarkAllRead, RefreshOutcome, ServerFreshness
+from ui.status_bar import Following
 
 if TYPE_CHECKING:
     # The network side (httpx, websockets) is imported and built only once the inbox has painted.
@@ -53,6 +54,10 @@ log = logging.getLogger(__name__)
 
 DATA_VERSION_POLL_MS: Final = 200
 LOCK_RETRY_MS: Final = 2_000
+FOLLOWER_CHECK_MS: Final = 60_000
+"""How often a follower checks that its own connection reaches the server (one A1 a minute)."""
+FOLLOWER_RECHECK_MS: Final = 15_000
+"""…and how often while it does not."""
 SETTLE_RECALLS_MS: Final = 30_000
 """How often unconfirmed recalls are checked again while any is open."""
 MARK_ALL_READ_BURST: Final = 8
@@ -107,6 +112,10 @@ class InboxService(QObject):
     error_raised = Signal(str, str)
     """(plain-words text, kind "info" | "warning" | "error")."""
     leadership_changed = Signal(bool)
+    following_changed = Signal(object)
+    """ui.status_bar.Following while another process leads the sync (None once this one leads)."""
+    took_over = Signal(object)
+    """int | None: the pid of the process this one followed, when it took the sync over from it."""
     recall_log_changed = Signal()
     """The recall log changed other than through a recall's own status (settled, cancelled)."""
     account_issues_changed = Signal(object)
@@ -158,6 +167,12 @@ class InboxService(QObject):
             self._lock_timer = QTimer(self)
             self._lock_timer.setInterval(LOCK_RETRY_MS)
             self._lock_timer.timeout.connect(self._on_lock_timer_timeout)
+            self.following: Following | None = None
+            """Set while another process leads the sync (this one follows it)."""
+            self._follower_check: asyncio.Task[None] | None = None
+            self._follower_timer = QTimer(self)
+            self._follower_timer.setSingleShot(True)
+            self._follower_timer.timeout.connect(self.check_connection)
             self._settling: asyncio.Task[None] | None = None
             self._settle_timer = QTimer(self)
             self._settle_timer.setInterval(SETTLE_RECALLS_MS)
@@ -264,6 +279,8 @@ class InboxService(QObject):
         if not self._try_lead():
             log.info("another process holds %s: following its changes", self.lock.path)
             self._lock_timer.start()
+            self._set_following(Following(self.lock.holder_pid()))
+            self.check_connection()
         # How fresh the server's copy is ("LinkedIn data as of …"): the accounts known so far; a first
         # run's accounts are asked after its first pass.
         self.fetch_server_freshness([a.account_id for a in self.cache.reader.accounts()])
@@ -275,6 +292,7 @@ class InboxService(QObject):
         self._closing = True
         self._data_version_timer.stop()
         self._lock_timer.stop()
+        self._follower_timer.stop()
         self._settle_timer.stop()
         recalling = [task for task in self._recalling if not task.done()]
         if recalling:
@@ -712,6 +730,8 @@ class InboxService(QObject):
                 # The environment's fault: shown as state, never as a traceback.
                 log.info("%s: %s", failure, exc)
                 self.error_raised.emit(f"{failure}: {exc.user_message}", "warning")
+                if isinstance(exc, Unreachable | TimedOut | SignedOut):
+                    self._note_reachable(False, exc.user_message)
 
         return self.tasks.spawn(guarded())
 
@@ -756,6 +776,48 @@ class InboxService(QObject):
     def _on_lock_timer_timeout(self) -> None:
         if self._try_lead():
             log.info("took over %s: this process now syncs", self.lock.path)
+            previous = self.following
+            self._follower_timer.stop()
+            self._set_following(None)
+            self.took_over.emit(None if previous is None else previous.leader_pid)
+
+    # --- following another process's sync -------------------------------------------------------------
+
+    def _set_following(self, following: Following | None) -> None:
+        if following != self.following:
+            self.following = following
+            self.following_changed.emit(following)
+
+    def check_connection(self) -> asyncio.Task[None] | None:
+        """A follower checks that its own client reaches the server (A1): its windows say whether
+        sending and recalling work here. Again every minute (every 15 s while it does not)."""
+        if self.following is None or self._closing:
+            return None
+        if self._follower_check is not None and not self._follower_check.done():
+            return self._follower_check
+
+        async def check() -> None:
+            try:
+                await self.api.accounts()
+            except RateLimited:
+                self._note_reachable(True)  # the server answered
+            except KnownError as exc:
+                log.info("a follower's connection check failed: %s", exc)
+                self._note_reachable(False, exc.user_message)
+            else:
+                self._note_reachable(True)
+
+        self._follower_check = self.tasks.spawn(check(), name="follower connection check")
+        return self._follower_check
+
+    def _note_reachable(self, reachable: bool, detail: str = "") -> None:
+        """What this follower's own connection did (a check, or an action that could not reach the
+        server); checked again later."""
+        current = self.following
+        if current is None or self._closing:
+            return
+        self._set_following(Following(current.leader_pid, reachable, "" if reachable else detail))
+        self._follower_timer.start(FOLLOWER_CHECK_MS if reachable else FOLLOWER_RECHECK_MS)
 
     def _on_engine_progress(self, progress: SyncProgress) -> None:
         self.sync_progress_changed.emit(progress)

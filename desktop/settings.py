@@ -30,6 +30,13 @@ class Setting:
 RECALL_GRACE_S = Setting("recall/grace_s", 3, "Seconds to cancel a recall before it is sent")
 BASE_URL = Setting("service/base_url", "", "ConnectSafely API base URL (empty: the default service)")
 WINDOW_COUNT = Setting("windows/count", 1, "Windows open at the last exit")
+CTRL_ENTER_SENDS = Setting(
+    "composer/ctrl_enter_sends", False, "Send with Ctrl+Enter (Enter starts a new line)"
+)
+"""Off: Enter sends and Shift+Enter starts a new line, as in Signal, LinkedIn and Slack."""
+
+PREFERENCES: Final = (CTRL_ENTER_SENDS,)
+"""The on/off settings the Settings dialog shows, each with its label."""
 THEME = Setting("view/theme", "system", "View › Theme: system (the desktop's light or dark), light or dark")
 
 FILE_NAME: Final = "settings.ini"
@@ -58,6 +65,17 @@ class Settings:
         except ValueError:
             return int(setting.default)
 
+    def get_bool(self, setting: Setting) -> bool:
+        value = self._store.value(setting.key, setting.default)
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off"):
+            return False
+        return bool(setting.default)
+
     def get_str(self, setting: Setting) -> str:
         value = self._store.value(setting.key, setting.default)
         return value if isinstance(value, str) else str(setting.default)
@@ -83,6 +101,28 @@ class Settings:
 
     def set_last_conversation(self, index: int, key: tuple[str, str] | None) -> None:
         self._store.setValue(f"windows/{index}/conversation", "" if key is None else "\t".join(key))
+
+    def scroll_anchor(self, index: int) -> tuple[str, int] | None:
+        """(message id, pixels of its row above the view's top) of the window's thread scrolled up, or
+        None (the newest)."""
+        value = self._store.value(f"windows/{index}/anchor")
+        if isinstance(value, str) and "\t" in value:
+            message_id, _, offset = value.rpartition("\t")
+            if message_id and offset.isdigit():
+                return message_id, int(offset)
+        return None
+
+    def set_scroll_anchor(self, index: int, anchor: tuple[str, int] | None) -> None:
+        value = "" if anchor is None else f"{anchor[0]}\t{max(0, anchor[1])}"
+        self._store.setValue(f"windows/{index}/anchor", value)
+
+    def account_filter(self, index: int) -> str | None:
+        """The account the window's list was filtered to, or None (all accounts)."""
+        value = self._store.value(f"windows/{index}/account")
+        return value if isinstance(value, str) and value else None
+
+    def set_account_filter(self, index: int, account_id: str | None) -> None:
+        self._store.setValue(f"windows/{index}/account", account_id or "")
 
     def sync(self) -> None:
         self._store.sync()

@@ -19,8 +19,16 @@ from PySide6.QtWidgets import QSystemTrayIcon
 
 from desktop import backend as backends
 from desktop import credentials
+from desktop.drafts import DraftFile
 from desktop.services import InboxService
-from desktop.settings import RECALL_GRACE_S, THEME, WINDOW_COUNT, Settings
+from desktop.settings import (
+    CTRL_ENTER_SENDS,
+    PREFERENCES,
+    RECALL_GRACE_S,
+    THEME,
+    WINDOW_COUNT,
+    Settings,
+)
 from sync.errors import KnownError, NoApiAccess, NotFound, SignedOut
 from sync.model import (
     Account,
@@ -32,16 +40,19 @@ from sync.model import (
     StreamState,
     SyncProgress,
 )
+from ui.buttons import use_plain_buttons
 from ui.main_window import MainWindow
 from ui.palette import Palette
 from ui.sources import MarkAllRead, RefreshOutcome, ServerFreshness
+from ui.status_bar import Following
 from ui.style import Theme, ThemeChoice
+from ui.views import ScrollAnchor
 
 if TYPE_CHECKING:
     # Imported where used: the first window paints without the network side or the dialogs loaded.
     from sync.api import ApiClient
     from sync.recall import RecallStatus
-    from ui.dialogs import SettingsDialog
+    from ui.dialogs import AboutDialog, SettingsDialog
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +100,16 @@ def connection_failure_text(error: KnownError) -> str:
     return error.user_message
 
 
+def app_version() -> str:
+    """The installed package's version ("unknown" when run from a tree that was never installed)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("connectsafely-desktop")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def app_icon() -> QIcon:
     """The app's icon, shipped in resources/ as package data."""
     with resources.as_file(resources.files("resources") / "icon.svg") as path:
@@ -115,10 +136,13 @@ class WindowManager(QObject):
         self.sandbox = sandbox
         self.recall_grace_s = settings.get_int(RECALL_GRACE_S) if recall_grace_s is None else recall_grace_s
         self.windows: list[MainWindow] = []
+        self.drafts = DraftFile(service.data)
+        """The reply boxes' drafts, one per conversation, shared by every window and kept across restarts."""
         self._open_at_quit = 0
         self.backend_changed = False
         """Settings chose another service: the app reopens the windows on it."""
         self._ids = itertools.count(1)
+        use_plain_buttons()  # no stock icons on dialog buttons (the style sheet gives buttons one shape)
         self._closed = asyncio.Event()
         service.changes_applied.connect(self._on_service_changes_applied)
         service.foreign_commit.connect(self._on_service_foreign_commit)
@@ -136,6 +160,8 @@ class WindowManager(QObject):
         service.refresh_finished.connect(self._on_service_refresh_finished)
         service.base_url_suggested.connect(self._on_service_base_url_suggested)
         service.mark_all_read_progress.connect(self._on_service_mark_all_read_progress)
+        service.following_changed.connect(self._on_service_following_changed)
+        service.took_over.connect(self._on_service_took_over)
         self._suggested_base_url = ""
         # One theme for every window: the saved View › Theme choice, or the desktop's colour scheme.
         self.theme = Theme(ThemeChoice.parse(settings.get_str(THEME)), self)
@@ -163,8 +189,10 @@ class WindowManager(QObject):
         )
         window.set_theme(self.theme.palette, self.theme.choice)
         window.setObjectName(f"mainWindow{next(self._ids)}")
-        index = len(self.windows) if slot is None else slot
+        index = self._free_slot() if slot is None else slot
         window.setProperty("slot", index)
+        window.reply_box.set_drafts(self.drafts)
+        window.reply_box.set_ctrl_enter_sends(self.settings.get_bool(CTRL_ENTER_SENDS))
         geometry = self.settings.window_geometry(index)
         if geometry is not None:
             window.restoreGeometry(geometry)
@@ -197,23 +225,52 @@ class WindowManager(QObject):
         window.older_history_requested.connect(self._on_window_older_history_requested)
         window.theme_requested.connect(self._on_window_theme_requested)
         window.window_closed.connect(lambda w=window: self._on_window_closed(w))
+        window.quit_requested.connect(self.close_all)
+        window.about_requested.connect(lambda w=window: self.show_about(w))
         self.windows.append(window)
+        self._restore_filter(window, index)
         window.show()
-        last_open = self.settings.last_conversation(index)
-        if last_open is not None:
-            conversation = self.service.reader.conversation(*last_open)
-            if conversation is not None:
-                window.open_conversation(conversation)
+        self._restore_thread(window, index)
+        if self.service.following is not None:
+            window.set_following(self.service.following)
         return window
+
+    def _free_slot(self) -> int:
+        """The lowest slot no open window has (a window's state is saved under its slot)."""
+        taken = {int(w.property("slot") or 0) for w in self.windows}
+        return min(set(range(len(self.windows) + 1)) - taken)
+
+    def _restore_filter(self, window: MainWindow, index: int) -> None:
+        """The account the window's list was filtered to (if the account is still there)."""
+        account_id = self.settings.account_filter(index)
+        if account_id is not None:
+            window.show_account(account_id)
+
+    def _restore_thread(self, window: MainWindow, index: int) -> None:
+        """The conversation the window had open, scrolled where it was (the newest, or its anchor)."""
+        last_open = self.settings.last_conversation(index)
+        if last_open is None:
+            return
+        conversation = self.service.reader.conversation(*last_open)
+        if conversation is None:
+            return
+        window.open_conversation(conversation)
+        saved = self.settings.scroll_anchor(index)
+        if saved is not None:
+            window.message_view.restore_anchor(ScrollAnchor(*saved))
 
     def open_saved_windows(self) -> None:
         for slot in range(max(1, min(8, self.settings.get_int(WINDOW_COUNT)))):
             self.open_window(slot)
 
     def close_all(self) -> None:
-        """Close every window (SIGTERM, logout): each saves its state; the last one ends the app, and
-        the next start opens as many windows as were open now."""
+        """Close every window (File › Quit, SIGTERM, logout) through its normal close (a window whose
+        recall waits for its grace period asks first): each saves its state; the last one ends the app,
+        and the next start opens as many windows as were open now."""
         self._open_at_quit = len(self.windows)
+        # Saved under slots 0…n-1: the next start opens exactly these.
+        for slot, window in enumerate(self.windows):
+            window.setProperty("slot", slot)
         for window in list(self.windows):
             window.close()
 
@@ -222,12 +279,19 @@ class WindowManager(QObject):
 
     def _remember(self, window: MainWindow) -> None:
         slot = int(window.property("slot") or 0)
+        window.reply_box.save_draft()
         self.settings.set_window_geometry(slot, window.saveGeometry())
         current = window.current_conversation()
         key = None if current is None else (current.account_id, current.conversation_id)
         self.settings.set_last_conversation(slot, key)
+        anchor = None if current is None else window.message_view.scroll_anchor()
+        self.settings.set_scroll_anchor(slot, None if anchor is None else (anchor.message_id, anchor.offset))
+        shown = window.shown_account_ids()
+        self.settings.set_account_filter(slot, shown[0] if shown else None)
 
     def _on_window_closed(self, window: MainWindow) -> None:
+        if self.windows == [window] and not self._open_at_quit:
+            window.setProperty("slot", 0)  # the last one closed is the one the next start opens
         self._remember(window)
         if window in self.windows:
             self.windows.remove(window)
@@ -249,8 +313,9 @@ class WindowManager(QObject):
             if credentials.keyring_available()
             else (f"no keyring on this system: set {credentials.KEY_ENV} in the environment instead")
         )
+        shown_base_url = "" if self.sandbox else self.service.backend.base_url
         dialog = SettingsDialog(
-            base_url="" if self.sandbox else self.service.backend.base_url,
+            base_url=shown_base_url,
             key_location=location,
             default_base_url=backends.DEFAULT_BASE_URL,
             key_placeholder=(
@@ -258,14 +323,47 @@ class WindowManager(QObject):
                 if self.sandbox
                 else "Leave empty to keep the key in use"
             ),
+            preferences=[(s.key, s.label, self.settings.get_bool(s)) for s in PREFERENCES],
             parent=window,
         )
         dialog.test_connection_requested.connect(
             lambda key, url, d=dialog: self._test_connection(d, key, url)
         )
-        dialog.save_requested.connect(lambda key, url, w=window: self._save_settings(w, key, url))
+        dialog.preferences_saved.connect(self._save_preferences)
+        dialog.save_requested.connect(
+            lambda key, url, w=window: self._save_settings(w, key, url, shown_base_url=shown_base_url)
+        )
         if suggested_base_url:
             dialog.offer_base_url(suggested_base_url)
+        dialog.open()
+        return dialog
+
+    def about_facts(self) -> dict[str, str]:
+        """What Help › About says besides the version: where the files are and which service is in use
+        (the sandbox, or the base URL and where its key comes from; never the key)."""
+        from desktop.paths import log_file
+
+        backend = self.service.backend
+        if backend.sandbox:
+            service = f"The local sandbox with demo data (no API key set), at {backend.base_url}"
+        else:
+            source = {"environment": f"from {credentials.KEY_ENV}", "keyring": "from the system keyring"}
+            service = f"{backend.base_url} (API key {source.get(backend.key_source, backend.key_source)})"
+        following = self.service.following
+        return {
+            "Service": service,
+            "Data folder": str(self.service.data),
+            "Cache": self.service.cache.path.name,
+            "Log file": str(log_file(self.service.data)),
+            "Sync": "this process" if following is None else following.text.removeprefix("● "),
+        }
+
+    def show_about(self, window: MainWindow) -> AboutDialog:
+        """Help › About (window-modal, not blocking the loop)."""
+        from ui.dialogs import AboutDialog
+
+        dialog = AboutDialog(version=app_version(), facts=self.about_facts(), parent=window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
 
@@ -303,10 +401,26 @@ class WindowManager(QObject):
 
         return self.service.tasks.spawn(test())
 
-    def _save_settings(self, window: MainWindow, key: str, base_url: str) -> None:
+    def _save_preferences(self, values: dict[str, bool]) -> None:
+        """The on/off settings as saved in the Settings dialog, applied to every window at once."""
+        for setting in PREFERENCES:
+            if setting.key in values:
+                self.settings.set(setting, bool(values[setting.key]))
+        self.settings.sync()
+        ctrl_enter = self.settings.get_bool(CTRL_ENTER_SENDS)
+        for window in self.windows:
+            window.reply_box.set_ctrl_enter_sends(ctrl_enter)
+
+    def _save_settings(
+        self, window: MainWindow, key: str, base_url: str, *, shown_base_url: str | None = None
+    ) -> None:
         """Store the key in the keyring (or forget it: back to the sandbox), then reopen every window
-        on the backend it selects."""
+        on the backend it selects. Nothing is done when neither the key nor the address was changed
+        from what the dialog showed (``shown_base_url``): the user saved only preferences."""
         from desktop.settings import BASE_URL
+
+        if not key and shown_base_url is not None and base_url == shown_base_url:
+            return
 
         target = base_url or backends.DEFAULT_BASE_URL
         current = self.service.backend
@@ -383,6 +497,14 @@ class WindowManager(QObject):
         self._suggested_base_url = url
         for window in self.windows:
             window.offer_base_url(url)
+
+    def _on_service_following_changed(self, following: Following | None) -> None:
+        for window in self.windows:
+            window.set_following(following)
+
+    def _on_service_took_over(self, leader_pid: int | None) -> None:
+        for window in self.windows:
+            window.show_took_over(leader_pid)
 
     def _on_service_sync_progress_changed(self, progress: SyncProgress) -> None:
         for window in self.windows:

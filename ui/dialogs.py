@@ -1,15 +1,17 @@
-"""The settings dialog, the crash dialog, and the dialog for a cache or data dir that cannot be used.
+"""The settings dialog, the About box, the crash dialog, and the dialog for a cache or data dir that cannot
+be used.
 
 The crash dialog is the one place an unexpected error (a bug) is shown, never a traceback in the face; an
 unusable cache or data dir is a known error, shown with what the user can do about it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -22,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .buttons import without_icons
 from .text import one_line
 
 
@@ -75,6 +78,7 @@ class CrashDialog(QDialog):
         copy.clicked.connect(self._on_copy_clicked)
         close = buttons.addButton(QDialogButtonBox.StandardButton.Close)
         close.clicked.connect(self.accept)
+        without_icons(buttons)
         row = QHBoxLayout()
         row.addWidget(self.details_button)
         row.addStretch(1)
@@ -128,6 +132,9 @@ class SettingsDialog(QDialog):
     """(api key, base URL) as typed: the desktop layer answers with ``set_test_result``."""
     save_requested = Signal(str, str)
     """(api key, base URL) when the user pressed Save; an empty key means "use the local sandbox"."""
+    preferences_saved = Signal(object)
+    """dict[str, bool]: each preference's key and whether it is on, when the user pressed Save (emitted
+    before ``save_requested``)."""
 
     def __init__(
         self,
@@ -137,8 +144,10 @@ class SettingsDialog(QDialog):
         key_location: str = "the system keyring",
         default_base_url: str = "",
         key_placeholder: str = "Leave empty to use the local sandbox",
+        preferences: Sequence[tuple[str, str, bool]] = (),
         parent: QWidget | None = None,
     ) -> None:
+        """``preferences``: (key, label, on) of each on/off setting to show under "Preferences"."""
         super().__init__(parent)
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings")
@@ -193,13 +202,29 @@ class SettingsDialog(QDialog):
         self.suggestion.hide()
         layout.addWidget(self.suggestion)
         self._suggested_url = ""
+        self.preference_boxes: dict[str, QCheckBox] = {}
+        if preferences:
+            layout.addSpacing(8)
+            layout.addWidget(_plain_label("Preferences", "dialogTitle"))
+            for key, label, on in preferences:
+                box = QCheckBox(label)
+                box.setObjectName("preferenceBox")
+                box.setProperty("setting", key)
+                box.setChecked(on)
+                self.preference_boxes[key] = box
+                layout.addWidget(box)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
+        without_icons(buttons)
         buttons.accepted.connect(self._on_buttons_accepted)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.setMinimumWidth(520)
+
+    def preferences(self) -> dict[str, bool]:
+        """Each preference's key and whether its box is ticked."""
+        return {key: box.isChecked() for key, box in self.preference_boxes.items()}
 
     def api_key(self) -> str:
         return self.api_key_edit.text().strip()
@@ -252,8 +277,62 @@ class SettingsDialog(QDialog):
             self._on_test_button_clicked()
 
     def _on_buttons_accepted(self) -> None:
+        if self.preference_boxes:
+            self.preferences_saved.emit(self.preferences())
         self.save_requested.emit(self.api_key(), self.base_url())
         self.accept()
+
+
+class AboutDialog(QDialog):
+    """Help › About: the version, where the data folder and the log are, and which service is in use (the
+    sandbox, or the base URL; never the key). Every line is plain, selectable text."""
+
+    def __init__(
+        self,
+        *,
+        version: str,
+        facts: Mapping[str, str],
+        parent: QWidget | None = None,
+    ) -> None:
+        """``facts``: label → value, shown in order (e.g. "Data folder" → its path)."""
+        super().__init__(parent)
+        self.setObjectName("aboutDialog")
+        self.setWindowTitle("About ConnectSafely")
+        layout = QVBoxLayout(self)
+        layout.addWidget(_plain_label(f"ConnectSafely {version}", "dialogTitle"))
+        layout.addWidget(
+            _plain_label(
+                "A desktop inbox for LinkedIn messages through the ConnectSafely API, with Recall.",
+                "mutedLabel",
+            )
+        )
+        form = QFormLayout()
+        self.fact_labels: dict[str, QLabel] = {}
+        for name, value in facts.items():
+            label = _plain_label(value, "aboutValue")
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.fact_labels[name] = label
+            form.addRow(name, label)
+        layout.addLayout(form)
+        buttons = QDialogButtonBox()
+        copy = buttons.addButton("Copy", QDialogButtonBox.ButtonRole.ActionRole)
+        copy.setToolTip("Copy these lines (for a bug report)")
+        copy.clicked.connect(self._on_copy_clicked)
+        close = buttons.addButton("Close", QDialogButtonBox.ButtonRole.AcceptRole)
+        close.setDefault(True)
+        close.clicked.connect(self.accept)
+        layout.addWidget(buttons)
+        self._version = version
+        self.setMinimumWidth(560)
+
+    def text(self) -> str:
+        """Everything it says, one line a fact."""
+        lines = [f"ConnectSafely {self._version}"]
+        lines += [f"{name}: {label.text()}" for name, label in self.fact_labels.items()]
+        return "\n".join(lines)
+
+    def _on_copy_clicked(self) -> None:
+        QGuiApplication.clipboard().setText(self.text())
 
 
 class StorageProblemDialog(QDialog):

@@ -31,7 +31,15 @@ from .coalesce import ChangeCoalescer
 from .conversation_delegate import ConversationDelegate
 from .conversation_model import ConversationListModel, ConversationRole
 from .docks import Docks
-from .menus import build_menu_bar, conversation_menu, conversations_menu, recall_shortcut, theme_menu
+from .links import open_link_confirmed
+from .menus import (
+    build_menu_bar,
+    conversation_menu,
+    conversations_menu,
+    quit_and_about,
+    recall_shortcut,
+    theme_menu,
+)
 from .message_model import MessageListModel, MessageRole
 from .palette import LIGHT, Palette
 from .recall import RecallConfirmDialog
@@ -39,7 +47,7 @@ from .recall_flow import RecallFlow
 from .recall_log_model import RecallLogModel
 from .sidebar import Sidebar
 from .sources import InboxReader, MarkAllRead, RefreshOutcome, ServerFreshness
-from .status_bar import StatusPanel
+from .status_bar import Following, StatusPanel
 from .style import ThemeChoice, load_style_sheet
 from .text import one_line
 from .thread_pane import ThreadPane
@@ -87,6 +95,9 @@ class MainWindow(QMainWindow):
     """(account id, conversation id): the cache has nothing older than what the thread shows."""
     theme_requested = Signal(str)
     """A ``ThemeChoice`` value: the user picked View › Theme › System, Light or Dark."""
+    quit_requested = Signal()
+    """File › Quit: close every window."""
+    about_requested = Signal()
     window_closed = Signal()
 
     def __init__(
@@ -180,6 +191,7 @@ class MainWindow(QMainWindow):
         self._recall.retry_requested.connect(self.retry_recall_requested)
         self._recall.cancelled.connect(self.recall_cancelled)
         self._recall.reaction_requested.connect(self.reaction_requested)
+        self._recall.link_requested.connect(self.open_link)
         self.grace_bar = self._recall.grace_bar
         self.thread_pane = ThreadPane(self.message_model, self.grace_bar)
         self.thread_stack = self.thread_pane.stack
@@ -192,6 +204,9 @@ class MainWindow(QMainWindow):
             self._on_message_view_custom_context_menu_requested
         )
         self.message_view.bubble_delegate.retry_clicked.connect(self._on_bubble_delegate_retry_clicked)
+        self.message_view.bubble_delegate.link_clicked.connect(self.open_link)
+        self.link_question: QMessageBox | None = None
+        """The question before a link is opened, while it is asked."""
         self.reply_box = self.thread_pane.reply_box
         self.reply_edit = self.reply_box.edit
         self.reply_edit.submitted.connect(self._on_reply_edit_submitted)
@@ -238,6 +253,9 @@ class MainWindow(QMainWindow):
         for choice, action in self.theme_actions.items():
             action.triggered.connect(lambda _checked=False, c=choice: self.theme_requested.emit(c.value))
         self.theme_actions[ThemeChoice.SYSTEM].setChecked(True)
+        self.quit_action, self.about_action = quit_and_about(self)
+        self.quit_action.triggered.connect(self.quit_requested)
+        self.about_action.triggered.connect(self.about_requested)
 
     def _build_status_bar(self) -> None:
         self.status_panel = StatusPanel(
@@ -399,6 +417,14 @@ class MainWindow(QMainWindow):
     def set_stream_state(self, state: StreamState) -> None:
         self.status_panel.set_stream_state(state)
 
+    def set_following(self, following: Following | None) -> None:
+        """Another process leads the sync: say whose it follows and whether this one's actions work."""
+        self.status_panel.set_following(following)
+
+    def show_took_over(self, leader_pid: int | None) -> None:
+        """The process this one followed stopped and this one took the sync over."""
+        self.status_panel.show_took_over(leader_pid)
+
     def set_poll_intervals(self, focused_s: float, background_s: float) -> None:
         """The polling intervals in use, so that "Polling" can say how late a change may arrive."""
         self.status_panel.set_poll_intervals(focused_s, background_s)
@@ -465,6 +491,18 @@ class MainWindow(QMainWindow):
     def message_menu(self, message: Message) -> QMenu:
         """The context menu of one bubble (built, not shown: the caller execs it)."""
         return self._recall.message_menu(message)
+
+    def open_link(self, url: str) -> None:
+        """A link in a message was clicked: ask, showing the whole address, then open it in the browser."""
+        if self.link_question is not None:
+            self.link_question.close()
+        question = open_link_confirmed(self, url)
+        question.finished.connect(lambda _result, q=question: self._on_link_question_finished(q))
+        self.link_question = question
+
+    def _on_link_question_finished(self, question: QMessageBox) -> None:
+        if self.link_question is question:
+            self.link_question = None
 
     def current_message(self) -> Message | None:
         message = self.message_view.currentIndex().data(MessageRole.MESSAGE)
@@ -650,7 +688,8 @@ class MainWindow(QMainWindow):
         if conversation is None:
             return
         self.send_requested.emit(conversation.account_id, conversation.conversation_urn, text)
-        self.reply_edit.clear()
+        self.reply_box.sent()
+        self.message_view.follow_own_message()
 
     def _on_notifications_notification_activated(self, message: Message) -> None:
         conversation = self._reader.conversation(message.account_id, message.conversation_id)

@@ -36,6 +36,7 @@ def build_menu_bar(
 ) -> WindowActions:
     """File, Message and View, with their shortcuts."""
     file_menu = window.menuBar().addMenu("&File")
+    file_menu.setObjectName("fileMenu")
     new_window = file_menu.addAction("New Window")
     new_window.setShortcut(QKeySequence.StandardKey.New)
     settings = file_menu.addAction("Settings…")
@@ -89,6 +90,25 @@ def theme_menu(view_menu: QMenu) -> dict[ThemeChoice, QAction]:
         actions[choice] = action
     actions[ThemeChoice.SYSTEM].setStatusTip("Follow the desktop's light or dark colours")
     return actions
+
+
+def quit_and_about(window: QMainWindow) -> tuple[QAction, QAction]:
+    """File › Quit (Ctrl+Q) at the end of the File menu, and Help › About as the menu bar's last menu."""
+    file_menu = window.menuBar().findChild(QMenu, "fileMenu")
+    if not isinstance(file_menu, QMenu):  # pragma: no cover - build_menu_bar made it
+        raise RuntimeError("no File menu to add Quit to")
+    file_menu.addSeparator()
+    quit_action = file_menu.addAction("Quit")
+    quit_action.setObjectName("quitAction")
+    quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+    quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+    quit_action.setStatusTip("Close every window and quit")
+    help_menu = window.menuBar().addMenu("&Help")
+    help_menu.setObjectName("helpMenu")
+    about = help_menu.addAction("About ConnectSafely")
+    about.setObjectName("aboutAction")
+    about.setMenuRole(QAction.MenuRole.AboutRole)
+    return quit_action, about
 
 
 MARK_ALL_READ_TEXT = "Mark all read"

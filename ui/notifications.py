@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from typing import Final
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QHBoxLayout,
     QLabel,
+    QListView,
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -19,6 +27,51 @@ from .text import format_clock, one_line
 
 MESSAGE_ROLE = Qt.ItemDataRole.UserRole + 1
 MAX_NOTIFICATIONS = 200
+
+PADDING_X: Final = 10
+PADDING_Y: Final = 8
+_WRAP: Final = Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
+
+
+class NotificationDelegate(QStyledItemDelegate):
+    """A notification's row: its whole text wrapped to the list's width, never clipped, never wider than
+    the list (the default delegate measured the text at another width than it painted it, and every row
+    at the first one's height).
+
+    The style paints the row's background and divider (the style sheet's ``::item`` rules); the text is
+    painted here, as plain text, in the rectangle its height was measured for.
+    """
+
+    def __init__(self, view: QAbstractItemView) -> None:
+        super().__init__(view)
+        self._view = view
+
+    def text_rect(self, rect: QRect) -> QRect:
+        return rect.adjusted(PADDING_X, PADDING_Y, -PADDING_X, -PADDING_Y)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        width = self._view.viewport().width()
+        text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+        bounds = QRect(0, 0, max(1, width - 2 * PADDING_X), 1_000_000)
+        height = QFontMetrics(option.font).boundingRect(bounds, _WRAP, text).height()
+        return QSize(width, height + 2 * PADDING_Y + 1)  # + the divider under the row
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        item = QStyleOptionViewItem(option)
+        self.initStyleOption(item, index)
+        text = item.text
+        item.text = ""
+        widget = item.widget
+        style = widget.style() if widget is not None else None
+        if style is not None:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, item, painter, widget)
+        painter.save()
+        painter.setFont(item.font)
+        painter.setPen(item.palette.color(QPalette.ColorRole.Text))
+        painter.drawText(self.text_rect(item.rect), _WRAP, text)
+        painter.restore()
 
 
 class NotificationList(QWidget):
@@ -42,8 +95,15 @@ class NotificationList(QWidget):
         top.addWidget(self.empty_label, 1)
         top.addWidget(self.clear_button)
         self.list = QListWidget()
+        # Rows as tall as their wrapped text, laid out again when the dock's width changes; nothing wider
+        # than the dock, so never a horizontal scroll bar.
+        self.list.setItemDelegate(NotificationDelegate(self.list))
+        self.list.setUniformItemSizes(False)
+        self.list.setResizeMode(QListView.ResizeMode.Adjust)
         self.list.setWordWrap(True)
-        self.list.setUniformItemSizes(True)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.list.itemActivated.connect(self._on_list_item_activated)
         self.list.itemClicked.connect(self._on_list_item_activated)
         layout.addLayout(top)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QMenu, QProgressBar, QStatusBar, QToolButton
@@ -31,6 +32,58 @@ STREAM_STATE_TIP = {
     StreamState.RECONNECTING: "The event stream dropped; reconnecting.",
     StreamState.OFFLINE: "Offline: showing the local copy. Sending and recalling need a connection.",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Following:
+    """This process follows the sync of another one on the same data dir (that one holds its lock): it
+    shows that one's changes as they reach the shared cache, and acts (sends, recalls) through its own
+    connection to the server."""
+
+    leader_pid: int | None
+    """The process that syncs, as its lock file says (None when it could not be read)."""
+    reachable: bool | None = None
+    """Whether this process's own connection reached the server at its last check (None: not checked
+    yet)."""
+    detail: str = ""
+    """Why it did not, in plain words."""
+
+    @property
+    def leader(self) -> str:
+        return f"{self.leader_pid}'s" if self.leader_pid is not None else "another window's"
+
+    @property
+    def state(self) -> str:
+        """The status label's ``state`` property (the style sheet colours it)."""
+        if self.reachable is None:
+            return "following_checking"
+        return "following" if self.reachable else "following_unreachable"
+
+    @property
+    def text(self) -> str:
+        return f"● Following {self.leader} sync"
+
+    @property
+    def tip(self) -> str:
+        who = f"process {self.leader_pid}" if self.leader_pid is not None else "another process"
+        lead = (
+            f"Another ConnectSafely window ({who}) syncs this data folder and follows LinkedIn; this window "
+            "shows its changes as they reach the shared cache, and takes over the sync if it stops."
+        )
+        if self.reachable is None:
+            return f"{lead}\nChecking this window's own connection to the server…"
+        if self.reachable:
+            return (
+                f"{lead}\nSending and recalling work here: they go to the server over this window's own "
+                "connection, which answered at its last check."
+            )
+        reason = f"\n{self.detail}" if self.detail else ""
+        return (
+            f"{lead}\nThis window cannot reach the server itself: sending and recalling need a "
+            f"connection.{reason}"
+        )
+
+
 FRESHNESS_TICK_MS = 60_000
 """"LinkedIn data as of 3 min ago" is written in minutes: it is brought up to date once a minute."""
 
@@ -92,6 +145,7 @@ class StatusPanel(QObject):
         self._refreshing = False
         self._poll_intervals: tuple[float, float] | None = None
         self._stream_state = StreamState.OFFLINE
+        self._following: Following | None = None
 
         self.stream_label = plain_label(object_name="streamState")
         self.sync_progress_bar = QProgressBar()
@@ -127,6 +181,8 @@ class StatusPanel(QObject):
 
     def set_stream_state(self, state: StreamState) -> None:
         self._stream_state = state
+        if self._following is not None:
+            return  # a follower has no stream of its own: it says whose sync it follows
         self.stream_label.setText(STREAM_STATE_TEXT[state])
         if state is StreamState.POLLING and self._poll_intervals is not None:
             self.stream_label.setToolTip(polling_tip(*self._poll_intervals))
@@ -134,6 +190,34 @@ class StatusPanel(QObject):
             self.stream_label.setToolTip(STREAM_STATE_TIP[state])
         self.stream_label.setProperty("state", state.value)
         repolish(self.stream_label)
+
+    # -- another process leads the sync ----------------------------------------------------------------
+
+    @property
+    def following(self) -> Following | None:
+        return self._following
+
+    def set_following(self, following: Following | None) -> None:
+        """Say whose sync this process follows, and whether its own actions work (None: it leads; the
+        stream state is shown again)."""
+        self._following = following
+        if following is None:
+            self.set_stream_state(self._stream_state)
+            return
+        self.stream_label.setText(following.text)
+        self.stream_label.setToolTip(following.tip)
+        self.stream_label.setProperty("state", following.state)
+        repolish(self.stream_label)
+
+    def show_took_over(self, leader_pid: int | None) -> None:
+        """The process this one followed stopped: this one syncs now (its stream state comes next)."""
+        self._following = None
+        who = f"process {leader_pid}" if leader_pid is not None else "the other window"
+        self.stream_label.setText("● Took over the sync")
+        self.stream_label.setToolTip(f"{who.capitalize()} stopped: this window now syncs this data folder.")
+        self.stream_label.setProperty("state", "following_checking")
+        repolish(self.stream_label)
+        self._bar.showMessage(f"Took over the sync from {who}: this window syncs now.", 15_000)
 
     def set_poll_intervals(self, focused_s: float, background_s: float) -> None:
         self._poll_intervals = (focused_s, background_s)

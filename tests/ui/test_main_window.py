@@ -64,18 +64,21 @@ def test_arrow_keys_move_and_enter_opens(qtbot: QtBot, window: MainWindow) -> No
     assert blocker.args[0].conversation_id == "c2"
 
 
-def test_ctrl_enter_sends_the_reply_and_clears_the_box(
+def test_enter_sends_the_reply_and_clears_the_box(
     qtbot: QtBot, window: MainWindow, reader: FakeInboxReader
 ) -> None:
+    """Enter sends, Shift+Enter is a new line (Signal, LinkedIn, Slack); more in tests/ui/test_composer.py."""
     conversation = reader.conversation("acc-1", "c1")
     assert conversation is not None
     window.open_conversation(conversation)
     window.reply_edit.setPlainText("Hello <b>there</b>")
+    qtbot.keyClick(window.reply_edit, Qt.Key.Key_End, Qt.KeyboardModifier.ControlModifier)
     with qtbot.assertNotEmitted(window.send_requested):
-        qtbot.keyClick(window.reply_edit, Qt.Key.Key_Return)  # a plain Enter is a new line
+        qtbot.keyClick(window.reply_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    assert window.reply_edit.toPlainText() == "Hello <b>there</b>\n"
     window.reply_edit.setPlainText("Hello <b>there</b>")
     with qtbot.waitSignal(window.send_requested) as blocker:
-        qtbot.keyClick(window.reply_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+        qtbot.keyClick(window.reply_edit, Qt.Key.Key_Return)
     assert blocker.args == ["acc-1", conversation.conversation_urn, "Hello <b>there</b>"]
     assert window.reply_edit.toPlainText() == ""
 
