@@ -217,6 +217,23 @@ def rss_mb() -> float:
     return math.nan
 
 
+def load_average() -> float:
+    """The machine's 1-minute load average now (NaN where the platform has none)."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return math.nan
+
+
+def load_note(samples: Sequence[float]) -> str:
+    """How busy the machine was: the 1-minute load average sampled around the runs."""
+    finite = [s for s in samples if not math.isnan(s)]
+    if not finite:
+        return "load average: unknown"
+    cores = machine()["nproc"]
+    return f"load average (1 min) around the runs: {min(finite):.2f}–{max(finite):.2f} on {cores} cores"
+
+
 def timed_runs(
     options: Options, label: str, one: Callable[[int], dict[str, float]]
 ) -> list[dict[str, float]]:

@@ -40,6 +40,8 @@ from tests.bench.common import (
     child_env,
     emit,
     fmt,
+    load_average,
+    load_note,
     median,
     ratio_text,
     scratch,
@@ -256,10 +258,20 @@ def run(options: Options) -> Figure:
                     result["routes"] = requests.routes_since()
                 return result
 
-            runs = timed_runs(options, NAME, lambda i: _summary(one(i)))
+            loads: list[float] = []
+
+            def measured(i: int) -> dict[str, Any]:
+                loads.append(load_average())
+                summary = _summary(one(i))
+                loads.append(load_average())
+                return summary
+
+            runs = timed_runs(options, NAME, measured)
         finally:
             sandbox.stop()
-    return _figure(options, runs, conversations, per, expected)
+    figure = _figure(options, runs, conversations, per, expected)
+    figure.notes.append(load_note(loads))
+    return figure
 
 
 def _summary(raw: dict[str, Any]) -> dict[str, Any]:

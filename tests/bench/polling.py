@@ -57,6 +57,8 @@ from tests.bench.common import (
     child_env,
     emit,
     fmt,
+    load_average,
+    load_note,
     median,
     percentile,
     scratch,
@@ -499,8 +501,18 @@ def run(options: Options) -> Figure:
         summary["outcomes"] = outcomes
         return summary
 
-    runs = timed_runs(options, NAME, one)
-    return _figure(options, size, runs)
+    loads: list[float] = []
+
+    def measured(i: int) -> dict[str, Any]:
+        loads.append(load_average())
+        summary = one(i)
+        loads.append(load_average())
+        return summary
+
+    runs = timed_runs(options, NAME, measured)
+    figure = _figure(options, size, runs)
+    figure.notes.append(load_note(loads))
+    return figure
 
 
 def _pct(values: list[float], q: float) -> float:
