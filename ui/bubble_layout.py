@@ -1,15 +1,28 @@
-"""Message rows' geometry: bubble fonts, wrapped text, and where each part of a row goes, cached per row."""
+"""Message rows' geometry: bubble fonts, wrapped text (with its links), the day separator above the first
+message of a day, and where each part of a row goes, cached per row."""
 
 from __future__ import annotations
 
 import math
 import time
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt
-from PySide6.QtGui import QFont, QFontMetrics, QPainter, QTextLayout, QTextOption
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QTextCharFormat,
+    QTextLayout,
+    QTextLine,
+    QTextOption,
+)
 
+from .days import day_label, today
 from .fonts import elide, link_font, make_scaled
+from .links import LinkSpan, find_links, link_at
 from .message_model import RECALLING_TEXT, BubbleData
 from .text import format_message_time, local_now_ms, truncation_note
 
@@ -116,19 +129,31 @@ class BubbleText:
     """A message's text as laid out in its bubble: the plain string, its wrapped size, and how it is drawn.
 
     Normally drawn with ``QPainter.drawText`` and ``_TEXT_FLAGS`` into the rect it was measured in (word wrap,
-    plain text). A word too long for a line cannot be broken that way: such a text is wrapped at word
-    boundaries or anywhere by a ``QTextLayout``, kept here so that it is drawn exactly as it was measured.
+    plain text). A word too long for a line cannot be broken that way, and links are drawn as links: such a
+    text is wrapped at word boundaries or anywhere by a ``QTextLayout`` (its links underlined by character
+    formats over the plain string: nothing in the text is interpreted), kept here so that it is drawn
+    exactly as it was measured and a click can be placed on a character.
     """
 
-    __slots__ = ("_layout", "_text", "height", "line_width", "width")
+    __slots__ = ("_layout", "_text", "height", "line_width", "links", "width")
 
-    def __init__(self, text: str, width: int, height: int, line_width: int, layout: QTextLayout | None):
+    def __init__(
+        self,
+        text: str,
+        width: int,
+        height: int,
+        line_width: int,
+        layout: QTextLayout | None,
+        links: tuple[LinkSpan, ...] = (),
+    ):
         self._text = text
         self.width = width
         self.height = height
         self.line_width = line_width
         """The width lines were wrapped at (the drawing rect's width)."""
         self._layout = layout
+        self.links = links
+        """The links in the text (``ui.links.find_links``), drawn underlined in the link colour."""
 
     def text(self) -> str:
         """The literal characters laid out (markup and control characters included)."""
@@ -137,29 +162,77 @@ class BubbleText:
     def boundingRect(self) -> QRectF:
         return QRectF(0, 0, self.width, self.height)
 
-    def draw(self, painter: QPainter, origin: QPointF) -> None:
+    def draw(self, painter: QPainter, origin: QPointF, link_color: QColor | None = None) -> None:
+        """Draw in the painter's pen, the links in ``link_color`` (the pen's too when None)."""
         if self._layout is not None:
-            self._layout.draw(painter, origin)
+            if self.links and link_color is not None:
+                self._layout.draw(painter, origin, _link_selections(self.links, link_color))
+            else:
+                self._layout.draw(painter, origin)
         elif self._text:
             rect = QRectF(origin.x(), origin.y(), self.line_width, self.height)
             painter.drawText(rect, _TEXT_FLAGS, self._text)
 
+    def link_at(self, x: float, y: float) -> str | None:
+        """The address of the link under (``x``, ``y``), relative to where the text is drawn."""
+        layout = self._layout
+        if not self.links or layout is None:
+            return None
+        for i in range(layout.lineCount()):
+            line = layout.lineAt(i)
+            if line.y() <= y < line.y() + line.height():
+                if not 0 <= x <= line.naturalTextWidth():
+                    return None
+                index = line.xToCursor(x, QTextLine.CursorPosition.CursorOnCharacter)
+                return link_at(self.links, index)
+        return None
+
+
+def _link_selections(links: tuple[LinkSpan, ...], color: QColor) -> list[QTextLayout.FormatRange]:
+    ranges = []
+    for start, end, _url in links:
+        selection = QTextLayout.FormatRange()
+        selection.start = start
+        selection.length = end - start
+        selection.format.setForeground(color)
+        ranges.append(selection)
+    return ranges
+
 
 def _measure_text(text: str, fonts: BubbleFonts, line_width: int) -> BubbleText:
-    """``text`` wrapped at ``line_width`` in the base font: one C++ call unless a word overflows a line."""
+    """``text`` wrapped at ``line_width`` in the base font: one C++ call unless a word overflows a line or
+    the text holds a link."""
     if not text:
         return BubbleText(text, 0, 0, line_width, None)
+    links = find_links(text)
+    if links:
+        return _wrap_anywhere(text, fonts, line_width, links)
     box = fonts.fm.boundingRect(QRect(0, 0, line_width, 0), _TEXT_FLAGS, text)
     if box.width() <= line_width:
         return BubbleText(text, box.width(), box.height(), line_width, None)
     return _wrap_anywhere(text, fonts, line_width)
 
 
-def _wrap_anywhere(text: str, fonts: BubbleFonts, line_width: int) -> BubbleText:
-    """A text with a word longer than a line (a long link): wrapped at word boundaries, or anywhere inside
-    such a word, line by line the way ``drawText`` places lines (leading between them, whole-pixel tops)."""
-    # drawText turns "\n" into line separators itself; a bare QTextLayout does not.
+def _wrap_anywhere(
+    text: str, fonts: BubbleFonts, line_width: int, links: tuple[LinkSpan, ...] = ()
+) -> BubbleText:
+    """A text with a word longer than a line (a long link), or with links: wrapped at word boundaries, or
+    anywhere inside such a word, line by line the way ``drawText`` places lines (leading between them,
+    whole-pixel tops); its links underlined."""
+    # drawText turns "\n" into line separators itself; a bare QTextLayout does not (same length: the
+    # links' character positions hold).
     layout = QTextLayout(text.replace("\n", "\u2028"), fonts.base)
+    if links:
+        underline = QTextCharFormat()
+        underline.setFontUnderline(True)
+        formats = []
+        for start, end, _url in links:
+            span = QTextLayout.FormatRange()
+            span.start = start
+            span.length = end - start
+            span.format = underline
+            formats.append(span)
+        layout.setFormats(formats)
     option = QTextOption(Qt.AlignmentFlag.AlignAbsolute | Qt.AlignmentFlag.AlignLeft)
     option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
     option.setTextDirection(Qt.LayoutDirection.LeftToRight)
@@ -179,7 +252,7 @@ def _wrap_anywhere(text: str, fonts: BubbleFonts, line_width: int) -> BubbleText
         y += line.height()
         natural = max(natural, line.naturalTextWidth())
     layout.endLayout()
-    return BubbleText(text, min(line_width, math.ceil(natural)), math.ceil(y), line_width, layout)
+    return BubbleText(text, min(line_width, math.ceil(natural)), math.ceil(y), line_width, layout, links)
 
 
 @dataclass(slots=True)
@@ -202,6 +275,10 @@ class BubbleLayout:
     """The recall status line as painted (elided to the row)."""
     retry: QRect
     data: BubbleData
+    day: QRect = dataclass_field(default_factory=QRect)
+    """The day separator above the bubble (null when the message is not the first of its day shown)."""
+    day_text: str = ""
+    """Its words: "Today", "Yesterday" or a date."""
 
 
 _LayoutKey = tuple[BubbleData, int, str]
@@ -221,6 +298,7 @@ class BubbleLayouts:
     PAD_X = 12
     PAD_Y = 8
     MAX_BUBBLE = 620
+    DAY_PAD_Y = 6
     CACHE_LIMIT = 2_000
 
     def __init__(self) -> None:
@@ -254,7 +332,7 @@ class BubbleLayouts:
 
     def min_row_height(self, font: QFont) -> int:
         """No row is lower than this (an empty message, no notes, reactions or status)."""
-        return self._height_of(0, 0, False, False, self.fonts_for(font))
+        return self._height_of(0, 0, False, False, False, self.fonts_for(font))
 
     def text_width(self, row_width: int) -> int:
         """The width a row's text is wrapped at."""
@@ -262,12 +340,23 @@ class BubbleLayouts:
 
     def _height(self, data: BubbleData, text_h: int, fonts: BubbleFonts) -> int:
         notes = (1 if data.omitted else 0) + (1 if data.message.has_attachment else 0)
-        return self._height_of(text_h, notes, bool(data.reactions), has_status_line(data), fonts)
+        return self._height_of(
+            text_h, notes, bool(data.reactions), has_status_line(data), bool(data.day), fonts
+        )
 
-    def _height_of(self, text_h: int, notes: int, reactions: bool, status: bool, fonts: BubbleFonts) -> int:
-        """A row's height: bubble (header, text, notes), reactions chip, recall status line, margins."""
+    def day_height(self, fonts: BubbleFonts) -> int:
+        """The band of a day separator, above the first message of a day."""
+        return fonts.small_h + 2 * self.DAY_PAD_Y + 4
+
+    def _height_of(
+        self, text_h: int, notes: int, reactions: bool, status: bool, day: bool, fonts: BubbleFonts
+    ) -> int:
+        """A row's height: day separator, bubble (header, text, notes), reactions chip, recall status line,
+        margins."""
         small_h = fonts.small_h
         height = self.MARGIN_Y + self.PAD_Y + fonts.header_h + 3 + text_h + self.PAD_Y
+        if day:
+            height += self.day_height(fonts)
         if notes:
             height += notes * small_h + 2
         if reactions:
@@ -360,11 +449,22 @@ class BubbleLayouts:
         header_h = fonts.header_h
         bubble_h = self.PAD_Y + header_h + 3 + text_h + (note_h + 2 if note_h else 0) + self.PAD_Y
         x = width - self.MARGIN_X - bubble_w if own else self.MARGIN_X
-        bubble = QRect(x, self.MARGIN_Y, bubble_w, bubble_h)
-        header = QRect(x + self.PAD_X, self.MARGIN_Y + self.PAD_Y, inner_w, header_h)
-        text_top = self.MARGIN_Y + self.PAD_Y + header_h + 3
+        day = QRect()
+        day_text = ""
+        top = self.MARGIN_Y
+        if data.day:
+            # The day's words in a pill centred over the row, from its day number (not stored in the
+            # row data: "Today" becomes "Yesterday" at midnight, when the layouts are made again).
+            day_text = day_label(data.day, today())
+            day_w = small_fm.horizontalAdvance(day_text) + 24
+            band = self.day_height(fonts)
+            day = QRect((width - day_w) // 2, self.MARGIN_Y + 2, day_w, band - 4)
+            top += band
+        bubble = QRect(x, top, bubble_w, bubble_h)
+        header = QRect(x + self.PAD_X, top + self.PAD_Y, inner_w, header_h)
+        text_top = top + self.PAD_Y + header_h + 3
         note = QRect(x + self.PAD_X, text_top + text_h + 2, inner_w, note_h)
-        y = self.MARGIN_Y + bubble_h
+        y = top + bubble_h
 
         reactions = QRect()
         reactions_text = data.reactions
@@ -405,4 +505,6 @@ class BubbleLayouts:
             status_text=status_text,
             retry=retry,
             data=data,
+            day=day,
+            day_text=day_text,
         )

@@ -31,6 +31,7 @@ from .coalesce import ChangeCoalescer
 from .conversation_delegate import ConversationDelegate
 from .conversation_model import ConversationListModel, ConversationRole
 from .docks import Docks
+from .links import open_link_confirmed
 from .menus import (
     build_menu_bar,
     conversation_menu,
@@ -190,6 +191,7 @@ class MainWindow(QMainWindow):
         self._recall.retry_requested.connect(self.retry_recall_requested)
         self._recall.cancelled.connect(self.recall_cancelled)
         self._recall.reaction_requested.connect(self.reaction_requested)
+        self._recall.link_requested.connect(self.open_link)
         self.grace_bar = self._recall.grace_bar
         self.thread_pane = ThreadPane(self.message_model, self.grace_bar)
         self.thread_stack = self.thread_pane.stack
@@ -202,6 +204,9 @@ class MainWindow(QMainWindow):
             self._on_message_view_custom_context_menu_requested
         )
         self.message_view.bubble_delegate.retry_clicked.connect(self._on_bubble_delegate_retry_clicked)
+        self.message_view.bubble_delegate.link_clicked.connect(self.open_link)
+        self.link_question: QMessageBox | None = None
+        """The question before a link is opened, while it is asked."""
         self.reply_box = self.thread_pane.reply_box
         self.reply_edit = self.reply_box.edit
         self.reply_edit.submitted.connect(self._on_reply_edit_submitted)
@@ -486,6 +491,18 @@ class MainWindow(QMainWindow):
     def message_menu(self, message: Message) -> QMenu:
         """The context menu of one bubble (built, not shown: the caller execs it)."""
         return self._recall.message_menu(message)
+
+    def open_link(self, url: str) -> None:
+        """A link in a message was clicked: ask, showing the whole address, then open it in the browser."""
+        if self.link_question is not None:
+            self.link_question.close()
+        question = open_link_confirmed(self, url)
+        question.finished.connect(lambda _result, q=question: self._on_link_question_finished(q))
+        self.link_question = question
+
+    def _on_link_question_finished(self, question: QMessageBox) -> None:
+        if self.link_question is question:
+            self.link_question = None
 
     def current_message(self) -> Message | None:
         message = self.message_view.currentIndex().data(MessageRole.MESSAGE)

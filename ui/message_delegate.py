@@ -1,4 +1,5 @@
-"""Painting of message rows: chat bubbles with their notes, reactions and recall status; clicks on "Retry"."""
+"""Painting of message rows: chat bubbles with their links, notes, reactions and recall status, and the day
+separator above the first message of a day; clicks on "Retry" and on links."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
+    QPoint,
     QRect,
     QRectF,
     QSize,
@@ -64,6 +66,8 @@ class MessageDelegate(QStyledItemDelegate):
 
     retry_clicked = Signal(Message)
     """The user clicked "Retry" under a failed recall."""
+    link_clicked = Signal(str)
+    """The user clicked a link in a message: its address (the window asks before opening it)."""
 
     def __init__(self, parent: QObject | None = None, palette: Palette = LIGHT) -> None:
         super().__init__(parent)
@@ -71,6 +75,9 @@ class MessageDelegate(QStyledItemDelegate):
         """The colours bubbles are painted with (rows are cached per palette)."""
         self._layouts = BubbleLayouts()
         self._rendered = RowCache(ROW_PIXMAP_BUDGET)
+        if isinstance(parent, QAbstractItemView):
+            # A pointing hand over links: a watcher of the view's viewport, living as long as it.
+            _LinkHover(parent, self)
 
     def set_palette(self, palette: Palette) -> None:
         """Paint with ``palette`` from now on; the rows painted in the old one are dropped (the caller
@@ -126,8 +133,10 @@ class MessageDelegate(QStyledItemDelegate):
         # The painted part of the row, in row coordinates: the bubble with its focus ring, the reactions
         # chip and the status line, and a little slack for antialiased edges.
         area = geo.bubble.adjusted(-4, -4, 4, 4).united(geo.reactions).united(geo.status).united(geo.retry)
+        if not geo.day.isNull():
+            area = area.united(QRect(0, geo.day.top(), rect.width(), geo.day.height()))
         area = area.adjusted(-2, -2, 2, 2)
-        key = (geo.data, rect.width(), fonts.key, selected, geo.time_text, self.palette.name)
+        key = (geo.data, rect.width(), fonts.key, selected, geo.time_text, geo.day_text, self.palette.name)
         painter.save()
         painter.translate(rect.topLeft())
         self._rendered.draw(painter, key, area, lambda row: self._paint_bubble(row, geo, fonts, selected))
@@ -139,6 +148,9 @@ class MessageDelegate(QStyledItemDelegate):
         colors = self.palette
         painter.save()
         painter.setRenderHint(_ANTIALIASING)
+
+        if not geo.day.isNull():
+            self._paint_day(painter, geo, fonts)
 
         bubble = QRectF(geo.bubble)
         if selected:
@@ -158,7 +170,8 @@ class MessageDelegate(QStyledItemDelegate):
 
         painter.setFont(fonts.base)
         painter.setPen(qcolor(colors.own_text if own else colors.other_text))
-        geo.text_layout.draw(painter, geo.text_origin)
+        # Links: underlined; on one's own bubble in its text colour, on the other in the accent.
+        geo.text_layout.draw(painter, geo.text_origin, None if own else qcolor(colors.accent))
 
         if geo.notes:
             painter.setFont(fonts.small)
@@ -189,6 +202,35 @@ class MessageDelegate(QStyledItemDelegate):
                 painter.drawText(retry, _LEFT_VCENTER, "Retry")
         painter.restore()
 
+    def _paint_day(self, painter: QPainter, geo: BubbleLayout, fonts: BubbleFonts) -> None:
+        """ "Today", "Yesterday" or a date in a pill, with a hairline either side."""
+        colors = self.palette
+        day = geo.day
+        middle = day.center().y()
+        painter.setPen(qcolor(colors.row_divider))
+        margin = BubbleLayouts.MARGIN_X
+        width = 2 * day.left() + day.width()  # the pill is centred in the row
+        if day.left() - 8 > margin:
+            painter.drawLine(margin, middle, day.left() - 8, middle)
+            painter.drawLine(day.right() + 8, middle, width - margin, middle)
+        painter.setPen(_NO_PEN)
+        painter.setBrush(qcolor(colors.day_fill))
+        painter.drawRoundedRect(QRectF(day), day.height() / 2, day.height() / 2)
+        painter.setFont(fonts.small)
+        painter.setPen(qcolor(colors.muted))
+        painter.drawText(day, _CENTER, geo.day_text)
+
+    def link_at(self, option: QStyleOptionViewItem, index: AnyIndex, point: QPoint) -> str | None:
+        """The address of the link under ``point`` (view coordinates), in the row at ``index``."""
+        geo = self._layout(option, bubble_data(index))
+        if geo is None or not geo.text_layout.links:
+            return None
+        rect: QRect = option.rect
+        origin = geo.text_origin
+        return geo.text_layout.link_at(
+            point.x() - rect.left() - origin.x(), point.y() - rect.top() - origin.y()
+        )
+
     def editorEvent(
         self, event: QEvent, model: object, option: QStyleOptionViewItem, index: AnyIndex
     ) -> bool:
@@ -199,13 +241,60 @@ class MessageDelegate(QStyledItemDelegate):
         ):
             geo = self._layout(option, bubble_data(index))
             rect: QRect = option.rect
+            point = event.position().toPoint()
             if (
                 geo is not None
                 and not geo.retry.isNull()
-                and geo.retry.translated(rect.topLeft()).contains(event.position().toPoint())
+                and geo.retry.translated(rect.topLeft()).contains(point)
             ):
                 message = index.data(_MESSAGE_ROLE)
                 if isinstance(message, Message):
                     self.retry_clicked.emit(message)
                     return True
+            url = self.link_at(option, index, point)
+            if url is not None:
+                self.link_clicked.emit(url)
+                return True
         return super().editorEvent(event, model, option, index)  # type: ignore[arg-type]
+
+
+class _LinkHover(QObject):
+    """A pointing hand while the mouse is over a link of a bubble. An event filter of the view's viewport
+    and its child, so that it goes with it (the delegate may outlive the viewport at teardown)."""
+
+    def __init__(self, view: QAbstractItemView, delegate: MessageDelegate) -> None:
+        viewport = view.viewport()
+        super().__init__(viewport)
+        self._view = view
+        self._delegate = delegate
+        self._pointing = False
+        viewport.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind == QEvent.Type.MouseMove and isinstance(event, QMouseEvent):
+            self._point_at(event.position().toPoint())
+        elif kind == QEvent.Type.Leave and self._pointing:
+            self._set_pointing(False)
+        return False
+
+    def _point_at(self, point: QPoint) -> None:
+        view = self._view
+        index = view.indexAt(point)
+        over_link = False
+        if index.isValid():
+            option = QStyleOptionViewItem()
+            option.rect = view.visualRect(index)
+            option.font = view.font()
+            option.widget = view
+            over_link = self._delegate.link_at(option, index, point) is not None
+        if over_link != self._pointing:
+            self._set_pointing(over_link)
+
+    def _set_pointing(self, on: bool) -> None:
+        self._pointing = on
+        viewport = self._view.viewport()
+        if on:
+            viewport.setCursor(Qt.CursorShape.PointingHandCursor)
+        else:
+            viewport.unsetCursor()

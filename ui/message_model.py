@@ -12,6 +12,7 @@ from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QObject,
 from sync.model import ChangeSet, Message, RecallState
 from sync.recall_rules import UNCONFIRMED_CHECKING
 
+from .days import local_day
 from .sources import InboxReader
 from .text import bubble_text, format_clock, truncation_note
 
@@ -115,6 +116,9 @@ class BubbleData:
     can_retry: bool
     reacted: bool = False
     """The account has reacted to it: its reactions chip stands out."""
+    day: int = 0
+    """The local day it was sent on (``ui.days.local_day``) when it is the first message of that day
+    shown: a day separator goes above it. 0: none."""
 
 
 def message_key(message: Message) -> MessageKey:
@@ -150,7 +154,8 @@ class MessageListModel(QAbstractListModel):
         self._recall: dict[MessageKey, RecallRowState] = {}
         self._bubbles: dict[MessageKey, tuple[Message, RecallRowState | None, BubbleData]] = {}
         """Each row's last ``BubbleData`` and what it was made of: the delegate asks for it on every size
-        hint and paint, and a thread's first page is measured whole before it paints."""
+        hint and paint, and a thread's first page is measured whole before it paints. A row's day
+        separator depends on the row above it: rows moving around it are checked (``_check_day_break``)."""
 
     # -- which conversation ------------------------------------------------------------------------------
 
@@ -196,6 +201,7 @@ class MessageListModel(QAbstractListModel):
                 self.beginInsertRows(QModelIndex(), 0, len(older) - 1)
                 self._rows[0:0] = older
                 self.endInsertRows()
+                self._check_day_break(len(older))
             return len(older)
         finally:
             self._loading = False
@@ -256,6 +262,7 @@ class MessageListModel(QAbstractListModel):
         self.beginInsertRows(QModelIndex(), target, target)
         self._rows.insert(target, fresh)
         self.endInsertRows()
+        self._check_day_break(target + 1)
 
     def _remove_row(self, row: int) -> None:
         self.beginRemoveRows(QModelIndex(), row, row)
@@ -263,6 +270,27 @@ class MessageListModel(QAbstractListModel):
         self._recall.pop(message_key(message), None)
         self._bubbles.pop(message_key(message), None)
         self.endRemoveRows()
+        self._check_day_break(row)
+
+    def _day_break(self, row: int) -> int:
+        """The day of row ``row`` when a separator goes above it (the first row shown, or the first of its
+        day), else 0."""
+        day = local_day(self._rows[row].sent_at)
+        if row > 0 and local_day(self._rows[row - 1].sent_at) == day:
+            return 0
+        return day
+
+    def _check_day_break(self, row: int) -> None:
+        """The row above ``row`` changed (inserted, removed): its separator may come or go. Only a row
+        already laid out can be wrong; its data is made again and the view told (it changes height)."""
+        if not 0 <= row < len(self._rows):
+            return
+        m = self._rows[row]
+        cached = self._bubbles.get((m.account_id, m.message_id))
+        if cached is not None and cached[2].day != self._day_break(row):
+            del self._bubbles[(m.account_id, m.message_id)]
+            index = self.index(row, 0)
+            self.dataChanged.emit(index, index, [])
 
     # -- recall state ------------------------------------------------------------------------------------
 
@@ -346,6 +374,7 @@ class MessageListModel(QAbstractListModel):
             shown.text,
             shown.can_retry,
             any(r.reacted_by_owner for r in m.reactions),
+            self._day_break(row),
         )
         self._bubbles[key] = (m, state, bubble)
         return bubble

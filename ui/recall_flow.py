@@ -11,11 +11,15 @@ from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox
 from sync.model import Message
 from sync.recall_rules import RECALL_ACTION_TEXT, Eligibility, eligibility
 
+from .links import find_links
 from .message_model import MessageListModel
 from .reaction_picker import add_reaction_picker
 from .recall import REASON_IN_PROGRESS, REASON_OTHER_WAITING, RecallConfirmDialog, RecallGraceBar
 from .sources import InboxReader
 from .text import one_line
+
+MENU_LINKS = 3
+"""Links of a message the bubble menu offers to open (the rest are a click away in the bubble)."""
 
 
 class RecallFlow(QObject):
@@ -35,6 +39,8 @@ class RecallFlow(QObject):
     """Cancelled during its grace period: nothing was sent."""
     reaction_requested = Signal(Message, str, bool)
     """(message, emoji, True to add it or False to take it back): the bubble menu's emoji picker."""
+    link_requested = Signal(str)
+    """"Open link" in the bubble menu: the address (the window asks before opening it)."""
 
     def __init__(
         self,
@@ -101,6 +107,14 @@ class RecallFlow(QObject):
             retry.setObjectName("retryRecallAction")
             retry.triggered.connect(lambda: self.retry(message))
         menu.addSeparator()
+        for _start, _end, url in find_links(message.text)[:MENU_LINKS]:
+            shown = url if len(url) <= 60 else url[:59] + "…"
+            open_link = menu.addAction(f"Open link {shown}…")
+            open_link.setObjectName("openLinkAction")
+            open_link.triggered.connect(lambda _checked=False, u=url: self.link_requested.emit(u))
+            copy_link = menu.addAction(f"Copy link {shown}")
+            copy_link.setObjectName("copyLinkAction")
+            copy_link.triggered.connect(lambda _checked=False, u=url: QGuiApplication.clipboard().setText(u))
         copy = menu.addAction("Copy text")
         copy.setObjectName("copyTextAction")
         copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(message.text))

@@ -175,8 +175,9 @@ def test_a_word_longer_than_the_bubble_wraps_inside_it(qapp: QApplication) -> No
     assert box.height() >= 2 * QFontMetrics(opt.font).height()
     opt.rect = QRect(0, 0, 800, geo.height)
     painted = render(delegate, opt, model)
-    # Nothing of the text is painted right of the bubble.
-    outside = QRect(geo.bubble.right() + 2, 0, 800 - geo.bubble.right() - 2, geo.height)
+    # Nothing of the text is painted right of the bubble (below the day separator, which spans the row).
+    top = geo.bubble.top()
+    outside = QRect(geo.bubble.right() + 2, top, 800 - geo.bubble.right() - 2, geo.height - top)
     blank = QImage(outside.size(), painted.format())
     blank.fill(QColor("white"))
     assert painted.copy(outside) == blank
