@@ -10,12 +10,13 @@ import asyncio
 import dataclasses
 import itertools
 import logging
+from collections.abc import Callable
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QIcon
-from PySide6.QtWidgets import QSystemTrayIcon
+from PySide6.QtWidgets import QSystemTrayIcon, QWidget
 
 from desktop import backend as backends
 from desktop import credentials
@@ -100,6 +101,34 @@ def connection_failure_text(error: KnownError) -> str:
     return error.user_message
 
 
+class _FirstPaint(QObject):
+    """Calls ``then`` once, on the loop pass after ``widget``'s first paint (or after ``fallback_ms`` if
+    it is not painted by then: a window opened minimised)."""
+
+    def __init__(self, widget: QWidget, then: Callable[[], None], fallback_ms: int) -> None:
+        super().__init__(widget)
+        self._widget = widget
+        self._then: Callable[[], None] | None = then
+        widget.installEventFilter(self)
+        QTimer.singleShot(fallback_ms, self, self._run)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint and self._then is not None:
+            QTimer.singleShot(0, self, self._run)
+        return False
+
+    def _run(self) -> None:
+        then, self._then = self._then, None
+        if then is not None:
+            self._widget.removeEventFilter(self)
+            then()
+
+
+def after_first_paint(widget: QWidget, then: Callable[[], None], fallback_ms: int = 1_000) -> None:
+    """Run ``then`` right after ``widget`` has painted for the first time."""
+    _FirstPaint(widget, then, fallback_ms)
+
+
 def app_version() -> str:
     """The installed package's version ("unknown" when run from a tree that was never installed)."""
     from importlib import metadata
@@ -179,8 +208,10 @@ class WindowManager(QObject):
 
     # --- windows ------------------------------------------------------------------------------------
 
-    def open_window(self, slot: int | None = None) -> MainWindow:
-        """A new main window; ``slot`` restores the geometry and conversation saved under that number."""
+    def open_window(self, slot: int | None = None, *, thread_after_paint: bool = False) -> MainWindow:
+        """A new main window; ``slot`` restores the geometry, account filter, conversation and scroll
+        position saved under that number. ``thread_after_paint``: the conversation is read and laid out
+        right after the window's first paint (its header shows at once)."""
         window = MainWindow(
             self.service.reader,
             sandbox=self.sandbox,
@@ -229,8 +260,14 @@ class WindowManager(QObject):
         window.about_requested.connect(lambda w=window: self.show_about(w))
         self.windows.append(window)
         self._restore_filter(window, index)
-        window.show()
-        self._restore_thread(window, index)
+        if thread_after_paint:
+            self._announce_thread(window, index)
+            window.show()
+            inbox = window.conversation_view.viewport()
+            after_first_paint(inbox, lambda: self._restore_thread(window, index))
+        else:
+            window.show()
+            self._restore_thread(window, index)
         if self.service.following is not None:
             window.set_following(self.service.following)
         return window
@@ -246,11 +283,20 @@ class WindowManager(QObject):
         if account_id is not None:
             window.show_account(account_id)
 
+    def _announce_thread(self, window: MainWindow, index: int) -> None:
+        """The saved conversation's header in place of "Select a conversation" until it is read (one
+        row by its key; its messages wait for the first paint)."""
+        last_open = self.settings.last_conversation(index)
+        conversation = None if last_open is None else self.service.reader.conversation(*last_open)
+        if conversation is not None:
+            window.thread_pane.show_header(conversation)
+            window.thread_stack.setCurrentIndex(1)
+
     def _restore_thread(self, window: MainWindow, index: int) -> None:
         """The conversation the window had open, scrolled where it was (the newest, or its anchor)."""
         last_open = self.settings.last_conversation(index)
-        if last_open is None:
-            return
+        if last_open is None or window not in self.windows or window.current_conversation() is not None:
+            return  # closed meanwhile, or the user opened one first
         conversation = self.service.reader.conversation(*last_open)
         if conversation is None:
             return
@@ -260,8 +306,11 @@ class WindowManager(QObject):
             window.message_view.restore_anchor(ScrollAnchor(*saved))
 
     def open_saved_windows(self) -> None:
+        """The windows open at the last exit, each with its geometry and account filter; each one's
+        conversation is read and scrolled right after its first paint, so that the inbox shows as soon
+        as without it (figure 5: start to the first painted inbox)."""
         for slot in range(max(1, min(8, self.settings.get_int(WINDOW_COUNT)))):
-            self.open_window(slot)
+            self.open_window(slot, thread_after_paint=True)
 
     def close_all(self) -> None:
         """Close every window (File › Quit, SIGTERM, logout) through its normal close (a window whose

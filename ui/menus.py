@@ -100,7 +100,8 @@ def quit_and_about(window: QMainWindow) -> tuple[QAction, QAction]:
     file_menu.addSeparator()
     quit_action = file_menu.addAction("Quit")
     quit_action.setObjectName("quitAction")
-    quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+    # Ctrl+Q (⌘Q on a Mac) whatever the platform theme says: some (the offscreen one) bind Quit to nothing.
+    quit_action.setShortcut(QKeySequence("Ctrl+Q"))
     quit_action.setMenuRole(QAction.MenuRole.QuitRole)
     quit_action.setStatusTip("Close every window and quit")
     help_menu = window.menuBar().addMenu("&Help")

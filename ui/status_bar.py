@@ -79,8 +79,8 @@ class Following:
             )
         reason = f"\n{self.detail}" if self.detail else ""
         return (
-            f"{lead}\nThis window cannot reach the server itself: sending and recalling need a "
-            f"connection.{reason}"
+            f"{lead}\nSending and recalling may not work here: this window's own connection to the "
+            f"server failed at its last check.{reason}"
         )
 
 

@@ -195,6 +195,8 @@ def test_a_draft_per_conversation_survives_switching_and_a_restart_and_never_rea
     again.open_saved_windows()
     try:
         restored = again.windows[0]
+        gui.drive_until(lambda: restored.current_conversation() is not None)
+        quiet(gui)
         current = restored.current_conversation()
         assert current is not None and current.conversation_id == one.conversation_id
         assert restored.reply_edit.toPlainText() == "Draft for one <b>plain</b>\nsecond line"

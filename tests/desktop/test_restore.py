@@ -34,6 +34,11 @@ def long_threads(gui: Gui) -> list[Conversation]:
     return [c for _, c in found]
 
 
+def restored(gui: Gui, manager: WindowManager) -> None:
+    """Run the loop until every window opened from the saved state has its conversation back."""
+    gui.drive_until(lambda: all(w.current_conversation() is not None for w in manager.windows))
+
+
 def scrolled_up(gui: Gui, window: MainWindow) -> ScrollAnchor:
     """Scroll the open thread a third of the way down and say where it is."""
     view = window.message_view
@@ -71,10 +76,15 @@ def test_a_restart_restores_windows_conversations_scroll_positions_and_account_f
     gui.manager.close_all()  # File › Quit, or a logout
     again = WindowManager(gui.service, Settings(gui.data), sandbox=True, recall_grace_s=0)
     again.open_saved_windows()
-    quiet(gui)
     try:
         assert len(again.windows) == 2
         one, two = again.windows
+        # The inbox paints first: the thread is read and scrolled right after (figure 5), its header
+        # standing in meanwhile.
+        assert one.current_conversation() is None and one.message_model.rowCount() == 0
+        assert one.thread_stack.currentIndex() == 1 and one.contact_label.text() == first_thread.title
+        restored(gui, again)
+        quiet(gui)
         assert (one.width(), one.height(), two.width(), two.height()) == (730, 520, 725, 500)
         assert one.shown_account_ids() == (first_thread.account_id,)
         assert two.shown_account_ids() == ()
@@ -113,17 +123,19 @@ def test_an_anchor_at_the_oldest_message_is_restored_and_a_vanished_one_opens_at
     settings.set_scroll_anchor(0, (oldest.message_id, 3))
     again = WindowManager(gui.service, settings, sandbox=True, recall_grace_s=0)
     again.open_saved_windows()
+    restored(gui, again)
     quiet(gui)
-    restored = again.windows[0]
-    exposed(gui, restored)
+    window = again.windows[0]
+    exposed(gui, window)
     gui.drive_until(
-        lambda: restored.message_view.scroll_anchor() == ScrollAnchor(oldest.message_id, 3), timeout=5
+        lambda: window.message_view.scroll_anchor() == ScrollAnchor(oldest.message_id, 3), timeout=5
     )
-    restored.close()
+    window.close()
 
     settings.set_scroll_anchor(0, ("2-bm8tc3VjaC1tZXNzYWdl", 10))  # a message no longer cached
     third = WindowManager(gui.service, settings, sandbox=True, recall_grace_s=0)
     third.open_saved_windows()
+    restored(gui, third)
     quiet(gui)
     window = third.windows[0]
     exposed(gui, window)
@@ -151,6 +163,7 @@ def test_closing_windows_one_by_one_keeps_the_last_one_closed_for_the_next_start
     second.close()  # the last one standing: the next start opens it
     again = WindowManager(gui.service, Settings(gui.data), sandbox=True, recall_grace_s=0)
     again.open_saved_windows()
+    restored(gui, again)
     quiet(gui)
     try:
         assert len(again.windows) == 1
