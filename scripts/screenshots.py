@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from PySide6.QtCore import QPoint
 from PySide6.QtWidgets import QApplication
 
 from desktop import backend as backends
@@ -28,6 +29,7 @@ from desktop.settings import Settings
 from desktop.windows import WindowManager
 from sync.model import Message, RecallState
 from sync.recall_rules import eligibility
+from ui.style import ThemeChoice
 
 
 async def until(predicate: Callable[[], bool], limit_s: float = 15.0) -> None:
@@ -84,6 +86,53 @@ def main() -> int:
         await until(lambda: service.stream_state.value == "live")
         await asyncio.sleep(0.5)
         window.grab().save(str(out / "inbox.png"))
+
+        # The same inbox in the dark theme (View › Theme › Dark), then back to the desktop's colours.
+        window.theme_actions[ThemeChoice.DARK].trigger()
+        await asyncio.sleep(0.5)
+        window.grab().save(str(out / "inbox-dark.png"))
+        window.theme_actions[ThemeChoice.SYSTEM].trigger()
+        await asyncio.sleep(0.3)
+
+        # Everyday actions in another conversation: a link in a message, a reaction, the bubble menu's
+        # emoji picker, the Starred chip next to Unread only.
+        chat = next(
+            c
+            for c in service.cache.reader.conversations(target.account_id, limit=50)
+            if c.conversation_id != target.conversation_id
+        )
+        window.open_conversation(chat)
+        agenda = "The agenda is at https://example.com/agenda — see you then!"
+        await service.send(chat.account_id, chat.conversation_urn, agenda)
+        rows = window.message_model
+
+        def newest_inbound() -> Message | None:
+            found = [rows.message_at(r) for r in range(rows.rowCount())]
+            inbound = [m for m in found if m is not None and not m.is_sent_by_owner]
+            return inbound[-1] if inbound else None
+
+        def sent() -> bool:
+            return any((rows.message_at(r) or target).text == agenda for r in range(rows.rowCount()))
+
+        await until(sent)
+        liked = newest_inbound()
+        assert liked is not None
+        await service.react(liked, "👍", True)
+        await until(
+            lambda: any(r.emoji == "👍" and r.reacted_by_owner for r in (newest_inbound() or liked).reactions)
+        )
+        liked = newest_inbound()
+        assert liked is not None
+        liked_row = rows.row_of(liked.account_id, liked.message_id)
+        assert liked_row is not None
+        bubble = window.message_view.visualRect(rows.index(liked_row, 0))
+        menu = window.message_menu(liked)
+        menu.popup(window.message_view.viewport().mapToGlobal(bubble.topLeft() + QPoint(60, 30)))
+        await asyncio.sleep(0.6)
+        app.primaryScreen().grabWindow(0, 20, 20, 1220, 800).save(str(out / "everyday.png"))
+        menu.close()
+        window.open_conversation(conversation)
+        await asyncio.sleep(0.3)
 
         # A recall in flight: "Recalling…" in the bubble's header, where its time was.
         window.mark_recall_pending(target.account_id, target.message_id)
@@ -219,6 +268,15 @@ def main() -> int:
             assert question is not None
             cancel = next(b for b in question.buttons() if b.text() == "Cancel the recall")
             cancel.click()
+            await asyncio.sleep(0.5)
+
+        # The recall log: every attempt above, the cancelled one included, in words.
+        log_window = manager.open_window()
+        log_window.move(20, 20)
+        log_window.resize(1200, 760)
+        log_window.recall_log_dock.show()
+        await asyncio.sleep(0.6)
+        log_window.grab().save(str(out / "recall-log.png"))
 
         for each in list(manager.windows):
             each.close()

@@ -91,6 +91,12 @@ def error_words(attempt: RecallAttempt) -> str:
     return ""
 
 
+def _latency(attempt: RecallAttempt) -> int | None:
+    """How long the server took, in ms; none for an attempt cancelled in its grace period (nothing was
+    sent)."""
+    return None if attempt.outcome is RecallState.CANCELLED else attempt.latency_ms
+
+
 def _cell(text: str) -> str:
     """A CSV cell a spreadsheet shows as text: conversation names and messages are other people's words,
     and a cell starting with ``=``, ``+``, ``-`` or ``@`` would be run as a formula."""
@@ -111,7 +117,7 @@ def csv_text(attempts: Iterable[RecallAttempt], account_names: Mapping[str, str]
                 _cell(one_line(attempt.conversation_title, 300)),
                 _cell(one_line(attempt.message_preview, 300)),
                 STATE_WORDS.get(attempt.outcome, str(attempt.outcome)),
-                "" if attempt.latency_ms is None else str(attempt.latency_ms),
+                "" if _latency(attempt) is None else str(_latency(attempt)),
                 _cell(error_words(attempt)),
             )
         )
@@ -212,7 +218,8 @@ class RecallLogModel(QAbstractTableModel):
         if column == RecallLogColumn.RESULT:
             return STATE_WORDS.get(attempt.outcome, str(attempt.outcome))
         if column == RecallLogColumn.LATENCY:
-            return "" if attempt.latency_ms is None else f"{attempt.latency_ms:,} ms"
+            latency = _latency(attempt)
+            return "" if latency is None else f"{latency:,} ms"
         return error_words(attempt)
 
     @staticmethod

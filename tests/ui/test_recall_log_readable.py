@@ -63,7 +63,13 @@ def log_reader() -> FakeInboxReader:
         )
     )
     reader.add_recall_attempt(
-        attempt(3, RecallState.CANCELLED, conversation_title="Alan Turing", message_preview="Oops, wrong")
+        attempt(
+            3,
+            RecallState.CANCELLED,
+            latency_ms=0,  # as the log stores a cancelled attempt: nothing was sent, nothing to time
+            conversation_title="Alan Turing",
+            message_preview="Oops, wrong",
+        )
     )
     reader.add_recall_attempt(attempt(4, RecallState.FAILED, error_kind="unreachable"))
     return reader
@@ -87,6 +93,7 @@ def test_each_row_says_when_where_what_and_how_it_went(qtmodeltester: ModelTeste
     # Cancelled attempts are listed, with what they would have recalled.
     assert cancelled[RecallLogColumn.RESULT] == "Cancelled"
     assert cancelled[RecallLogColumn.MESSAGE] == "Oops, wrong"
+    assert cancelled[RecallLogColumn.LATENCY] == ""
     # The error in the server's words, never a code; the code is in the tooltip for the curious.
     assert refused[RecallLogColumn.ERROR] == "The 60-minute recall window has closed"
     tip = model.index(2, RecallLogColumn.ERROR).data(Qt.ItemDataRole.ToolTipRole)
