@@ -394,10 +394,10 @@ class WindowManager(QObject):
 
         backend = self.service.backend
         if backend.sandbox:
-            service = f"The local sandbox with demo data (no API key set), at {backend.base_url}"
+            service = f"The local sandbox with demo data (no API key set)\n{backend.base_url}"
         else:
             source = {"environment": f"from {credentials.KEY_ENV}", "keyring": "from the system keyring"}
-            service = f"{backend.base_url} (API key {source.get(backend.key_source, backend.key_source)})"
+            service = f"{backend.base_url}\nAPI key {source.get(backend.key_source, backend.key_source)}"
         following = self.service.following
         return {
             "Service": service,

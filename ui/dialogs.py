@@ -314,6 +314,7 @@ class AboutDialog(QDialog):
             self.fact_labels[name] = label
             form.addRow(name, label)
         layout.addLayout(form)
+        layout.addStretch(1)  # room a wrapped line asked for goes below the facts, not between the titles
         buttons = QDialogButtonBox()
         copy = buttons.addButton("Copy", QDialogButtonBox.ButtonRole.ActionRole)
         copy.setToolTip("Copy these lines (for a bug report)")
@@ -328,7 +329,7 @@ class AboutDialog(QDialog):
     def text(self) -> str:
         """Everything it says, one line a fact."""
         lines = [f"ConnectSafely {self._version}"]
-        lines += [f"{name}: {label.text()}" for name, label in self.fact_labels.items()]
+        lines += [f"{name}: {label.text()}".replace("\n", " — ") for name, label in self.fact_labels.items()]
         return "\n".join(lines)
 
     def _on_copy_clicked(self) -> None:

@@ -78,7 +78,10 @@ class ReplyEdit(QPlainTextEdit):
 
     def set_ctrl_enter_sends(self, on: bool) -> None:
         self._ctrl_enter_sends = on
-        self.setPlaceholderText(f"Write a message…  ({send_hint(on)})")
+        # The one key a newcomer needs (the whole rule is the tooltip): short enough for one line.
+        hint = "Ctrl+Enter to send" if on else "Shift+Enter for a new line"
+        self.setPlaceholderText(f"Write a message…  ({hint})")
+        self.setToolTip(send_hint(on))
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in _ENTER_KEYS:

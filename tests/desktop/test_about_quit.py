@@ -53,7 +53,7 @@ def test_about_says_the_version_where_the_files_are_and_the_service_never_the_ke
     )
     dialog = about_of(gui)
     said = everything_said(dialog)
-    assert "https://api.example.test/linkedin (API key from the system keyring)" in said
+    assert "https://api.example.test/linkedin\nAPI key from the system keyring" in said
     assert gui.sandbox.key not in said
     dialog.accept()
 
