@@ -127,7 +127,7 @@ def main() -> int:
         assert liked_row is not None
         bubble = window.message_view.visualRect(rows.index(liked_row, 0))
         menu = window.message_menu(liked)
-        menu.popup(window.message_view.viewport().mapToGlobal(bubble.topLeft() + QPoint(60, 30)))
+        menu.popup(window.message_view.viewport().mapToGlobal(bubble.topLeft() + QPoint(290, 0)))
         await asyncio.sleep(0.6)
         app.primaryScreen().grabWindow(0, 20, 20, 1220, 800).save(str(out / "everyday.png"))
         menu.close()
