@@ -337,3 +337,21 @@ def test_another_sessions_reaction_arrives_with_the_servers_totals(gui: Gui) -> 
     gui.drive_until(lambda: "😮" in (bubble(window, message).reactions if bubble(window, message) else ""))
     stored = gui.service.cache.reader.message(message.account_id, message.message_id)
     assert stored is not None and any(r.emoji == "😮" and r.reacted_by_owner for r in stored.reactions)
+
+
+def test_a_thread_from_the_cache_has_a_separator_above_each_days_first_message(gui: Gui) -> None:
+    from ui.days import local_day
+
+    window = gui.manager.open_window()
+    conversation = max(
+        gui.service.cache.reader.conversations(None, limit=50),
+        key=lambda c: len(gui.service.cache.reader.messages(c.account_id, c.conversation_id, limit=50)),
+    )
+    window.open_conversation(conversation)
+    model = window.message_model
+    rows = [model.message_at(r) for r in range(model.rowCount())]
+    days = [local_day(m.sent_at) for m in rows if m is not None]
+    assert len(set(days)) > 1, "the seeded thread spans several days"
+    expected = [day if i == 0 or days[i - 1] != day else 0 for i, day in enumerate(days)]
+    shown = [model.bubble_data(r).day for r in range(model.rowCount())]  # type: ignore[union-attr]
+    assert shown == expected
