@@ -67,8 +67,9 @@ class Following:
     def tip(self) -> str:
         who = f"process {self.leader_pid}" if self.leader_pid is not None else "another process"
         lead = (
-            f"Another ConnectSafely window ({who}) syncs this data folder and follows LinkedIn; this window "
-            "shows its changes as they reach the shared cache, and takes over the sync if it stops."
+            f"Another copy of ConnectSafely ({who}: a window, or sync --watch) syncs this data folder "
+            "with LinkedIn; this window shows its changes as they reach the shared cache, and takes the "
+            "sync over if it stops."
         )
         if self.reachable is None:
             return f"{lead}\nChecking this window's own connection to the server…"
