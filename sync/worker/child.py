@@ -46,6 +46,7 @@ from sync.worker.protocol import (
     Result,
     failure_of,
     receive,
+    send_frame,
 )
 from sync.worker.proxy import WorkerConfig
 
@@ -112,7 +113,7 @@ class _Worker:
         if self._parent_gone:
             return
         try:
-            self._outbox.send(frame)
+            send_frame(self._outbox, frame)
         except BrokenPipeError:
             self._parent_gone = True
             self._stop.set()

@@ -19,7 +19,7 @@ from sync.api import process_session_id
 from sync.cache import Cache
 from sync.errors import ServerError, SignedOut
 from sync.model import ChangeSet, SyncProgress
-from sync.worker import SyncWorker, WorkerBug, WorkerConfig, WorkerLost
+from sync.worker import SyncWorker, WorkerBug, WorkerConfig, WorkerLost, protocol
 from sync.worker.protocol import (
     Changes,
     Failure,
@@ -28,6 +28,7 @@ from sync.worker.protocol import (
     Ready,
     error_of,
     failure_of,
+    send_frame,
 )
 from tests.fixtures.processes import in_background, live_children
 from tests.fixtures.sandbox import SandboxHandle
@@ -240,10 +241,6 @@ def test_unreadable_frames_are_refused_with_a_clear_error() -> None:
     whole = on_the_wire(Changes(ChangeSet(accounts_changed=frozenset({"a"}))))
     assert reader.feed(whole[:3]) == [] and reader.feed(whole[3:10]) == []
     assert reader.feed(whole[10:]) == [Changes(ChangeSet(accounts_changed=frozenset({"a"})))]
-    # Over 16 KiB ``Connection`` writes the header and the body apart: the same frame to the reader.
-    big = Changes(ChangeSet(accounts_changed=frozenset(str(i) for i in range(5_000))))
-    whole = on_the_wire(big)
-    assert len(whole) > 16_384 and reader.feed(whole[:4]) == [] and reader.feed(whole[4:]) == [big]
     with pytest.raises(FrameError, match="unreadable frame"):
         FrameReader().feed(len(b"garbage").to_bytes(4, "big") + b"garbage")
     with pytest.raises(FrameError, match="over the limit"):
@@ -253,6 +250,29 @@ def test_unreadable_frames_are_refused_with_a_clear_error() -> None:
         [sys.executable, "-m", "sync.worker"], input=b"\x00\x00\x00\x03abc", capture_output=True, timeout=30
     )
     assert done.returncode == 2 and b"no configuration" in done.stderr
+
+
+def test_the_frames_are_connection_frames_both_ways(monkeypatch: pytest.MonkeyPatch) -> None:
+    big = Changes(ChangeSet(accounts_changed=frozenset(str(i) for i in range(5_000))))
+    # The parent's reader takes what ``Connection.send`` writes (over 16 KiB: header and body apart)...
+    whole = on_the_wire(big)
+    reader = FrameReader()
+    assert len(whole) > 16_384 and reader.feed(whole[:4]) == [] and reader.feed(whole[4:]) == [big]
+    # ... and ``Connection`` reads what the worker writes: each frame in one write (one wake-up).
+    writes: list[int] = []
+    real_write = os.write
+
+    def counted(fd: int, data: bytes) -> int:
+        writes.append(len(data))
+        return real_write(fd, data)
+
+    reader_end, writer_end = Pipe(duplex=False)
+    with reader_end, writer_end:
+        monkeypatch.setattr(protocol.os, "write", counted)
+        send_frame(writer_end, big)
+        monkeypatch.undo()
+        assert reader_end.recv() == big
+    assert writes == [len(whole)]
 
 
 def test_a_worker_that_sends_garbage_is_stopped_and_its_calls_fail(
