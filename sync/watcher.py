@@ -23,10 +23,10 @@ reconciliation costs one C2 page per conversation holding a message sent within 
 complete view L, and with many recently active conversations that would be most of the rate limit every
 round. So the poller spends from its own token bucket (``poll_burst`` requests, refilled at
 ``poll_rate_per_s``; by default 60 and 0.85/s of requests as the bucket counts them, which over-counts
-the incremental part — about 0.65/s of real ones with 10 conversations in the horizon: below the local
-budget of the client that runs the passes — 0.7/s for a GUI's sync worker, whose user actions have a
-budget of their own, 0.9/s for ``sync --watch`` — so that budget refills while polling and nothing the
-user does queues behind a round), and:
+the incremental part — at most about 0.65/s of real ones with 10 conversations in the horizon: below
+the local budget of the client that runs the passes — 0.7/s for a GUI's sync worker, whose user actions
+have a budget of their own, 0.9/s for ``sync --watch`` — so that budget refills while polling and
+nothing the user does queues behind a round), and:
 
 - a round starts when its interval has passed and the bucket holds the incremental part's cost plus
   one reconciliation. When the bucket cannot pay for a whole round (the incremental part plus every
@@ -101,8 +101,9 @@ POLL_BURST: Final = 60.0
 POLL_RATE_PER_S: Final = 0.85
 """The poller's own bucket refill. It is charged A1 and one C1 page per listed account (the seatless one
 included) plus one per 100 conversations seen on every round, ~4 more than a focused round sends against
-a 1,000-conversation inbox: 0.85/s counted is ~0.65/s sent with 10 horizon conversations (figure 9:
-≈ 33/min). At 0.5/s it could not pay for the horizon every period and rounds stretched."""
+a 1,000-conversation inbox: 0.85/s counted is at most ~0.65/s sent with 10 horizon conversations (0.55/s
+measured, BENCHMARKS.md figure 9). At 0.5/s it could not pay for the horizon every period: rounds
+stretched and reconciliation rotated."""
 INCREMENTAL_SHARE: Final = 0.5
 """Under budget pressure, the incremental part of the rounds spends at most this share of the refill."""
 POLL_ENV: Final = "CONNECTSAFELY_POLL_S"
