@@ -353,6 +353,9 @@ async def cmd_sync(args: argparse.Namespace) -> int:
                 ws_url=session.backend.ws_url,
                 on_state=lambda state: _stderr(f"mode: {state.value}"),
             )
+            # Someone runs a watch to have the cache follow the server: poll at the focused cadence
+            # (BENCHMARKS.md "Polling freshness"), not the background one of a GUI nobody looks at.
+            watcher.focused = True
             settling = asyncio.create_task(_settle_recalls_every(session, SETTLE_EVERY_S))
             try:
                 await watcher.run()

@@ -71,7 +71,7 @@ from urllib.parse import urlsplit
 
 from sync.api import ApiClient, is_loopback_host
 from sync.cache import Cache
-from sync.engine import PAGE_CONVERSATIONS, SyncReport
+from sync.engine import SyncReport
 from sync.errors import KnownError, RateLimited, SignedOut, TimedOut, Unreachable
 from sync.model import Conversation, StreamState
 from sync.pacing import TokenBucket
@@ -341,9 +341,9 @@ class Watcher:
 
     @staticmethod
     def _incremental_cost(report: SyncReport) -> float:
-        """Requests a pass took: A1, the C1 pages (at least one per account) and the C2 pages."""
-        c1_pages = report.accounts + report.conversations_seen // PAGE_CONVERSATIONS
-        return float(1 + c1_pages + report.message_pages)
+        """Requests a pass sent (A1 only when asked, A2, the C1 pages, the C2 pages): counted by the engine,
+        not estimated (an estimate charged A1 every round and the seatless account's C1)."""
+        return float(report.requests)
 
     def _charge(self, requests: float, *, clamp: bool = False) -> None:
         if clamp:

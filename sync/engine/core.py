@@ -67,6 +67,8 @@ class EngineCore:
         full garbage collection) that nothing reads."""
         self._in_pass = False
         self._message_pages = 0
+        self._other_requests = 0
+        """A1, A2 and C1 requests of the current pass (C2 pages are ``_message_pages``)."""
         self._skipped = 0
         self._tombstoned = 0
         self._conversations_seen = 0
@@ -114,6 +116,7 @@ class EngineCore:
     def _reset_counters(self) -> None:
         self._change_sets = []
         self._message_pages = 0
+        self._other_requests = 0
         self._skipped = 0
         self._tombstoned = 0
         self._conversations_seen = 0
@@ -126,6 +129,7 @@ class EngineCore:
             accounts=accounts,
             conversations_seen=self._conversations_seen,
             message_pages=self._message_pages,
+            requests=self._other_requests + self._message_pages,
             tombstoned_by_reconciliation=self._tombstoned,
             skipped=self._skipped + changes.skipped,
             account_issues=tuple(self._issues),

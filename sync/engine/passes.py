@@ -57,14 +57,25 @@ class SyncEngine(Reconciler):
             else:
                 accounts = await self.discover_accounts()
                 self._accounts = (time.monotonic(), frozenset(a.account_id for a in accounts))
-            served: list[str] = []
+            listed: list[tuple[Account, list[Conversation], bool]] = []
             for index, account in enumerate(accounts):
                 self._progress(index, len(accounts), f"account {account.name or account.account_id}")
                 if account.api_seat is False:
                     await self._mark_account(account, NoApiAccess("A1 says apiSeatAllocated: false"))
                     continue
                 try:
-                    await self.sync_account(account)
+                    listed.append((account, *await self._list_conversations(account)))
+                except KEY_WIDE:
+                    raise
+                except KnownError as exc:
+                    log.warning("sync of account %s failed: %s", account.account_id, exc)
+                    await self._mark_account(account, exc)
+            # Every account's conversations before any account's messages: the whole inbox (previews
+            # included) is there before message pages spend the request budget (BENCHMARKS.md, figure 8).
+            served: list[str] = []
+            for account, changed, first_run in listed:
+                try:
+                    await self._read_messages(account, changed, first_run=first_run)
                 except KEY_WIDE:
                     raise
                 except KnownError as exc:
@@ -86,6 +97,7 @@ class SyncEngine(Reconciler):
         A2 is asked only for accounts whose prefix is not cached yet: it never changes for an account.
         """
         listed = await self.api.accounts()
+        self._other_requests += 1
         self._skipped += listed.skipped
         known = {a.account_id: a.mailbox for a in self.cache.reader.accounts() if a.mailbox}
         accounts: list[Account] = []
@@ -103,6 +115,7 @@ class SyncEngine(Reconciler):
                 accounts.append(account)
                 continue
             self._status_asked.add(account.account_id)
+            self._other_requests += 1
             try:
                 status = await self.api.account_status(account.account_id)
             except KnownError as exc:
@@ -115,9 +128,17 @@ class SyncEngine(Reconciler):
 
     async def sync_account(self, account: Account) -> None:
         """One account: C1 pages (all on a first run, until the first unchanged one later), then C2."""
+        changed, first_run = await self._list_conversations(account)
+        await self._read_messages(account, changed, first_run=first_run)
+
+    async def _list_conversations(self, account: Account) -> tuple[list[Conversation], bool]:
+        """C1 for one account: (the conversations new or changed, whether this was its first run)."""
         state = self.cache.reader.account_sync(account.account_id) or AccountSyncState(account.account_id)
         first_run = not state.initial_sync_completed
-        changed = await self._sync_conversations(account, state, first_run=first_run)
+        return await self._sync_conversations(account, state, first_run=first_run), first_run
+
+    async def _read_messages(self, account: Account, changed: list[Conversation], *, first_run: bool) -> None:
+        """C2 for what one account's C1 pages said changed (or, on a first run, its newest few)."""
         targets = await self._message_targets(account.account_id, changed, first_run=first_run)
         for index, conversation in enumerate(targets):
             self._progress(index, len(targets), f"messages of {account.account_id}")
@@ -221,6 +242,7 @@ class SyncEngine(Reconciler):
         seen_cursors: set[str] = set()
         seen_ids: set[str] = set()
         for _ in range(MAX_LISTING_PAGES):
+            self._other_requests += 1
             try:
                 page = await self.api.conversations(
                     account.account_id, count=PAGE_CONVERSATIONS, cursor=cursor

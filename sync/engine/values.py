@@ -62,3 +62,5 @@ class SyncReport:
     skipped: int
     account_issues: tuple[AccountIssue, ...] = ()
     """Accounts this pass could not serve (seatless, refused, failing); the others were synced."""
+    requests: int = 0
+    """Requests the pass sent (A1, A2, C1, C2): what the poller charges to its budget."""
