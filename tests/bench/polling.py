@@ -1,4 +1,4 @@
-"""Figure 9: polling freshness under the vendor rate limit, 10 conversations active in the last hour.
+"""Figure 10: polling freshness under the vendor rate limit, 10 conversations active in the last hour.
 
 The real service has no event stream (spec §8): the client polls. This measures how long a recall made
 elsewhere and an inbound message take to reach the client's cache while it polls a vendor-profile
