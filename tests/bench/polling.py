@@ -67,7 +67,7 @@ from tests.bench.common import (
 from tests.bench.vendor import KEY_ENV, RequestLog, reset, start_vendor_sandbox
 
 NAME = "polling"
-FIGURE = 9
+FIGURE = 10
 TITLE = "polling freshness under the vendor rate limit, 10 conversations active in the last hour"
 CONFIGS = ("gui", "cli")
 
