@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 
 from sync.cache import Cache
-from sync.model import Account, AccountIssue, Conversation, Message, RecallAttempt
+from sync.model import Account, AccountIssue, Conversation, ConversationHits, Message, RecallAttempt
 
 
 class CacheInboxReader:
@@ -40,8 +40,23 @@ class CacheInboxReader:
             starred_only=starred_only,
         )
 
-    def conversation_mentions(self, account_id: str, conversation_id: str, text: str) -> bool:
-        return self._cache.reader.conversation_mentions(account_id, conversation_id, text)
+    def conversations_matching(
+        self,
+        keys: Collection[tuple[str, str]],
+        *,
+        account_id: str | None,
+        unread_only: bool,
+        search: str,
+        starred_only: bool = False,
+    ) -> set[tuple[str, str]]:
+        return self._cache.reader.conversations_matching(
+            keys, account_id=account_id, unread_only=unread_only, search=search, starred_only=starred_only
+        )
+
+    def search_messages(
+        self, query: str, *, account_id: str | None = None, limit: int = 100
+    ) -> tuple[ConversationHits, ...]:
+        return self._cache.reader.search_messages(query, account_id=account_id, limit=limit)
 
     def conversation(self, account_id: str, conversation_id: str) -> Conversation | None:
         return self._cache.reader.conversation(account_id, conversation_id)

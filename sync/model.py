@@ -306,12 +306,25 @@ class CacheCounts:
     """Sum of the conversations' unread counts (the server's figures)."""
 
 
+Span = tuple[int, int]
+"""(start, end) character offsets into a text: a match a search found, for highlighting."""
+
+
 @dataclass(frozen=True, slots=True)
-class SearchResults:
-    conversations: tuple[Conversation, ...] = ()
-    """Conversations whose participant names match, newest activity first."""
-    messages: tuple[Message, ...] = ()
-    """Visible messages whose text matches, newest first."""
+class MessageHit:
+    """A visible message a search found, and where: spans of its text and of its sender's name."""
+
+    message: Message
+    text_spans: tuple[Span, ...] = ()
+    sender_spans: tuple[Span, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationHits:
+    """The messages a search found in one conversation, newest first."""
+
+    conversation: Conversation
+    hits: tuple[MessageHit, ...]
 
 
 class StreamState(enum.StrEnum):

@@ -78,22 +78,10 @@ class ConversationFilter:
     search: str = ""
     starred_only: bool = False
 
-    def matches(self, conversation: Conversation) -> bool:
-        """The same predicate the reader applies in SQL; used to place diffs without re-reading pages."""
-        if self.account_id is not None and conversation.account_id != self.account_id:
-            return False
-        if self.unread_only and conversation.unread_count <= 0:
-            return False
-        if self.starred_only and not conversation.starred:
-            return False
-        needle = self.search.strip().casefold()
-        if not needle:
-            return True
-        haystacks = [p.name for p in conversation.participants]
-        haystacks += [p.headline for p in conversation.participants]
-        if conversation.latest is not None:
-            haystacks.append(conversation.latest.text)
-        return any(needle in h.casefold() for h in haystacks)
+    @property
+    def shows_everything(self) -> bool:
+        """No filter at all: every conversation is listed (nothing to ask the reader)."""
+        return self.account_id is None and not (self.unread_only or self.starred_only or self.search.strip())
 
 
 def preview_text(conversation: Conversation) -> str:
@@ -162,7 +150,7 @@ class ConversationListModel(QAbstractListModel):
         """
         old, self._sticky = self._sticky, key
         row = self._index().get(old) if old is not None and old != key else None
-        if row is not None and not self._filter.matches(self._rows[row]):
+        if row is not None and old is not None and not self._matching([old]):
             self._remove(row)
 
     def reload(self) -> None:
@@ -240,9 +228,26 @@ class ConversationListModel(QAbstractListModel):
             # fetchMore brings the rest back as the view scrolls.
             self.reload()
             return
-        for account_id, conversation_id in sorted(changes.conversations_changed):
-            key = (account_id, conversation_id)
-            self._apply_one(key, self._reader.conversation(account_id, conversation_id))
+        fresh = {key: self._reader.conversation(*key) for key in sorted(changes.conversations_changed)}
+        # Where each belongs is the reader's verdict (the cache's one folding rule), asked once for all.
+        matching = self._matching([key for key, conversation in fresh.items() if conversation is not None])
+        for key, conversation in fresh.items():
+            self._apply_one(key, conversation, key in matching)
+
+    def _matching(self, keys: Collection[ConversationKey]) -> set[ConversationKey]:
+        """Which of these conversations the reader lists under the current filter."""
+        if not keys:
+            return set()
+        f = self._filter
+        if f.shows_everything:
+            return set(keys)
+        return self._reader.conversations_matching(
+            keys,
+            account_id=f.account_id,
+            unread_only=f.unread_only,
+            search=f.search,
+            starred_only=f.starred_only,
+        )
 
     def _all_beyond_the_loaded_rows(self, keys: Collection[ConversationKey]) -> bool:
         """Whether every one of these conversations is unloaded and sorts after the last loaded row (by
@@ -255,11 +260,9 @@ class ConversationListModel(QAbstractListModel):
         newest = self._reader.newest_activity(keys)
         return newest is None or newest < self._rows[-1].last_activity_at
 
-    def _apply_one(self, key: ConversationKey, fresh: Conversation | None) -> None:
+    def _apply_one(self, key: ConversationKey, fresh: Conversation | None, listed: bool) -> None:
         row = self._index().get(key)
-        wanted = fresh is not None and (
-            self._filter.matches(fresh) or key == self._sticky or self._matches_by_older_message(fresh)
-        )
+        wanted = fresh is not None and (listed or key == self._sticky)
         if row is not None and (fresh is None or not wanted):
             self._remove(row)
             return
@@ -296,19 +299,6 @@ class ConversationListModel(QAbstractListModel):
             index = self.index(target, 0)
             self.dataChanged.emit(index, index, [])
 
-    def _matches_by_older_message(self, conversation: Conversation) -> bool:
-        """A search also finds conversations by any of their messages, not just the latest one."""
-        f = self._filter
-        if not f.search.strip() or (f.account_id is not None and conversation.account_id != f.account_id):
-            return False
-        if f.unread_only and conversation.unread_count <= 0:
-            return False
-        if f.starred_only and not conversation.starred:
-            return False
-        return self._reader.conversation_mentions(
-            conversation.account_id, conversation.conversation_id, f.search
-        )
-
     def _insertion_row(self, conversation: Conversation, *, exclude: int | None) -> int | None:
         """Where the conversation belongs among the loaded rows (ignoring its own), None if beyond them."""
         key = conversation_sort_key(conversation)
@@ -328,8 +318,9 @@ class ConversationListModel(QAbstractListModel):
 
     def _reader_offset(self) -> int:
         """Rows the reader has already given us: the kept-visible row may be one it no longer lists."""
-        row = self._index().get(self._sticky) if self._sticky is not None else None
-        if row is not None and not self._filter.matches(self._rows[row]):
+        sticky = self._sticky
+        row = self._index().get(sticky) if sticky is not None else None
+        if row is not None and sticky is not None and not self._matching([sticky]):
             return len(self._rows) - 1
         return len(self._rows)
 

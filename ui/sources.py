@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from sync.model import Account, AccountIssue, Conversation, Message, RecallAttempt
+from sync.model import Account, AccountIssue, Conversation, ConversationHits, Message, RecallAttempt
 
 
 class InboxReader(Protocol):
@@ -20,11 +20,14 @@ class InboxReader(Protocol):
 
     - ``conversations_page`` returns conversations ordered by ``last_activity_at`` descending, ties broken
       by ``(account_id, conversation_id)`` ascending (``ui.conversation_model.conversation_sort_key``).
-      ``search`` matches, case-insensitively, a substring of a participant's name or headline or of the
-      latest message's text (``ConversationFilter.matches``), or of any visible message of the
-      conversation (``conversation_mentions``); ``unread_only`` keeps
+      ``search`` keeps the conversations whose participants' names or preview (the latest visible
+      message's text) hold every word of it, the last one also as a prefix, case and diacritics folded
+      ("emile" finds "Émile"); a search with no letter or digit matches nothing. ``unread_only`` keeps
       conversations with ``unread_count > 0``, ``starred_only`` the starred ones; ``account_id=None``
-      means every account.
+      means every account. The reader is the one judge of that rule: a list model asks
+      ``conversations_matching`` where a changed conversation belongs, it never applies a rule of its own.
+    - ``search_messages`` finds visible messages by every word in their text or sender's name (the last
+      word a prefix from three letters on; the same folding), the newest first, grouped by conversation.
     - ``messages_page`` returns the *visible* (not tombstoned) messages of one conversation, newest first,
       by the keyset ``(sent_at, message_id)``: with ``before`` set, only messages strictly older than it.
     """
@@ -54,9 +57,24 @@ class InboxReader(Protocol):
         """The latest ``last_activity_at`` among these (account id, conversation id); None if none exists."""
         ...
 
-    def conversation_mentions(self, account_id: str, conversation_id: str, text: str) -> bool:
-        """Whether a visible message of the conversation (not only its latest) contains ``text``,
-        case-insensitively: ``conversations_page`` also lists conversations found this way."""
+    def conversations_matching(
+        self,
+        keys: Collection[tuple[str, str]],
+        *,
+        account_id: str | None,
+        unread_only: bool,
+        search: str,
+        starred_only: bool = False,
+    ) -> set[tuple[str, str]]:
+        """Which of these (account id, conversation id) ``conversations_page`` lists under this filter."""
+        ...
+
+    def search_messages(
+        self, query: str, *, account_id: str | None = None, limit: int = 100
+    ) -> tuple[ConversationHits, ...]:
+        """The newest ``limit`` visible messages matching ``query``, grouped by conversation (the
+        conversation of the newest match first), each with the spans of its text and sender's name to
+        highlight. A recalled message is never found."""
         ...
 
     def messages_page(

@@ -67,6 +67,7 @@ MIGRATIONS: Final[Mapping[int, Migration]] = {
     1: schema.create_v1,
     2: schema.add_messages_behind_v2,
     3: schema.recall_states_v3,
+    4: schema.message_search_v4,
 }
 SCHEMA_VERSION: Final = max(MIGRATIONS)
 

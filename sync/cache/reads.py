@@ -14,6 +14,7 @@ from collections.abc import Collection
 from typing import Any, Final
 
 from sync import urns
+from sync.cache import search
 from sync.cache.db import CacheDatabase
 from sync.cache.recall_log import RECALL_COLUMNS, recall_attempt
 from sync.cache.transaction import COMMITS_PREFIX
@@ -24,13 +25,14 @@ from sync.model import (
     AccountSyncState,
     CacheCounts,
     Conversation,
+    ConversationHits,
     ConversationSyncState,
     LatestMessage,
     Message,
+    MessageHit,
     Participant,
     Reaction,
     RecallAttempt,
-    SearchResults,
 )
 
 __all__ = ["MAX_PAGE", "CacheReader"]
@@ -90,9 +92,51 @@ def _limit(limit: int) -> int:
     return min(limit, MAX_PAGE)
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+SEARCH_LIMIT: Final = 100
+"""Messages a search returns at most by default (the newest matches)."""
+
+_SEARCH_COLUMNS: Final = ", ".join(f"m.{c.strip()}" for c in _MESSAGE_COLUMNS.split(","))
+_SEARCH_SELECT: Final = (
+    f"SELECT message_search.rowid, {_SEARCH_COLUMNS}"  # noqa: S608 - constant columns
+    ", highlight(message_search, 0, ?1, ?2), highlight(message_search, 1, ?1, ?2)"
+    " FROM message_search"
+    " CROSS JOIN message_search_keys k ON k.key = message_search.rowid"
+    " CROSS JOIN messages m ON m.id = k.message_rowid"
+    " WHERE message_search MATCH ?3"
+)
+# The index is read newest first (its rowid is a key in time order) and stops after the limit.
+_SEARCH_MESSAGES: Final = _SEARCH_SELECT + " ORDER BY message_search.rowid DESC LIMIT ?4"
+_SEARCH_ACCOUNT_MESSAGES: Final = (
+    _SEARCH_SELECT + " AND m.account_id = ?4 ORDER BY message_search.rowid DESC LIMIT ?5"
+)
+_HIGHLIGHT_ONE: Final = (
+    "SELECT highlight(message_search, 0, ?1, ?2), highlight(message_search, 1, ?1, ?2)"
+    " FROM message_search WHERE message_search MATCH ?3 AND rowid = ?4"
+)
+
+
+def _conversation_filter(
+    account_id: str | None, unread_only: bool, starred_only: bool, text: str
+) -> tuple[list[str], list[Any]] | None:
+    """The list's filter as WHERE clauses over ``conversations`` and their parameters; None when the
+    search can match nothing. The one definition :meth:`CacheReader.conversations_page` and
+    :meth:`CacheReader.conversations_matching` share."""
+    where: list[str] = []
+    params: list[Any] = []
+    if account_id is not None:
+        where.append("account_id = ?")
+        params.append(account_id)
+    if unread_only:
+        where.append("unread_count > 0")
+    if starred_only:
+        where.append("starred = 1")
+    if text.strip():
+        expression = search.match_expression(text)
+        if expression is None:
+            return None
+        where.append("id IN (SELECT rowid FROM conversation_search WHERE conversation_search MATCH ?)")
+        params.append(expression)
+    return where, params
 
 
 def _conversation_id(value: str) -> str:
@@ -196,37 +240,51 @@ class CacheReader:
         limit: int,
         starred_only: bool = False,
     ) -> list[Conversation]:
-        """The inbox list's page: newest activity first, ties by (account, conversation) ascending;
-        ``search`` is a case-insensitive substring of a participant's name or headline, of the latest
-        visible message's text (the UI's ``ConversationFilter.matches``), or of any cached visible
-        message of the conversation (:meth:`conversation_mentions`)."""
-        where: list[str] = []
-        params: list[Any] = []
-        if account_id is not None:
-            where.append("account_id = ?")
-            params.append(account_id)
-        if unread_only:
-            where.append("unread_count > 0")
-        if starred_only:
-            where.append("starred = 1")
-        needle = search.strip()
-        if needle:
-            pattern = _like(needle)
-            where.append(
-                "(latest_text LIKE ? ESCAPE '\\'"
-                " OR EXISTS (SELECT 1 FROM json_each(conversations.participants) p"
-                " WHERE json_extract(p.value, '$.name') LIKE ? ESCAPE '\\'"
-                " OR json_extract(p.value, '$.headline') LIKE ? ESCAPE '\\')"
-                " OR EXISTS (SELECT 1 FROM messages m WHERE m.account_id = conversations.account_id"
-                " AND m.conversation_id = conversations.conversation_id AND m.text LIKE ? ESCAPE '\\'))"
-            )
-            params += [pattern, pattern, pattern, pattern]
+        """The inbox list's page: newest activity first, ties by (account, conversation) ascending.
+
+        ``search`` keeps the conversations whose participants' names or preview (the latest visible
+        message's text) hold every word of it, the last one also as a prefix, case and diacritics
+        folded (``conversation_search``, :func:`sync.cache.search.match_expression`); a search with no
+        letter or digit matches nothing. :meth:`conversations_matching` applies the same filter to
+        given conversations."""
+        where = _conversation_filter(account_id, unread_only, starred_only, search)
+        if where is None:
+            return []
         sql = f"SELECT {_CONVERSATION_COLUMNS} FROM conversations"  # noqa: S608 - constant columns
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        if where[0]:
+            sql += " WHERE " + " AND ".join(where[0])
         sql += " ORDER BY last_activity_at DESC, account_id ASC, conversation_id ASC LIMIT ? OFFSET ?"
-        params += [_limit(limit), max(0, int(offset))]
+        params = [*where[1], _limit(limit), max(0, int(offset))]
         return [_conversation(r) for r in self._conn().execute(sql, params)]
+
+    def conversations_matching(
+        self,
+        keys: Collection[tuple[str, str]],
+        *,
+        account_id: str | None,
+        unread_only: bool,
+        search: str,
+        starred_only: bool = False,
+    ) -> set[tuple[str, str]]:
+        """Which of these (account id, conversation id) :meth:`conversations_page` lists under the same
+        filter: the list model places a changed conversation by this verdict, never by a rule of its
+        own."""
+        where = _conversation_filter(account_id, unread_only, starred_only, search)
+        keys = list(keys)
+        if where is None or not keys:
+            return set()
+        found: set[tuple[str, str]] = set()
+        for start in range(0, len(keys), 400):
+            chunk = keys[start : start + 400]
+            values = ", ".join("(?, ?)" for _ in chunk)
+            sql = (
+                "SELECT account_id, conversation_id FROM conversations"  # noqa: S608 - placeholders and constant filters
+                f" WHERE (account_id, conversation_id) IN (VALUES {values})"
+            )
+            sql += "".join(" AND " + clause for clause in where[0])
+            params = [part for key in chunk for part in key] + where[1]
+            found.update((r[0], r[1]) for r in self._conn().execute(sql, params))
+        return found
 
     def unread_conversations(self, account_ids: Collection[str] | None, *, limit: int) -> list[Conversation]:
         """Conversations with unread messages, newest activity first: of ``account_ids`` (every account
@@ -271,22 +329,6 @@ class CacheReader:
         sql += " ORDER BY sent_at DESC, message_id DESC LIMIT ?"
         params.append(_limit(limit))
         return [_message(r) for r in self._conn().execute(sql, params)]
-
-    def conversation_mentions(self, account_id: str, conversation: str, text: str) -> bool:
-        """Whether any visible cached message of one conversation contains ``text`` (case-insensitive)."""
-        needle = text.strip()
-        if not needle:
-            return False
-        row = (
-            self._conn()
-            .execute(
-                "SELECT 1 FROM messages WHERE account_id = ? AND conversation_id = ?"
-                " AND text LIKE ? ESCAPE '\\' LIMIT 1",
-                (account_id, _conversation_id(conversation), _like(needle)),
-            )
-            .fetchone()
-        )
-        return row is not None
 
     def messages_before(
         self, account_id: str, conversation: str, *, before: tuple[int, str] | None, limit: int
@@ -361,30 +403,61 @@ class CacheReader:
 
     # --- search, counts, change detection -------------------------------------------------------------
 
-    def search(self, text: str, *, account_id: str | None = None, limit: int = 50) -> SearchResults:
-        """Case-insensitive (ASCII) substring search over participant names and visible message text."""
-        if not text:
-            return SearchResults()
-        pattern = _like(text)
-        account_filter = "" if account_id is None else " AND account_id = ?"
-        extra: list[Any] = [] if account_id is None else [account_id]
+    def search_messages(
+        self, query: str, *, account_id: str | None = None, limit: int = SEARCH_LIMIT
+    ) -> tuple[ConversationHits, ...]:
+        """The newest ``limit`` visible messages whose text or sender's name holds every word of
+        ``query`` (the last one also as a prefix from :data:`sync.cache.search.MESSAGE_PREFIX_MIN`
+        letters on; case and diacritics folded), grouped by conversation: the conversation of the newest
+        match first, each group's matches newest first, each with the spans to highlight. Tombstoned
+        messages are never found (they leave the index with their row, in the same statement)."""
+        expression = search.match_expression(query, prefix_min=search.MESSAGE_PREFIX_MIN)
+        if expression is None:
+            return ()
         conn = self._conn()
-        conversations = conn.execute(
-            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE EXISTS ("  # noqa: S608 - constant columns and filter
-            "SELECT 1 FROM json_each(conversations.participants) p"
-            " WHERE json_extract(p.value, '$.name') LIKE ? ESCAPE '\\')"
-            f"{account_filter} ORDER BY last_activity_at DESC, conversation_id DESC LIMIT ?",
-            [pattern, *extra, _limit(limit)],
+        markers = (search.HIGHLIGHT_OPEN, search.HIGHLIGHT_CLOSE)
+        sql = _SEARCH_MESSAGES if account_id is None else _SEARCH_ACCOUNT_MESSAGES
+        params: list[Any] = [*markers, expression]
+        if account_id is not None:
+            params.append(account_id)
+        params.append(_limit(limit))
+        groups: dict[tuple[str, str], list[MessageHit]] = {}
+        # The index's keys are in seconds: the exact order is the messages' own.
+        rows = sorted(conn.execute(sql, params).fetchall(), key=lambda r: (r[7], r[3]), reverse=True)
+        for row in rows:
+            message = _message(row[1:13])
+            shown: tuple[str, str] = markers
+            marked = (row[13], row[14])
+            if any(marker in text for marker in markers for text in (message.text, message.sender_name)):
+                shown = search.markers_for((message.text, message.sender_name))
+                marked = conn.execute(_HIGHLIGHT_ONE, (*shown, expression, row[0])).fetchone() or ("", "")
+            hit = MessageHit(
+                message,
+                search.highlight_spans(message.text, marked[0], shown),
+                search.highlight_spans(message.sender_name, marked[1], shown),
+            )
+            groups.setdefault((message.account_id, message.conversation_id), []).append(hit)
+        conversations = self._conversations_by_key(list(groups))
+        return tuple(
+            ConversationHits(conversations[key], tuple(hits))
+            for key, hits in groups.items()
+            if key in conversations
         )
-        messages = conn.execute(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE text LIKE ? ESCAPE '\\'{account_filter}"  # noqa: S608 - constant columns and filter
-            " ORDER BY sent_at DESC, message_id DESC LIMIT ?",
-            [pattern, *extra, _limit(limit)],
-        )
-        return SearchResults(
-            tuple(_conversation(r) for r in conversations.fetchall()),
-            tuple(_message(r) for r in messages.fetchall()),
-        )
+
+    def _conversations_by_key(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Conversation]:
+        found: dict[tuple[str, str], Conversation] = {}
+        for start in range(0, len(keys), 400):
+            chunk = keys[start : start + 400]
+            values = ", ".join("(?, ?)" for _ in chunk)
+            rows = self._conn().execute(
+                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations"  # noqa: S608 - constant columns, placeholders
+                f" WHERE (account_id, conversation_id) IN (VALUES {values})",
+                [part for key in chunk for part in key],
+            )
+            for row in rows:
+                conversation = _conversation(row)
+                found[(conversation.account_id, conversation.conversation_id)] = conversation
+        return found
 
     def counts(self, account_id: str | None = None) -> CacheCounts:
         conn = self._conn()

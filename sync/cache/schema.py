@@ -9,7 +9,16 @@ from __future__ import annotations
 import sqlite3
 from typing import Final
 
-__all__ = ["V1", "V2", "V3", "add_messages_behind_v2", "create_v1", "recall_states_v3"]
+__all__ = [
+    "V1",
+    "V2",
+    "V3",
+    "V4",
+    "add_messages_behind_v2",
+    "create_v1",
+    "message_search_v4",
+    "recall_states_v3",
+]
 
 # Integer rowid keys with separate unique indexes: a long TEXT primary key makes every insert
 # slower (ENVIRONMENT.md). messages_key leads with message_id so that the same index serves the
@@ -202,3 +211,139 @@ def recall_states_v3(conn: sqlite3.Connection) -> None:
     """v2 → v3: seats, per-account errors, tombstone places, recall states (see :data:`V3`)."""
     for statement in _statements(V3):
         conn.execute(statement)
+
+
+V4: Final = """
+-- Message search (issue 16): FTS5 over the visible messages' text and sender name, and over each
+-- conversation's participants' names and preview (the conversation filter). One folding rule for both:
+-- unicode61 with diacritics removed ("emile" finds "Émile", "ÉMILE" finds "émile").
+--
+-- The message index is external-content (the text lives in messages alone). Its rowid is a search key in
+-- time order, not the message's rowid: (sent_at in seconds << 4) | a tie-break, unique. A search reads the
+-- index newest first (ORDER BY rowid DESC LIMIT n), so a word in 100,000 messages costs no more than a
+-- rare one. Seconds and 4 bits keep the index's rowid deltas short (it is a third smaller than with
+-- milliseconds). message_search_keys maps each key to its message.
+CREATE TABLE message_search_keys (
+    key INTEGER PRIMARY KEY,
+    message_rowid INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX message_search_keys_message ON message_search_keys (message_rowid);
+CREATE VIEW message_search_content AS
+    SELECT k.key AS key, m.text AS text, m.sender_name AS sender_name
+    FROM message_search_keys k JOIN messages m ON m.id = k.message_rowid;
+CREATE VIRTUAL TABLE message_search USING fts5(
+    text, sender_name,
+    content = 'message_search_content', content_rowid = 'key',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+-- Messages whose indexed fields changed in the open transaction: the writer indexes them again, with the
+-- new rows, before it commits (sync.cache.search.index_new_messages). Empty between transactions.
+CREATE TABLE message_search_pending (
+    message_rowid INTEGER PRIMARY KEY
+);
+-- Gone from the table, gone from the index, in the same statement: a tombstone's DELETE (or a cascade)
+-- can never leave a recalled message findable.
+CREATE TRIGGER messages_search_delete AFTER DELETE ON messages
+BEGIN
+    INSERT INTO message_search (message_search, rowid, text, sender_name)
+        SELECT 'delete', key, OLD.text, OLD.sender_name FROM message_search_keys WHERE message_rowid = OLD.id;
+    DELETE FROM message_search_keys WHERE message_rowid = OLD.id;
+    DELETE FROM message_search_pending WHERE message_rowid = OLD.id;
+END;
+CREATE TRIGGER messages_search_update AFTER UPDATE OF text, sender_name, sent_at ON messages
+WHEN OLD.text IS NOT NEW.text OR OLD.sender_name IS NOT NEW.sender_name OR OLD.sent_at IS NOT NEW.sent_at
+BEGIN
+    INSERT INTO message_search (message_search, rowid, text, sender_name)
+        SELECT 'delete', key, OLD.text, OLD.sender_name FROM message_search_keys WHERE message_rowid = OLD.id;
+    DELETE FROM message_search_keys WHERE message_rowid = OLD.id;
+    -- (Not INSERT OR IGNORE: the statement that fired the trigger decides conflicts, an upsert aborts.)
+    INSERT INTO message_search_pending (message_rowid)
+        SELECT NEW.id WHERE NOT EXISTS (SELECT 1 FROM message_search_pending WHERE message_rowid = NEW.id);
+END;
+
+-- The conversation filter: participants' names and the preview (the latest visible message's text).
+-- A few rows per sync: kept in step by triggers.
+CREATE VIEW conversation_search_content AS
+    SELECT c.id AS id,
+        coalesce((SELECT group_concat(json_extract(p.value, '$.name'), ' ')
+            FROM json_each(c.participants) p), '')
+            AS names,
+        coalesce(c.latest_text, '') AS preview
+    FROM conversations c;
+CREATE VIRTUAL TABLE conversation_search USING fts5(
+    names, preview,
+    content = 'conversation_search_content', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER conversations_search_insert AFTER INSERT ON conversations
+BEGIN
+    INSERT INTO conversation_search (rowid, names, preview) VALUES (
+        NEW.id,
+        coalesce((SELECT group_concat(json_extract(p.value, '$.name'), ' ')
+            FROM json_each(NEW.participants) p), ''),
+        coalesce(NEW.latest_text, ''));
+END;
+CREATE TRIGGER conversations_search_update AFTER UPDATE OF participants, latest_text ON conversations
+WHEN OLD.participants IS NOT NEW.participants OR OLD.latest_text IS NOT NEW.latest_text
+BEGIN
+    INSERT INTO conversation_search (conversation_search, rowid, names, preview) VALUES (
+        'delete', OLD.id,
+        coalesce((SELECT group_concat(json_extract(p.value, '$.name'), ' ')
+            FROM json_each(OLD.participants) p), ''),
+        coalesce(OLD.latest_text, ''));
+    INSERT INTO conversation_search (rowid, names, preview) VALUES (
+        NEW.id,
+        coalesce((SELECT group_concat(json_extract(p.value, '$.name'), ' ')
+            FROM json_each(NEW.participants) p), ''),
+        coalesce(NEW.latest_text, ''));
+END;
+CREATE TRIGGER conversations_search_delete AFTER DELETE ON conversations
+BEGIN
+    INSERT INTO conversation_search (conversation_search, rowid, names, preview) VALUES (
+        'delete', OLD.id,
+        coalesce((SELECT group_concat(json_extract(p.value, '$.name'), ' ')
+            FROM json_each(OLD.participants) p), ''),
+        coalesce(OLD.latest_text, ''));
+END;
+"""
+
+V4_TIE_BITS: Final = 4
+V4_MAX_SECONDS: Final = (1 << 54) - 1
+"""Search keys are ``(seconds << 4) | tie-break``, ``seconds`` = ``sent_at // 1000`` clamped to ``0 ..
+2**54 - 1``, so that every key fits SQLite's signed 64-bit integers."""
+V4_AUTOMERGE: Final = 8
+"""FTS5 merges 8 segments of a level at once instead of 4: a first sync writes its index a third faster,
+a search reads a few more segments."""
+
+
+def message_search_v4(conn: sqlite3.Connection) -> None:
+    """v3 → v4: the search indexes (see :data:`V4`), filled from the rows already cached."""
+    for statement in _statements(V4):
+        conn.execute(statement)
+    for name in ("message_search", "conversation_search"):
+        conn.execute(
+            f"INSERT INTO {name} ({name}, rank) VALUES ('automerge', ?)",  # noqa: S608 - constant names
+            (V4_AUTOMERGE,),
+        )
+    # Keys in time order, unique by construction: each is its second's first or one past the previous key.
+    rows = conn.execute(
+        "SELECT min(max(sent_at, 0) / 1000, ?) AS seconds, id FROM messages ORDER BY seconds, id",
+        (V4_MAX_SECONDS,),
+    )
+    keys: list[tuple[int, int]] = []
+    previous = -1
+    for seconds, rowid in rows:
+        previous = max(seconds << V4_TIE_BITS, previous + 1)
+        keys.append((previous, rowid))
+    conn.executemany("INSERT INTO message_search_keys (key, message_rowid) VALUES (?, ?)", keys)
+    # In key order: FTS5 writes a run of ascending rowids without flushing its pending terms in between.
+    conn.execute(
+        "INSERT INTO message_search (rowid, text, sender_name)"
+        " SELECT k.key, m.text, m.sender_name FROM message_search_keys k CROSS JOIN messages m"
+        " ON m.id = k.message_rowid ORDER BY k.key"
+    )
+    # (FTS5's 'rebuild' refuses a view as its content.)
+    conn.execute(
+        "INSERT INTO conversation_search (rowid, names, preview)"
+        " SELECT id, names, preview FROM conversation_search_content ORDER BY id"
+    )

@@ -17,7 +17,9 @@ Two invariants hold on every path here:
   same transaction as the write that changes it.
 
 Hiding a message deletes its cached copies (every account's); the tombstone is what remains, so a
-recalled message's text does not outlive the recall on this machine either.
+recalled message's text does not outlive the recall on this machine either. The search index follows in
+the same transaction: a deleted or changed message leaves it in the same statement (the schema's
+triggers), new and changed ones enter it just before the ``COMMIT`` (:mod:`sync.cache.search`).
 
 Every body runs SQL text on the transaction's connection (the cache's one query style: see
 :mod:`sync.cache`). The message upsert is the hot path: ``executemany``, and only rows that are new or
@@ -32,6 +34,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from sync.cache import search
 from sync.cache.db import CacheDatabase
 from sync.cache.ingest import upsert_accounts, upsert_conversations, upsert_messages
 from sync.cache.ops import (
@@ -155,7 +158,10 @@ def apply(db: CacheDatabase, ops: Sequence[WriteOp], *, advance_seq_to: int | No
     """
     checked = _check_request(ops, advance_seq_to)
     with db.write_transaction():
-        return _apply_checked(db.connection(), checked, advance_seq_to)
+        conn = db.connection()
+        change = _apply_checked(conn, checked, advance_seq_to)
+        search.index_new_messages(conn)
+        return change
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +229,7 @@ def apply_group(
                 ]
             done.append(request)
             results.append(change)
+        search.index_new_messages(conn)
         if commit_key is not None and any(isinstance(r, ChangeSet) and r for r in results):
             _bump_commits(conn, commit_key)
         conn.execute("COMMIT")

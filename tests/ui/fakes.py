@@ -9,22 +9,25 @@ never disagree with the model, so the model's disagreements with the cache went 
 from __future__ import annotations
 
 import dataclasses
-import string
+import unicodedata
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from sync.model import (
     Account,
     AccountIssue,
     ChangeSet,
     Conversation,
+    ConversationHits,
     LatestMessage,
     Message,
+    MessageHit,
     Participant,
     Reaction,
     RecallAttempt,
     RecallState,
     RowKey,
+    Span,
 )
 
 NOW_MS = 1_780_000_000_000
@@ -34,17 +37,76 @@ OWNER = "me"
 MAX_PAGE = 500
 """The cache's largest page (``sync.cache.reads.MAX_PAGE``)."""
 
-_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+SEARCH_LIMIT = 100
+"""The cache's default number of messages a search returns (``sync.cache.reads.SEARCH_LIMIT``)."""
+MESSAGE_PREFIX_MIN = 3
+"""From how many letters the last word of a message search is a prefix (``sync.cache.search``)."""
+
+Token = tuple[str, int, int]
+"""A word as the cache's FTS5 tokenizer makes it: (folded text, start, end) in the original string."""
 
 
-def like_fold(text: str) -> str:
-    """Case folding as SQLite's ``LIKE`` does it: ASCII letters only ("É" and "é" stay apart)."""
-    return text.translate(_ASCII_LOWER)
+def fold(text: str) -> str:
+    """The cache's folding rule (FTS5 ``unicode61 remove_diacritics 2``): case and diacritics folded, so
+    "Émile", "emile" and "ÉMILE" are one word."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
-def like_contains(haystack: str, needle: str) -> bool:
-    """``haystack LIKE '%needle%'`` with ``%`` and ``_`` escaped, as the cache searches."""
-    return like_fold(needle) in like_fold(haystack)
+def tokens(text: str) -> list[Token]:
+    """The words of ``text``: runs of letters and digits, everything else separates them."""
+    out: list[Token] = []
+    start: int | None = None
+    for i, ch in enumerate(text + " "):
+        if ch.isalnum() and i < len(text):
+            if start is None:
+                start = i
+        elif start is not None:
+            out.append((fold(text[start:i]), start, i))
+            start = None
+    return out
+
+
+def query_phrases(text: str, prefix_min: int) -> list[tuple[list[str], bool]] | None:
+    """What the cache's ``match_expression`` asks: each typed word as a phrase of folded words, the last
+    one a prefix when its last word has ``prefix_min`` letters or more; None when nothing can match."""
+    words = [[t[0] for t in tokens(word)] for word in text.split()]
+    phrases = [w for w in words if w]
+    if not phrases:
+        return None
+    last = phrases[-1][-1]
+    return [(p, i == len(phrases) - 1 and len(last) >= prefix_min) for i, p in enumerate(phrases)]
+
+
+def phrase_spans(column: Sequence[Token], phrase: list[str], prefix: bool) -> list[Span]:
+    """Where a phrase occurs in a column's words (its last word as a prefix when ``prefix``)."""
+    spans: list[Span] = []
+    for i in range(len(column) - len(phrase) + 1):
+        window = column[i : i + len(phrase)]
+        head_ok = all(w[0] == p for w, p in zip(window[:-1], phrase[:-1], strict=True))
+        last_ok = window[-1][0].startswith(phrase[-1]) if prefix else window[-1][0] == phrase[-1]
+        if head_ok and last_ok:
+            spans.append((window[0][1], window[-1][2]))
+    return spans
+
+
+def matches(columns: Sequence[str], phrases: list[tuple[list[str], bool]]) -> bool:
+    """Every phrase occurs in one column or another (FTS5's implicit AND across columns)."""
+    words = [tokens(column) for column in columns]
+    return all(any(phrase_spans(w, p, prefix) for w in words) for p, prefix in phrases)
+
+
+def highlight(text: str, phrases: list[tuple[list[str], bool]]) -> tuple[Span, ...]:
+    """The spans FTS5's ``highlight()`` marks in ``text``, merged where they touch."""
+    words = tokens(text)
+    found = sorted(span for p, prefix in phrases for span in phrase_spans(words, p, prefix))
+    merged: list[Span] = []
+    for start, end in found:
+        if merged and merged[-1][1] >= start:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return tuple(merged)
 
 
 def checked_limit(limit: int) -> int:
@@ -111,19 +173,11 @@ class FakeInboxReader:
     ) -> list[Conversation]:
         self.calls["conversations_page"] += 1
         limit = checked_limit(limit)
-        needle = search.strip()
         rows = sorted(
             (
                 c
                 for c in self._conversations.values()
-                if (account_id is None or c.account_id == account_id)
-                and (not unread_only or c.unread_count > 0)
-                and (not starred_only or c.starred)
-                and (
-                    not needle
-                    or self._shows(c, needle)
-                    or self._mentions(c.account_id, c.conversation_id, needle)
-                )
+                if self._listed(c, account_id, unread_only, starred_only, search)
             ),
             # ORDER BY last_activity_at DESC, account_id, conversation_id
             key=lambda c: (-c.last_activity_at, c.account_id, c.conversation_id),
@@ -133,28 +187,69 @@ class FakeInboxReader:
         self.rows_read += len(page)
         return page
 
+    def conversations_matching(
+        self,
+        keys: Collection[tuple[str, str]],
+        *,
+        account_id: str | None,
+        unread_only: bool,
+        search: str,
+        starred_only: bool = False,
+    ) -> set[tuple[str, str]]:
+        self.calls["conversations_matching"] += 1
+        return {
+            key
+            for key in keys
+            if (c := self._conversations.get(key)) is not None
+            and self._listed(c, account_id, unread_only, starred_only, search)
+        }
+
     @staticmethod
-    def _shows(conversation: Conversation, needle: str) -> bool:
-        """The conversation row's own text: a participant's name or headline, the latest message."""
-        haystacks = [p.name for p in conversation.participants] + [
-            p.headline for p in conversation.participants
-        ]
-        if conversation.latest is not None:
-            haystacks.append(conversation.latest.text)
-        return any(like_contains(h, needle) for h in haystacks)
+    def _listed(
+        c: Conversation, account_id: str | None, unread_only: bool, starred_only: bool, search: str
+    ) -> bool:
+        """The cache's filter: the account, unread, starred, and every word of ``search`` in the
+        participants' names or the preview, folded (``sync.cache.reads._conversation_filter``)."""
+        if account_id is not None and c.account_id != account_id:
+            return False
+        if (unread_only and c.unread_count <= 0) or (starred_only and not c.starred):
+            return False
+        if not search.strip():
+            return True
+        phrases = query_phrases(search, prefix_min=1)
+        names = " ".join(p.name for p in c.participants)
+        preview = c.latest.text if c.latest is not None else ""
+        return phrases is not None and matches([names, preview], phrases)
 
-    def conversation_mentions(self, account_id: str, conversation_id: str, text: str) -> bool:
-        self.calls["conversation_mentions"] += 1
-        return self._mentions(account_id, conversation_id, text)
-
-    def _mentions(self, account_id: str, conversation_id: str, text: str) -> bool:
-        needle = text.strip()
-        return bool(needle) and any(
-            m.account_id == account_id
-            and m.conversation_id == conversation_id
-            and m.message_id not in self._hidden
-            and like_contains(m.text, needle)
-            for m in self._messages.values()
+    def search_messages(
+        self, query: str, *, account_id: str | None = None, limit: int = SEARCH_LIMIT
+    ) -> tuple[ConversationHits, ...]:
+        """The cache's message search: visible messages holding every word in their text or sender's
+        name, the newest ``limit``, grouped by conversation (the newest match's first)."""
+        self.calls["search_messages"] += 1
+        limit = checked_limit(limit)
+        phrases = query_phrases(query, prefix_min=MESSAGE_PREFIX_MIN)
+        if phrases is None:
+            return ()
+        found = sorted(
+            (
+                m
+                for m in self._messages.values()
+                if m.message_id not in self._hidden
+                and (account_id is None or m.account_id == account_id)
+                and matches([m.text, m.sender_name], phrases)
+            ),
+            key=lambda m: (m.sent_at, m.message_id),
+            reverse=True,
+        )[:limit]
+        groups: dict[tuple[str, str], list[MessageHit]] = {}
+        for m in found:
+            hit = MessageHit(m, highlight(m.text, phrases), highlight(m.sender_name, phrases))
+            groups.setdefault((m.account_id, m.conversation_id), []).append(hit)
+        return tuple(
+            ConversationHits(self._conversations[key], tuple(hits))
+            for key, hits in groups.items()
+            if key in self._conversations
         )
 
     def conversation(self, account_id: str, conversation_id: str) -> Conversation | None:

@@ -11,7 +11,7 @@ from pytestqt.qtbot import QtBot
 from sync.model import ChangeSet, Conversation
 from ui.conversation_model import BULK_CHANGES, ConversationFilter, ConversationListModel, ConversationRole
 
-from .fakes import NOW_MS, FakeInboxReader, make_conversation, make_message, reader_with
+from .fakes import NOW_MS, FakeInboxReader, make_conversation, reader_with
 
 
 def keys(model: ConversationListModel) -> list[str]:
@@ -198,19 +198,40 @@ def test_a_deleted_conversation_is_removed() -> None:
     assert keys(model) == ["c0", "c2"]
 
 
-def test_search_finds_a_conversation_by_an_older_message_and_keeps_it_through_a_change() -> None:
+def test_a_change_is_placed_by_the_readers_verdict() -> None:
+    """The filter's rule is the reader's (the cache's folding): the model asks it where a changed
+    conversation belongs, once per change set."""
     reader = reader_with(conversations=5)
-    reader.put_message(make_message(1, conversation="c3", text="the quarterly numbers are in"))
+    reader.put_conversation(make_conversation(3, name="Émile Zola"))
     model = ConversationListModel(reader)
-    model.set_filter(ConversationFilter(search="QUARTERLY"))
-    assert keys(model) == ["c3"]  # not in c3's latest text ("hello"), in one of its messages
-    # A change to c3 (a new latest message) must not drop it from the results.
-    reader.put_conversation(dataclasses.replace(make_conversation(3), unread_count=2))
+    model.set_filter(ConversationFilter(search="emile"))
+    assert keys(model) == ["c3"]
+    reader.put_conversation(make_conversation(1, text="ask ÉMILE"))  # its preview now says it
+    reader.put_conversation(make_conversation(2, text="nothing"))
+    before = reader.calls["conversations_matching"]
+    model.apply_changes(changed("c1", "c2"))
+    assert keys(model) == ["c1", "c3"]
+    assert reader.calls["conversations_matching"] == before + 1
+    reader.put_conversation(make_conversation(3, name="Someone Else"))
     model.apply_changes(changed("c3"))
-    assert keys(model) == ["c3"]
-    # A conversation that mentions nothing stays out.
-    model.apply_changes(changed("c2"))
-    assert keys(model) == ["c3"]
+    assert keys(model) == ["c1"]
+
+
+def test_the_model_has_no_rule_of_its_own() -> None:
+    """Whatever the reader says is where the row goes, even a verdict no text rule would give."""
+
+    class Odd(FakeInboxReader):
+        def conversations_matching(self, keys, **kwargs):  # type: ignore[no-untyped-def]
+            return {key for key in keys if key[1] == "c2"}
+
+    reader = Odd()
+    for n in range(4):
+        reader.put_conversation(make_conversation(n))
+    model = ConversationListModel(reader)
+    model.set_filter(ConversationFilter(search="zzz"))
+    assert keys(model) == []
+    model.apply_changes(changed("c1", "c2"))
+    assert keys(model) == ["c2"]
 
 
 def test_a_change_set_naming_more_than_a_page_rereads_the_first_page_in_one_go(qtbot: QtBot) -> None:

@@ -4,10 +4,10 @@ The same inbox is written into a real SQLite cache and loaded into ``FakeInboxRe
 against both (``reader`` is parametrised). The widget tests trust the fake to answer as the cache does:
 where the two disagree, the fake follows the cache, and the disagreement is written down here.
 
-Known disagreement with the *model* (issue 17): the cache's search is SQLite ``LIKE``, which folds case
-for ASCII letters only ("emile" finds "Emile" but "émile" does not find "Émile"), while the list model
-places its diffs with ``ConversationFilter.matches``, which uses ``str.casefold()``. The fake follows the
-cache; ``test_search_folds_non_ascii_case_too`` states the intended behaviour and fails until it holds.
+One folding rule (issue 16): the conversation filter and the message search are the cache's FTS5 indexes
+(``unicode61 remove_diacritics 2``: "emile", "Émile" and "ÉMILE" are one word), the fake folds the same way,
+and the list model places its diffs by asking the reader (``conversations_matching``), never by a rule of
+its own. (Before, the cache's ``LIKE`` folded ASCII only while the model casefolded.)
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from sync import urns
 from sync.cache import Cache
 from sync.model import (
     Account,
+    ChangeSet,
     ConversationIn,
     LatestMessage,
     Message,
@@ -32,6 +33,7 @@ from sync.model import (
     TombstoneReason,
 )
 from tests.sync.cache.helpers import message_token, thread_token
+from ui.conversation_model import BULK_CHANGES, ConversationRole
 from ui.sources import InboxReader
 
 from .fakes import FakeInboxReader
@@ -203,6 +205,9 @@ def page(
 NAMES = {(t.account, urns.conversation_id(conv_urn(t.account, t.n))): f"c{t.n}" for t in INBOX} | {
     (A, conv_id(20)): "c20"
 }
+KEY_ROLE = ConversationRole.KEY
+BULK = BULK_CHANGES
+"""A change set naming up to this many conversations is applied row by row (more re-read the first page)."""
 ALL = ["c1", "c3", "c2", "c4", "c5", *(f"c{10 + k}" for k in range(7)), "c20"]
 
 
@@ -236,21 +241,25 @@ def test_unread_only_and_the_account_filter(reader: InboxReader) -> None:
 @pytest.mark.parametrize(
     ("search", "found"),
     [
-        ("zola", ["c1"]),  # a participant's name, ASCII letters in another case
-        ("Émile", ["c1", "c4"]),  # exact case: the name of c1, an older message of c4
-        ("écrivain", []),  # non-ASCII letters in another case: LIKE folds ASCII only (module docstring)
-        ("ÉCRIVAIN", ["c1"]),  # "É" as stored, the rest ASCII
-        ("Écrivain", ["c1"]),  # the headline
-        ("acme_corp", ["c2"]),  # "_" is a character, not LIKE's wildcard
-        ("acme%corp", []),  # "%" too
-        ("50%", ["c5"]),
-        ("café", []),  # the latest message says "CAFÉ": "caf" folds, "é" does not
-        ("CAFÉ", ["c2"]),
+        ("zola", ["c1"]),  # a participant's name, another case
+        ("Émile", ["c1"]),  # the name of c1 (c4 only has it in an older message: the message search's)
+        ("émile", ["c1"]),  # non-ASCII letters in another case
+        ("EMILE", ["c1"]),  # and without the accent
+        ("zoe saldana", ["c2"]),  # every word, folded
+        ("saldana zoe", ["c2"]),  # in any order
+        ("écrivain", []),  # a headline is not searched
+        ("acme_corp", []),
+        ("CAFÉ", ["c2"]),  # the preview
+        ("cafe", ["c2"]),
+        ("at the caf", ["c2"]),  # the last word is a prefix
         ("bonjour", ["c1"]),  # the latest message
-        ("J'ACCUSE", ["c1"]),  # an older message
-        ("QUARTERLY", ["c4"]),
+        ("J'ACCUSE", []),  # an older message: not the list's filter
+        ("QUARTERLY", []),
         ("  plain \t", ["c4"]),  # the search text is stripped
+        ("thread", ["c20"]),
         ("secret", []),  # only in the recalled message
+        ("50%", []),
+        ("%", []),  # no letter or digit: nothing matches
         ("nobody", []),
     ],
 )
@@ -263,13 +272,67 @@ def test_search_with_the_other_filters(reader: InboxReader) -> None:
     assert page(reader, search="note", account_id=B, offset=2, limit=2) == ["c12", "c13"]
 
 
-def test_conversation_mentions_reads_every_visible_message(reader: InboxReader) -> None:
-    assert reader.conversation_mentions(A, conv_id(4), "quarterly")
-    assert reader.conversation_mentions(A, conv_id(4), "ÉMILE")
-    assert not reader.conversation_mentions(A, conv_id(4), "émile")  # LIKE: ASCII-only case folding
-    assert not reader.conversation_mentions(A, conv_id(4), "secret")  # recalled
-    assert not reader.conversation_mentions(A, conv_id(4), "   ")
-    assert not reader.conversation_mentions(B, conv_id(4), "quarterly")  # another account's
+def keys_of(names: list[str]) -> set[tuple[str, str]]:
+    by_name = {name: key for key, name in NAMES.items()}
+    return {by_name[name] for name in names}
+
+
+def test_conversations_matching_is_the_pages_verdict(reader: InboxReader) -> None:
+    everything = set(NAMES)
+    for search in ("zola", "Émile", "émile", "écrivain", "café", "CAFÉ", "cafe", "quarterly", "e", "%", ""):
+        for account_id, unread_only in ((None, False), (A, False), (None, True)):
+            listed = page(reader, search=search, account_id=account_id, unread_only=unread_only)
+            verdict = reader.conversations_matching(
+                everything, account_id=account_id, unread_only=unread_only, search=search
+            )
+            assert verdict == keys_of(listed), (search, account_id, unread_only)
+    assert (
+        reader.conversations_matching([(A, "nope")], account_id=None, unread_only=False, search="") == set()
+    )
+
+
+def hits(
+    reader: InboxReader, query: str, **kwargs: object
+) -> list[tuple[str, str, tuple[tuple[int, int], ...]]]:
+    """(conversation, text, text spans) of each message found, in the reader's order."""
+    groups = reader.search_messages(query, **kwargs)  # type: ignore[arg-type]
+    return [
+        (NAMES[(g.conversation.account_id, g.conversation.conversation_id)], h.message.text, h.text_spans)
+        for g in groups
+        for h in g.hits
+    ]
+
+
+@pytest.mark.parametrize("query", ["émile", "Émile", "EMILE", "emile"])
+def test_message_search_folds_case_and_diacritics(reader: InboxReader, query: str) -> None:
+    assert hits(reader, query) == [("c4", "a word about ÉMILE and the quarterly plan", ((13, 18),))]
+
+
+def test_message_search_finds_older_messages_never_the_recalled_one(reader: InboxReader) -> None:
+    assert hits(reader, "J'ACCUSE") == [("c1", "J'accuse", ((0, 8),))]
+    assert hits(reader, "quarterly plan") == [
+        ("c4", "a word about ÉMILE and the quarterly plan", ((27, 36), (37, 41)))
+    ]
+    assert hits(reader, "secret") == []  # recalled
+    assert hits(reader, "ca") == []  # the last word is a prefix from three letters on…
+    assert [t for _, t, _ in hits(reader, "caf")] == ["see you at the CAFÉ"]
+    assert [t for _, t, _ in hits(reader, "thre 3")] == []  # …and "3" is a whole word
+    assert [t for _, t, _ in hits(reader, "thread 3")] == ["thread 3"]
+    assert hits(reader, "%") == []
+
+
+def test_message_search_is_newest_first_grouped_by_conversation(reader: InboxReader) -> None:
+    found = hits(reader, "thread", limit=4)
+    assert [t for _, t, _ in found] == ["thread 59", "thread 58", "thread 57", "thread 56"]
+    assert {c for c, _, _ in found} == {"c20"}
+    assert [t for _, t, _ in hits(reader, "note", account_id=B)] == [f"note {k}" for k in range(7)]
+    groups = reader.search_messages("note", account_id=B)
+    assert [NAMES[(g.conversation.account_id, g.conversation.conversation_id)] for g in groups] == [
+        f"c{10 + k}" for k in range(7)
+    ]
+    assert hits(reader, "note", account_id=A) == []
+    with pytest.raises(ValueError, match="limit"):
+        reader.search_messages("note", limit=0)
 
 
 def test_one_conversation_and_the_newest_activity(reader: InboxReader) -> None:
@@ -280,31 +343,30 @@ def test_one_conversation_and_the_newest_activity(reader: InboxReader) -> None:
     assert reader.newest_activity([(B, conv_id(4))]) is None
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: the cache's LIKE folds ASCII only; casefold() does not")
 def test_search_folds_non_ascii_case_too(reader: InboxReader) -> None:
-    """What the list model's ``ConversationFilter.matches`` assumes of the reader (``str.casefold()``)."""
-    assert page(reader, search="émile") == ["c1", "c4"]
+    """One folding rule for every letter, not ASCII only."""
+    assert (
+        page(reader, search="émile") == page(reader, search="ÉMILE") == page(reader, search="Emile") == ["c1"]
+    )
+    assert page(reader, search="zoë") == page(reader, search="ZOE") == ["c2"]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 17: ConversationFilter.matches casefolds, the cache's LIKE does not"
-)
-def test_the_list_models_filter_wants_the_rows_the_reader_lists(reader: InboxReader) -> None:
-    """The list model places a changed conversation with ``ConversationFilter.matches`` (or
-    ``conversation_mentions``), "the same predicate the reader applies in SQL"; where they differ, a
-    change inserts a row the reader's pages do not have, and the next page's offset is off by one."""
-    from ui.conversation_model import ConversationFilter
+def test_the_list_model_places_rows_where_the_reader_lists_them(reader: InboxReader) -> None:
+    """The list model asks ``conversations_matching`` where a changed conversation belongs: what it
+    wants is what the reader's pages have, for any search."""
+    from ui.conversation_model import ConversationFilter, ConversationListModel
 
-    everything = reader.conversations_page(account_id=None, unread_only=False, search="", offset=0, limit=50)
-    for search in ("zola", "Émile", "émile", "écrivain", "café", "CAFÉ", "acme_corp", "quarterly"):
+    for search in ("zola", "Émile", "émile", "écrivain", "café", "CAFÉ", "acme_corp", "quarterly", "e"):
+        model = ConversationListModel(reader, page_size=50)
+        model.set_filter(ConversationFilter(search=search))
         listed = page(reader, search=search)
-        wanted = [
-            NAMES[(c.account_id, c.conversation_id)]
-            for c in everything
-            if ConversationFilter(search=search).matches(c)
-            or reader.conversation_mentions(c.account_id, c.conversation_id, search)
-        ]
-        assert wanted == listed, search
+        assert [
+            NAMES[k] for k in (model.index(r, 0).data(KEY_ROLE) for r in range(model.rowCount()))
+        ] == listed
+        # A change of every conversation: the model keeps exactly the rows the reader lists.
+        model.apply_changes(ChangeSet(conversations_changed=frozenset(list(NAMES)[:BULK])))
+        shown = [NAMES[model.index(r, 0).data(KEY_ROLE)] for r in range(model.rowCount())]
+        assert shown == listed, search
 
 
 # --- messages ---------------------------------------------------------------------------------------------

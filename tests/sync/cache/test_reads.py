@@ -131,19 +131,21 @@ def test_reconciliation_candidates_follow_the_recall_horizon(cache: Cache) -> No
     assert candidates == [(ACCOUNT_A, thread_token(1), now)]
 
 
-def test_search_names_and_text_with_like_characters_escaped(cache: Cache) -> None:
+def test_search_by_name_and_text_takes_like_characters_literally(cache: Cache) -> None:
     _fill(cache)
     cache.writer.upsert_messages(
         [msg(ACCOUNT_A, 1, message_token(1), 5, "50% off"), msg(ACCOUNT_A, 1, message_token(2), 6, "500 off")]
     ).result()
 
-    by_name = cache.reader.search("person 3")
-    by_text = cache.reader.search("0% o")
-    other_account = cache.reader.search("off", account_id=ACCOUNT_B)
+    by_name = cache.reader.conversations_page(
+        account_id=None, unread_only=False, search="person 3", offset=0, limit=5
+    )
+    by_text = cache.reader.search_messages("50%")
+    other_account = cache.reader.search_messages("off", account_id=ACCOUNT_B)
 
-    assert [c.conversation_id for c in by_name.conversations] == [thread_token(3)]
-    assert [m.text for m in by_text.messages] == ["50% off"]
-    assert other_account.messages == ()
+    assert [c.conversation_id for c in by_name] == [thread_token(3)]
+    assert [h.message.text for g in by_text for h in g.hits] == ["50% off"]
+    assert other_account == ()
 
 
 def test_counts(cache: Cache) -> None:
@@ -265,9 +267,10 @@ def test_messages_before_a_position_matches_paging_by_row(cache: Cache) -> None:
     assert by_position == by_row and len(by_row) == 4
 
 
-def test_conversations_page_search_finds_any_cached_message_text(cache: Cache) -> None:
+def test_the_conversation_filter_reads_the_preview_and_older_messages_are_the_message_searchs(
+    cache: Cache,
+) -> None:
     from sync.model import TombstoneReason
-    from tests.sync.cache.helpers import ACCOUNT_A, conv, message_token, msg
 
     cache.writer.upsert_conversations([conv(ACCOUNT_A, 1, 5_000), conv(ACCOUNT_A, 2, 4_000)]).result()
     cache.writer.upsert_messages(
@@ -278,22 +281,18 @@ def test_conversations_page_search_finds_any_cached_message_text(cache: Cache) -
         ]
     ).result()
 
-    def found(text: str) -> list[str]:
+    def listed(text: str) -> list[str]:
         page = cache.reader.conversations_page(
             account_id=None, unread_only=False, search=text, offset=0, limit=50
         )
         return [c.conversation_id for c in page]
 
-    first = cache.reader.conversations(ACCOUNT_A, limit=50)
-    by_id = {c.conversation_urn: c.conversation_id for c in first}
-    assert found("budget") == [by_id[conv(ACCOUNT_A, 1, 0).conversation_urn]]  # an older message, any case
-    assert cache.reader.conversation_mentions(ACCOUNT_A, by_id[conv(ACCOUNT_A, 1, 0).conversation_urn], "Q3")
-    assert not cache.reader.conversation_mentions(
-        ACCOUNT_A, by_id[conv(ACCOUNT_A, 2, 0).conversation_urn], "Q3"
-    )
-    assert found("100%") == []  # LIKE wildcards in the text are literal
+    assert listed("thanks") == [thread_token(1)]  # the preview
+    assert listed("budget") == []  # an older message: not the list's filter…
+    [group] = cache.reader.search_messages("budget")  # …but the message search's
+    assert group.conversation.conversation_id == thread_token(1)
     cache.writer.tombstone([message_token(1)], TombstoneReason.RECALLED_HERE).result()
-    assert found("budget") == []  # a recalled message is not searchable
+    assert cache.reader.search_messages("budget") == ()  # a recalled message is not searchable
 
 
 def test_new_activity_of_a_synced_conversation_is_marked_until_its_messages_are_read(cache: Cache) -> None:
