@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QMainWindow,
@@ -42,9 +43,11 @@ from .menus import (
 )
 from .message_model import MessageListModel, MessageRole
 from .palette import LIGHT, Palette
+from .quick_switcher import QuickSwitcher, quick_switch_action
 from .recall import RecallConfirmDialog
 from .recall_flow import RecallFlow
 from .recall_log_model import RecallLogModel
+from .search import SearchPanel, reveal_message
 from .sidebar import Sidebar
 from .sources import InboxReader, MarkAllRead, RefreshOutcome, ServerFreshness
 from .status_bar import Following, StatusPanel
@@ -62,8 +65,9 @@ class MainWindow(QMainWindow):
 
     Its parts live in their own modules: the sidebar (``ui.sidebar``), the thread and reply bar
     (``ui.thread_pane``, ``ui.reply_box``), the docks (``ui.docks``), the menus (``ui.menus``), the status
-    bar (``ui.status_bar``) and the recall flow (``ui.recall_flow``). This class builds them, wires them to
-    each other, applies change sets, and is the one face the desktop layer sees.
+    bar (``ui.status_bar``), the recall flow (``ui.recall_flow``), the message search (``ui.search``) and
+    the Ctrl+K switcher (``ui.quick_switcher``). This class builds them, wires them to each other, applies
+    change sets, and is the one face the desktop layer sees.
     """
 
     conversation_opened = Signal(Conversation)
@@ -132,6 +136,7 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self._build_menus()
         self._build_status_bar()
+        self._build_search()
 
         self._changes = ChangeCoalescer(self.flush_changes, self)
 
@@ -270,6 +275,20 @@ class MainWindow(QMainWindow):
         self.freshness_label = self.status_panel.freshness_label
         self.freshness_timer = self.status_panel.freshness_timer
 
+    def _build_search(self) -> None:
+        """Message search under the conversation list (``ui.search``) and Ctrl+K (``ui.quick_switcher``)."""
+        self.search_panel = SearchPanel(self._reader, self)
+        self.search_results = self.search_panel.view
+        self.sidebar.add_below_list(self.search_panel.widget)
+        self.search_panel.attach(self.search_edit)
+        self.search_panel.message_activated.connect(self.jump_to_message)
+        self.search_edit.setPlaceholderText("Search conversations and messages")
+        self.search_edit.textChanged.connect(self._on_search_text_changed)
+        self.sidebar.account_filter_changed.connect(self._on_search_text_changed)
+        self.quick_switcher = QuickSwitcher(self._reader, self)
+        self.quick_switcher.chosen.connect(self.open_conversation)
+        self.quick_switch_action = quick_switch_action(self, self.quick_switcher)
+
     # -- public API for the desktop layer ----------------------------------------------------------------
 
     def current_conversation(self) -> Conversation | None:
@@ -285,6 +304,7 @@ class MainWindow(QMainWindow):
         The window manager calls this on every window before any of them applies the whole change set,
         so the second window does not wait for the first one's list, header and recall-log updates to
         show a recall. Applying the change set afterwards finds these rows gone already."""
+        self.search_panel.hide_now(changes)
         if changes.messages_hidden or changes.tombstones_added:
             self.message_model.apply_changes(
                 ChangeSet(messages_hidden=changes.messages_hidden, tombstones_added=changes.tombstones_added)
@@ -299,6 +319,7 @@ class MainWindow(QMainWindow):
             self.reload_accounts()
         self.conversation_model.apply_changes(changes)
         self.message_model.apply_changes(changes)
+        self.search_panel.apply_changes(changes)
         for message_id in changes.tombstones_added | {k.message_id for k in changes.messages_hidden}:
             self.notifications.remove_notification(message_id)
         if changes.conversations_changed and self.notifications.count():
@@ -321,6 +342,7 @@ class MainWindow(QMainWindow):
         e.g. the accounts its sync pass could not serve)."""
         self.conversation_model.reload()
         self.message_model.reload()
+        self.search_panel.refresh()
         self.refresh_recall_log()
         self.reload_accounts()
 
@@ -349,6 +371,8 @@ class MainWindow(QMainWindow):
             delegate.set_palette(palette)
         self.message_view.bubble_delegate.set_palette(palette)
         self.recall_log_model.set_palette(palette)
+        self.search_panel.set_palette(palette)
+        self.quick_switcher.set_palette(palette)
         for view in (self.conversation_view, self.message_view):
             view.viewport().update()
 
@@ -571,6 +595,22 @@ class MainWindow(QMainWindow):
                 self.conversation_view.setCurrentIndex(index)
         self.conversation_opened.emit(conversation)
 
+    def jump_to_message(self, message: Message) -> None:
+        """Open the message's conversation and scroll its thread to it, selected (a search result)."""
+        conversation = self._reader.conversation(message.account_id, message.conversation_id)
+        if conversation is None:
+            self.statusBar().showMessage("That conversation is no longer in the cache.", 5000)
+            return
+        key = (conversation.account_id, conversation.conversation_id)
+        if self._open is None or (self._open.account_id, self._open.conversation_id) != key:
+            self.open_conversation(conversation)
+        # After the thread's own first layout, which puts a thread just opened at its newest message.
+        QTimer.singleShot(0, self, functools.partial(self._reveal_message, message))
+
+    def _reveal_message(self, message: Message) -> None:
+        if not reveal_message(self.message_view, self.message_model, message):
+            self.statusBar().showMessage("That message is no longer there (it may have been recalled).", 5000)
+
     def conversation_menu(self, conversation: Conversation) -> QMenu:
         """The context menu of one conversation row."""
         return conversation_menu(
@@ -640,6 +680,10 @@ class MainWindow(QMainWindow):
     def _on_message_view_older_history_wanted(self) -> None:
         if self._open is not None:
             self.older_history_requested.emit(self._open.account_id, self._open.conversation_id)
+
+    def _on_search_text_changed(self, *_: object) -> None:
+        shown = self.sidebar.shown_account_ids()
+        self.search_panel.search(self.search_edit.text(), shown[0] if shown else None)
 
     def _on_refresh_action_triggered(self) -> None:
         if not self.status_panel.refreshing:

@@ -94,6 +94,12 @@ class Sidebar(QObject):
             )
         )
 
+    def add_below_list(self, widget: QWidget) -> None:
+        """Put ``widget`` under the conversation list, sharing its height (the message search's results)."""
+        layout = self.widget.layout()
+        if isinstance(layout, QVBoxLayout):
+            layout.insertWidget(layout.indexOf(self.empty_list_label) + 1, widget, 1)
+
     def focus_search(self) -> None:
         self.search_edit.setFocus()
         self.search_edit.selectAll()
