@@ -73,6 +73,8 @@ def tombstone(conn: sqlite3.Connection, op: Tombstone, acc: Changes) -> None:
                 acc.conversations.add((account, conversation))
             acc.hidden.add(RowKey(account, conversation, mid))
             affected.add((account, conversation))
+        # The schema's trigger takes every copy out of the search index in this same statement (and so
+        # this transaction): a recalled message is never findable, by any connection, at any moment.
         conn.execute("DELETE FROM messages WHERE message_id = ?", (mid,))
         # The server's preview may name a message this cache never held.
         affected.update(
