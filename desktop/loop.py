@@ -82,9 +82,10 @@ def close_loop(loop: asyncio.AbstractEventLoop, *, timeout_s: float = 5.0, stric
 
     Its pending tasks are cancelled and awaited for at most ``timeout_s`` (a task that ignores the
     cancellation must not hang the exit), async generators are finished, the loop is closed and unset,
-    and the garbage it leaves (qasync's timer object among it) is collected here, on the GUI thread:
-    collected later by another thread, Qt warns "Timers cannot be stopped from another thread" and the
-    process may crash. A failure to cancel or finish is raised once the loop is closed when ``strict``
+    and the garbage the closing leaves is collected here, on the GUI thread: collected later by another
+    thread, Qt warns "Timers cannot be stopped from another thread" and the process may crash. (The loop
+    object itself, in a reference cycle with qasync's timer, goes with the next collection after its last
+    holder lets it go.) A failure to cancel or finish is raised once the loop is closed when ``strict``
     (tests), logged otherwise (the app's exit goes on). Closing a closed loop does nothing.
     """
     if loop.is_running():

@@ -46,5 +46,14 @@ def test_entries_match_whole_functions_parametrisations_and_modules() -> None:
     assert long_reason(f"{matrix}[contract-timeout-after-wrong conversation]")
     assert long_reason(f"{matrix}[vendor-500-before-ok]") is None  # the fast faults stay quick
     assert long_reason("tests/sync/realtime/test_watch_process.py::test_anything")
-    assert long_reason("tests/desktop/test_cli.py::test_send_then_recall_by_urn")
-    assert long_reason("tests/desktop/test_cli.py::test_a_malformed_urn_is_bad_input[x]") is None
+    assert long_reason("tests/desktop/test_gui.py::test_the_grace_period_cancel_sends_nothing")
+    assert (
+        long_reason("tests/desktop/test_gui.py::test_older_history_loads_from_the_server_as_you_scroll_up")
+        is None
+    )
+    assert (
+        long_reason(
+            "tests/desktop/test_gui.py::test_a_failed_recall_leaves_the_bubble_and_shows_its_reason[404]"
+        )
+        is None
+    )
