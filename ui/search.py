@@ -48,13 +48,13 @@ from .fonts import elide, scaled
 from .message_model import MessageListModel
 from .palette import LIGHT, Palette, qcolor
 from .sources import InboxReader
-from .text import format_time, local_now_ms
+from .text import format_time, local_now_ms, one_line
 from .widgets import plain_label
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
-SEARCH_LIMIT: Final = 100
-"""Messages a search shows at most: the newest matches."""
+SEARCH_LIMIT: Final = 50
+"""Messages a search shows at most: the newest matches (a few screens of results)."""
 EXCERPT_BEFORE: Final = 40
 """Characters kept before the first match in a result's one-line excerpt."""
 EXCERPT_CHARS: Final = 240
@@ -558,7 +558,7 @@ class SearchPanel(QObject):
 
     def _on_model_searched(self) -> None:
         model = self.model
-        self.widget.setVisible(model.active)
+        _show(self.widget, model.active)
         if not model.active:
             return
         count = model.hit_count
@@ -569,9 +569,15 @@ class SearchPanel(QObject):
             self.heading.setText(f"Messages — {count}{more} found {where}")
         else:
             self.heading.setText("Messages")
-        self.empty_label.setText("No messages found" if not count else "")
-        self.empty_label.setVisible(not count)
-        self.view.setVisible(bool(count))
+        self.empty_label.setText(f"No messages found for “{one_line(model.query, 60)}”" if not count else "")
+        _show(self.empty_label, not count)
+        _show(self.view, bool(count))
+
+
+def _show(widget: QWidget, shown: bool) -> None:
+    """Show or hide, only on a change (each keystroke would lay the sidebar out again otherwise)."""
+    if widget.isHidden() == shown:
+        widget.setVisible(shown)
 
 
 def reveal_message(view: QListView, model: MessageListModel, message: Message) -> bool:

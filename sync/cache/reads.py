@@ -449,9 +449,11 @@ class CacheReader:
         for start in range(0, len(keys), 400):
             chunk = keys[start : start + 400]
             values = ", ".join("(?, ?)" for _ in chunk)
+            # The keys first (CROSS JOIN keeps that order): one lookup each in conversations_key.
+            columns = ", ".join(f"c.{c.strip()}" for c in _CONVERSATION_COLUMNS.split(","))
             rows = self._conn().execute(
-                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations"  # noqa: S608 - constant columns, placeholders
-                f" WHERE (account_id, conversation_id) IN (VALUES {values})",
+                f"SELECT {columns} FROM (VALUES {values}) k CROSS JOIN conversations c"  # noqa: S608 - constant columns, placeholders
+                " ON c.account_id = k.column1 AND c.conversation_id = k.column2",
                 [part for key in chunk for part in key],
             )
             for row in rows:

@@ -180,23 +180,21 @@ def highlight_spans(original: str, marked: str | None, markers: tuple[str, str])
     if not marked:
         return ()
     opening, closing = markers
+    pieces = marked.split(opening)
+    plain = [pieces[0]]
     spans: list[Span] = []
-    plain: list[str] = []
-    start: int | None = None
-    position = 0
-    for ch in marked:
-        if ch == opening and start is None:
-            start = position
-        elif ch == closing and start is not None:
-            if position > start:
-                if spans and spans[-1][1] >= start:
-                    spans[-1] = (spans[-1][0], position)
-                else:
-                    spans.append((start, position))
-            start = None
-        else:
-            plain.append(ch)
-            position += 1
-    if start is not None or "".join(plain) != original:
+    position = len(pieces[0])
+    for piece in pieces[1:]:
+        match, found, rest = piece.partition(closing)
+        if not found or closing in rest:
+            return ()
+        if match:
+            if spans and spans[-1][1] == position:
+                spans[-1] = (spans[-1][0], position + len(match))
+            else:
+                spans.append((position, position + len(match)))
+        plain += (match, rest)
+        position += len(match) + len(rest)
+    if "".join(plain) != original:
         return ()
     return tuple(spans)

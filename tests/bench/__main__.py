@@ -24,13 +24,25 @@ from tests.bench import (
     polling,
     recall,
     resync,
+    search,
     startup,
 )
 from tests.bench.common import DEFAULT_WORKDIR, ROOT, Options, print_figure, write_report
 
 BENCHMARKS: dict[str, ModuleType] = {
     m.NAME: m
-    for m in (ingest, resync, lateness, recall, startup, open_conversation, memory, first_run, polling)
+    for m in (
+        ingest,
+        resync,
+        lateness,
+        recall,
+        startup,
+        open_conversation,
+        memory,
+        first_run,
+        search,
+        polling,
+    )
 }
 
 

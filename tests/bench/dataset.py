@@ -24,7 +24,7 @@ from random import Random
 from typing import TYPE_CHECKING
 
 from sync import urns
-from sync.cache import ingest
+from sync.cache import ingest, search
 from sync.model import Account, ConversationIn, LatestMessage, MessageIn, Participant
 from sync.sandbox.data import FIRST_NAMES, INBOUND_TEXTS, LAST_NAMES, OUTBOUND_TEXTS, TITLES
 
@@ -276,10 +276,12 @@ def populated_cache(workdir: Path, size: str, log: object = None) -> Path:
 
     Built with raw ``sqlite3`` into the schema the app's migration created (accounts, conversations with
     their stored latest message, messages, a ``conversation_sync`` row per conversation so that opening
-    one asks the server nothing), because the writer path is what figure 1 measures, not a set-up step.
+    one asks the server nothing), because the writer path is what figure 1 measures, not a set-up step;
+    then the messages are indexed for search by the writer's own step (``sync.cache.search``).
     """
     box = inbox(size)
-    data = workdir / f"populated-{size}-{box.conversations}x{box.per_conversation}-v1"
+    # v2: with the search index (schema v4); a v1 cache, written before it, is built again.
+    data = workdir / f"populated-{size}-{box.conversations}x{box.per_conversation}-v2"
     done = data / "complete"
     if done.exists():
         return data
@@ -304,6 +306,10 @@ def populated_cache(workdir: Path, size: str, log: object = None) -> Path:
                 for n, r in enumerate(box.conversation_rows())
             ],
         )
+        conn.execute("COMMIT")
+        # The search index, as the app's writer keeps it: an app writing here would index them all first.
+        conn.execute("BEGIN IMMEDIATE")
+        search.index_new_messages(conn)
         conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
