@@ -280,8 +280,8 @@ def populated_cache(workdir: Path, size: str, log: object = None) -> Path:
     then the messages are indexed for search by the writer's own step (``sync.cache.search``).
     """
     box = inbox(size)
-    # v2: with the search index (schema v4); a v1 cache, written before it, is built again.
-    data = workdir / f"populated-{size}-{box.conversations}x{box.per_conversation}-v2"
+    # v3: with the search index (schema v4); a cache written before it is built again.
+    data = workdir / f"populated-{size}-{box.conversations}x{box.per_conversation}-v3"
     done = data / "complete"
     if done.exists():
         return data
