@@ -39,6 +39,8 @@ from tests.bench.common import (
     child_env,
     emit,
     fmt,
+    load_average,
+    load_note,
     median,
     percentile,
     run_child,
@@ -249,7 +251,14 @@ def run(options: Options) -> Figure:
         result["bare_p99"] = percentile(result["bare_ms"], 99)
         return result
 
-    runs = cast(list[dict[str, Any]], timed_runs(options, NAME, one))
+    loads = [load_average()]
+
+    def sampled(i: int) -> dict[str, Any]:
+        result = one(i)
+        loads.append(load_average())
+        return result
+
+    runs = cast(list[dict[str, Any]], timed_runs(options, NAME, sampled))
     keys = [ms for r in runs for ms in r["app_ms"]]
     bare = [ms for r in runs for ms in r["bare_ms"]]
     queries = [ms for r in runs for ms in r["query_ms"]]
@@ -315,6 +324,7 @@ def run(options: Options) -> Figure:
             "matches by the index's time-ordered key, grouped by conversation, with highlight spans",
             f"index cost: figure 1's ingest (`upsert_messages` in batches of {BATCH:,}, group commit) with "
             "the index vs the same writer on schema v3 with the index step left out, alternating first",
+            load_note(loads),
         ],
     )
 
