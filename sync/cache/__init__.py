@@ -11,7 +11,8 @@ Writes (``cache.writer``, each one ``BEGIN IMMEDIATE`` transaction returning a F
 advance_seq_to=)`` for several operations at once (``UpsertAccounts``, ``UpsertConversations``,
 ``UpsertMessages``, ``Tombstone``, ``UpdateConversation``, ``SetReactions``, ``SetConversationSync``,
 ``SetAccountSync``) and one method per operation, plus the recall log and ``set_last_applied_seq``.
-Reads: :class:`CacheReader`. Errors: :class:`CacheError` (file unusable: too new, in use), the
+Reads: :class:`CacheReader` (search: ``search_messages`` and the conversation filter, over the FTS5
+indexes of :mod:`sync.cache.search`). Errors: :class:`CacheError` (file unusable: too new, in use), the
 :class:`sync.errors.LocalStorageError` family (busy, disk full, read-only, damaged, data dir unusable:
 from ``open`` and from every write's future) and :class:`CacheInputError` (a malformed write; nothing
 written). A damaged file is moved aside with :func:`move_damaged_cache_aside`.

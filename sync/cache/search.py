@@ -51,8 +51,9 @@ TIE_BITS: Final = V4_TIE_BITS
 TIE_MASK: Final = (1 << TIE_BITS) - 1
 
 MESSAGE_PREFIX_MIN: Final = 3
-"""The last word of a message search matches as a prefix from this many letters on (the index keeps
-3-letter prefixes: shorter ones would read every word that starts with them). Shorter: the whole word."""
+"""The last word of a message search matches as a prefix from this many letters on; shorter, as a whole
+word. FTS5 reads a prefix by merging the lists of every word that starts with it: "t*" is most of the
+index, "tha*" a few words (about 10 ms over 1,000,000 messages)."""
 
 HIGHLIGHT_OPEN: Final = "\ue000"
 HIGHLIGHT_CLOSE: Final = "\ue001"
