@@ -33,6 +33,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent, QPainter, QTextCharFormat, QTextLayout
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFrame,
     QLineEdit,
     QListView,
     QStyle,
@@ -401,7 +402,7 @@ class SearchResultDelegate(QStyledItemDelegate):
         layout.setCacheEnabled(True)
         formats = []
         marked = QTextCharFormat()
-        marked.setBackground(qcolor(self.palette.warning_bg))
+        marked.setBackground(qcolor(self.palette.warning_border))  # a marker pen: legible in both themes
         marked.setForeground(qcolor(self.palette.text))
         for start, length in utf16_spans(shown, spans):
             fmt = QTextLayout.FormatRange()
@@ -427,6 +428,7 @@ class SearchResultsView(QListView):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("searchResults")
+        self.setFrameShape(QFrame.Shape.NoFrame)
         self.result_delegate = SearchResultDelegate(self)
         self.setItemDelegate(self.result_delegate)
         self.setUniformItemSizes(False)

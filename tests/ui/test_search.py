@@ -210,7 +210,7 @@ def test_message_text_is_plain_and_the_highlight_is_painted(qtbot: QtBot, window
     view.viewport().render(painter, QPoint())
     painter.end()
     rect = view.visualRect(index)
-    marked = QColor(LIGHT.warning_bg).rgb()
+    marked = QColor(LIGHT.warning_border).rgb()
     hits = sum(
         1
         for x in range(rect.left(), rect.right())
