@@ -77,10 +77,21 @@ def test_damage_found_by_a_read_exits_5_and_is_checked_at_the_next_start(
 ) -> None:
     synced(sandbox, tmp_path)
     cache = the_cache(tmp_path)
-    pages = cache.stat().st_size // 4096
-    with open(cache, "r+b") as file:  # page 1 and the schema stay sound: the file opens
-        for page in range(pages // 2, pages):
-            file.seek(page * 4096)
+    # The root pages of the conversations table and its indexes, which listing conversations must read;
+    # page 1 and the schema stay sound, so the file opens. (Damaging "the second half of the file" missed
+    # those pages once the search index made the file bigger: the listing read only sound pages.)
+    with contextlib.closing(sqlite3.connect(cache)) as db:
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        roots = [
+            row[0]
+            for row in db.execute(
+                "SELECT rootpage FROM sqlite_master WHERE tbl_name = 'conversations' AND rootpage > 1"
+            )
+        ]
+    assert roots
+    with open(cache, "r+b") as file:
+        for page in roots:
+            file.seek((page - 1) * page_size)
             file.write(b"\xff" * 16)
 
     line = assert_one_clean_line(cli(sandbox, tmp_path, "conversations"), 5)
