@@ -8,10 +8,13 @@ of them run in figure order. Progress goes to stderr, figures to stdout.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 import sys
+import threading
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -27,7 +30,15 @@ from tests.bench import (
     search,
     startup,
 )
-from tests.bench.common import DEFAULT_WORKDIR, ROOT, Options, print_figure, write_report
+from tests.bench.common import (
+    DEFAULT_WORKDIR,
+    ROOT,
+    Options,
+    load_average,
+    load_note,
+    print_figure,
+    write_report,
+)
 
 BENCHMARKS: dict[str, ModuleType] = {
     m.NAME: m
@@ -44,6 +55,29 @@ BENCHMARKS: dict[str, ModuleType] = {
         polling,
     )
 }
+
+
+LOAD_SAMPLE_S = 10.0
+
+
+@contextlib.contextmanager
+def sampling_load() -> Iterator[list[float]]:
+    """The 1-minute load average, sampled when the block starts, every ``LOAD_SAMPLE_S`` and when it ends."""
+    samples = [load_average()]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(LOAD_SAMPLE_S):
+            samples.append(load_average())
+
+    thread = threading.Thread(target=sample, name="load-sampler", daemon=True)
+    thread.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        thread.join()
+        samples.append(load_average())
 
 
 def main(argv: list[str]) -> int:
@@ -64,11 +98,14 @@ def main(argv: list[str]) -> int:
         started = time.perf_counter()
         print(f"== {name} ({args.size}, {options.runs} run(s))", file=sys.stderr, flush=True)
         try:
-            figure = BENCHMARKS[name].run(options)
+            with sampling_load() as loads:
+                figure = BENCHMARKS[name].run(options)
         except Exception:
             traceback.print_exc()
             failed.append(name)
             continue
+        if not any(note.startswith("load average") for note in figure.notes):
+            figure.notes.append(load_note(loads))  # figures that share runs (5–7) say their own
         print_figure(figure)
         write_report(args.output, [figure], command)
         print(f"   {name} took {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)

@@ -159,8 +159,8 @@ def run(options: Options) -> Figure:
         value=m["sync_p99"],
         baseline=m["idle_p99"],
         ratio=p99_ratio,
-        goal="p99 ≤ 2× idle; max < 50 ms",
-        met=p99_ratio <= 2 and m["sync_max"] < 50,
+        goal="p99 ≤ 2× idle; worst run's max < 50 ms",
+        met=p99_ratio <= 2 and worst_max < 50,
         runs=len(results),
         size=f"{options.size}: {conversations:,} conversations × newest page of 50 = {expected:,} messages",
         baseline_title=f"the same window idle for {idle_s:g} s after the sync, same 5 ms QTimer",
@@ -171,6 +171,12 @@ def run(options: Options) -> Figure:
                 fmt(m["sync_max"], "ms"),
                 fmt(m["idle_max"], "ms"),
                 f"worst run {fmt(worst_max, 'ms')}",
+            ),
+            (
+                "max lateness per run",
+                ", ".join(fmt(r["sync_max"], "ms") for r in results),
+                ", ".join(fmt(r["idle_max"], "ms") for r in results),
+                "goal: every run < 50 ms",
             ),
             ("p50 lateness", fmt(m["sync_p50"], "ms"), fmt(m["idle_p50"], "ms"), ""),
             (

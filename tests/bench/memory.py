@@ -6,7 +6,7 @@ Runs :mod:`tests.bench.paint`'s children and reads ``VmRSS`` once the inbox has 
 from __future__ import annotations
 
 from tests.bench import dataset, paint
-from tests.bench.common import Figure, Options, fmt, median
+from tests.bench.common import Figure, Options, fmt, load_note, median
 
 NAME = "memory"
 FIGURE = 7
@@ -20,6 +20,7 @@ def run(options: Options) -> Figure:
     bare = median([r["bare"]["rss_inbox"] for r in runs])
     thread_app = median([r["app"]["rss_thread"] for r in runs])
     thread_bare = median([r["bare"]["rss_thread"] for r in runs])
+    restored = median([r["restored"]["rss_inbox"] for r in runs])
     return Figure(
         number=FIGURE,
         name=NAME,
@@ -40,9 +41,16 @@ def run(options: Options) -> Figure:
                 fmt(thread_bare, "MB"),
                 f"+{fmt(thread_app - thread_bare, 'MB')}",
             ),
+            (
+                "restored at start (figure 5: filter, conversation open)",
+                fmt(restored, "MB"),
+                fmt(bare, "MB"),
+                f"+{fmt(restored - bare, 'MB')}",
+            ),
         ],
         notes=[
             f"`VmRSS` of the child {paint.SETTLE_S:g} s after the inbox's first paint; same processes as "
-            "figure 5",
+            "figure 5 (the child started with empty settings)",
+            load_note(paint.loads(runs)),
         ],
     )
