@@ -1,6 +1,6 @@
 """Which server this run talks to: the configured service, or the data dir's local sandbox.
 
-DESIGN "The embedded default": with no key configured, the app uses the data dir's sandbox. The GUI
+ARCHITECTURE.md §4 (the sandbox): with no key configured, the app uses the data dir's sandbox. The GUI
 reuses a running one or starts it as a child process (stopped when it quits); a headless command only
 reuses a running one and otherwise says how to start it.
 """

@@ -35,7 +35,7 @@ def data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 
 def sandbox_dir(data: Path) -> Path:
-    """The data dir's one sandbox: its state, generated key and ``endpoint.json`` (DESIGN)."""
+    """The data dir's one sandbox: its state, generated key and ``endpoint.json`` (ARCHITECTURE.md §4)."""
     return data / "sandbox"
 
 

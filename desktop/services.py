@@ -7,7 +7,7 @@ here; the event stream and the user's actions stay in this process. Results reac
 signals carrying frozen values: change sets from the cache writers (marshalled from the writer thread to
 the GUI thread, or read from the worker's pipe), stream state, sync progress, recall status,
 notifications and errors. A process that does not hold the lock follows the one that does by polling
-``PRAGMA data_version`` and takes over the lock when it is freed (DESIGN "Windows and sessions").
+``PRAGMA data_version`` and takes over the lock when it is freed (ARCHITECTURE.md §4).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ or a message that does not belong to the conversation read.
 
 Three callers use this one rule (ARCHITECTURE.md "The evidence rule"): the recall service after an
 answer was lost, the recall log's settling of unconfirmed attempts, and reconciliation (which judges
-every cached message of the recall-window horizon at once; DESIGN "Sync").
+every cached message of the recall-window horizon at once; ARCHITECTURE.md §6).
 """
 
 from __future__ import annotations

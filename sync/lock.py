@@ -1,5 +1,5 @@
-"""The data dir's advisory lock: its holder owns the sync timer and the event stream (DESIGN "Windows and
-sessions"). The OS drops the lock when the holder exits, however it exits, so another process takes over.
+"""The data dir's advisory lock: its holder owns the sync timer and the event stream (ARCHITECTURE.md
+§4). The OS drops the lock when the holder exits, however it exits, so another process takes over.
 """
 
 from __future__ import annotations

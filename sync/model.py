@@ -152,7 +152,7 @@ class TombstoneReason(enum.StrEnum):
 
 
 class RecallState(enum.StrEnum):
-    """The one vocabulary for a recall, from the click to its end (spec §9, DESIGN "Recall").
+    """The one vocabulary for a recall, from the click to its end (spec §9, ARCHITECTURE.md §7).
 
     ``grace`` and ``pending`` are on the way; ``unconfirmed`` waits for evidence; the others are final.
     The recall log stores every state but ``grace`` (nothing is logged before the grace period ends).
@@ -233,7 +233,7 @@ class ConversationIn:
 
 @dataclass(frozen=True, slots=True)
 class AccountIssue:
-    """One account that a sync pass could not serve; the other accounts carried on (DESIGN "Sync").
+    """One account that a sync pass could not serve; the other accounts carried on (ARCHITECTURE.md §6).
 
     ``kind`` is the :class:`sync.errors.KnownError` kind (``no_api_access`` for a seatless account,
     ``server_error``, ``not_found``…); ``refused`` is True when the server said no (4xx), False when it
@@ -279,7 +279,7 @@ class ConversationSyncState:
     """C2 ``cursor`` for the next older page; None when unknown or nothing older."""
     reached_oldest: bool = False
     last_reconciled_at: int | None = None
-    """L of DESIGN "Sync": server time of the last complete view of this conversation."""
+    """L of ARCHITECTURE.md §6: server time of the last complete view of this conversation."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The event-stream listener (spec §6, DESIGN "Realtime"): applies other sessions' changes as they happen.
+"""The event-stream listener (spec §6, ARCHITECTURE.md §6): applies other sessions' changes as they happen.
 
 One connection per data dir (the lock holder runs it). ``last_applied_seq`` advances in the same
 writer transaction as the event it applies, so a crash never skips or repeats an event; an event at or
@@ -7,7 +7,7 @@ the stream cannot fill the gap and a catch-up (sync + reconciliation) runs. Malf
 inconsistent frames are logged and skipped: input from the network never crashes the listener and
 never reaches the cache unchecked.
 
-"No event stream here" and "temporarily unreachable" are told apart (DESIGN "Realtime"): until a stream
+"No event stream here" and "temporarily unreachable" are told apart (ARCHITECTURE.md §6): until a stream
 has sent a valid ``hello`` in this session, **anything but a hello within 10 s** of the handshake — any
 HTTP status instead of the upgrade (404, a 200 HTML page, 3xx, 5xx, 429), a closed socket, garbage —
 raises :class:`StreamAbsent`, and the caller (``sync.watcher``) polls instead; the real service has no
@@ -319,7 +319,7 @@ class EventStream:
         self._ever_live = True
         self._hello_at = time.monotonic()
         if not hello.resumed or self.last_seq is None:
-            # Events before `hello.seq` cannot be replayed: re-read the server (DESIGN "Realtime").
+            # Events before `hello.seq` cannot be replayed: re-read the server (ARCHITECTURE.md §6).
             # Events after it queue up in the connection meanwhile and are applied afterwards.
             self._set_state(StreamState.RECONNECTING)
             self.catch_ups += 1

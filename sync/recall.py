@@ -1,4 +1,4 @@
-"""The recall service: DESIGN "Recall, as the user sees it" as an API a GUI or the command line drives.
+"""The recall service: ARCHITECTURE.md §7 as an API a GUI or the command line drives.
 
 The order is strict. The DELETE goes to the API first; only **evidence** (spec §9) makes a recall
 ``recalled`` and writes its tombstone: a 200, the ``message.recalled`` event (the tombstone write then
@@ -255,7 +255,7 @@ class RecallService:
     # --- pieces -------------------------------------------------------------------------------------
 
     async def _check_eligibility(self, message: Message) -> None:
-        """Eligibility again when the grace period has ended (DESIGN recall item 3), on the server's
+        """Eligibility again when the grace period has ended (ARCHITECTURE.md §7, step 2), on the server's
         clock: without a ``Date`` header seen yet, one cheap read gives it."""
         if not self.api.server_clock.known:
             await self.api.account_status(message.account_id)

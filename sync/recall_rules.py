@@ -2,7 +2,7 @@
 
 ``ui/`` may import this module (the layer test allows it): eligibility, its reasons in the user's words,
 and the words for each :class:`~sync.model.RecallState`. The core judges with the same function, so the
-menu can never offer what the service would refuse, nor say it differently (DESIGN "Recall", item 1).
+menu can never offer what the service would refuse, nor say it differently (ARCHITECTURE.md §7, step 1).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Keeps one data dir in step with the server: the event stream when there is one, polling when not.
 
-Run by the process that holds the data dir's lock (``sync --watch`` or a GUI), DESIGN "Realtime":
+Run by the process that holds the data dir's lock (``sync --watch`` or a GUI), ARCHITECTURE.md §6:
 
 - It follows the event stream (:class:`sync.realtime.EventStream`). The first connection has no
   ``since`` (or the server cannot resume it), so the stream's catch-up runs a full sync with
@@ -33,14 +33,14 @@ nothing the user does queues behind a round), and:
   conversation of the horizon), rounds are also spaced so that the incremental part spends at most
   half of the refill (:data:`INCREMENTAL_SHARE`): under pressure rounds stretch instead of exceeding
   the rate limit, and reconciliation is never starved by frequent cheap rounds;
-- reconciliation takes the candidates whose complete view is oldest first, as many as the bucket
-  allows (at least one per round). With the usual handful of conversations inside the horizon the
-  bucket covers all of them, every round — exactly DESIGN's rule. With more, they rotate, and because
-  ``SyncEngine.reconcile_conversation`` reads down to *that conversation's own* horizon (L − 60 min, L
-  being when it was last read completely), a deferred conversation is read further back — no recall
-  is missed, and nothing older than the horizon is ever tombstoned by inference. Only the delay before
-  a recall made elsewhere vanishes grows: with 50 recently active conversations and an empty bucket, a
-  full rotation takes about 50 / (0.85 / 2) s ≈ 2 min, while new messages keep arriving every round.
+- reconciliation takes the candidates whose complete view is oldest first, as many as the bucket allows (at
+  least one per round). With the usual handful of conversations inside the horizon the bucket covers all of
+  them, every round — exactly ARCHITECTURE.md §6's rule. With more, they rotate, and because
+  ``SyncEngine.reconcile_conversation`` reads down to *that conversation's own* horizon (L − 60 min, L being
+  when it was last read completely), a deferred conversation is read further back — no recall is missed, and
+  nothing older than the horizon is ever tombstoned by inference. Only the delay before a recall made
+  elsewhere vanishes grows: with 50 recently active conversations and an empty bucket, a full rotation takes
+  about 50 / (0.85 / 2) s ≈ 2 min, while new messages keep arriving every round.
 - a 429 drains the bucket and postpones the next round by ``Retry-After`` (the API client has
   already retried reads within its own limits).
 
@@ -90,9 +90,9 @@ POLL_BACKGROUND_S: Final = 60.0
 RECONCILE_FACTOR: Final = 0.75
 """A conversation of the recall-window horizon is re-read once its complete view is this many polling
 intervals old. Below 1 so that a view read during one round is due at the next (the read starts some
-seconds after the round does): the whole horizon every round, DESIGN's rule — recalls made elsewhere show
-within about one interval, at one C2 per horizon conversation per round, the bulk of a polling session's
-requests (BENCHMARKS.md figure 9)."""
+seconds after the round does): the whole horizon every round, ARCHITECTURE.md §6's rule — recalls
+made elsewhere show within about one interval, at one C2 per horizon conversation per round, the bulk
+of a polling session's requests (BENCHMARKS.md figure 10)."""
 MAX_RATE_LIMIT_WAIT_S: Final = 600.0
 ACCOUNTS_MAX_AGE_S: Final = 300.0
 """Polling rounds ask A1 again only this often: accounts come and go rarely, a round's requests do not."""
@@ -102,7 +102,7 @@ POLL_RATE_PER_S: Final = 0.85
 """The poller's own bucket refill. It is charged A1 and one C1 page per listed account (the seatless one
 included) plus one per 100 conversations seen on every round, ~4 more than a focused round sends against
 a 1,000-conversation inbox: 0.85/s counted is at most ~0.65/s sent with 10 horizon conversations (0.55/s
-measured, BENCHMARKS.md figure 9). At 0.5/s it could not pay for the horizon every period: rounds
+measured, BENCHMARKS.md figure 10). At 0.5/s it could not pay for the horizon every period: rounds
 stretched and reconciliation rotated."""
 INCREMENTAL_SHARE: Final = 0.5
 """Under budget pressure, the incremental part of the rounds spends at most this share of the refill."""
@@ -249,7 +249,7 @@ class Watcher:
                 raise
 
     async def _catch_up(self) -> None:
-        """The stream's catch-up: a full incremental sync with reconciliation (DESIGN "Realtime")."""
+        """The stream's catch-up: a full incremental sync with reconciliation (ARCHITECTURE.md §6)."""
         report = await self.engine.sync_once()
         self._charge(self._incremental_cost(report), clamp=True)
 

@@ -1,4 +1,4 @@
-"""The layer rules of DESIGN.md, checked by following imports transitively.
+"""The layer rules of ARCHITECTURE.md §2, checked by following imports transitively.
 
 `sync/` must never reach Qt or qasync; `ui/` must never reach httpx, peewee, websockets, aiohttp
 or any `sync` module other than `sync.model` and `sync.recall_rules` (the recall rules the UI shows,

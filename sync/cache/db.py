@@ -2,7 +2,7 @@
 
 One cache file per service identity (``cache_path``). Every process that has the file open holds a
 shared ``flock`` on ``<file>.lock``; a migration needs it exclusively, so it refuses to run
-while another process has the cache open (DESIGN "Windows and sessions"). SQLite's own
+while another process has the cache open (ARCHITECTURE.md §4). SQLite's own
 ``BEGIN EXCLUSIVE`` cannot do that job: in WAL mode it does not keep readers out.
 
 A file that cannot be opened raises a :class:`sync.errors.LocalStorageError` (busy, full, read-only,

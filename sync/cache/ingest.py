@@ -1,5 +1,5 @@
 """The ingest hot path: accounts, conversations (with their derived latest message) and messages, upserted
-only where something changed; tombstoned ids never come back (DESIGN "The cache").
+only where something changed; tombstoned ids never come back (ARCHITECTURE.md §5).
 
 The search index follows exactly the rows written here, in the same transaction: a message whose text,
 sender or time changed leaves it in the upsert's own statement (a trigger), and the new and changed rows

@@ -165,7 +165,7 @@ class CacheReader:
         ]
 
     def account_issues(self) -> list[AccountIssue]:
-        """Accounts the last sync pass could not serve (DESIGN "Sync": accounts fail alone), by name."""
+        """Accounts the last sync pass could not serve (ARCHITECTURE.md §6: accounts fail alone), by name."""
         rows = self._conn().execute(
             "SELECT a.account_id, a.name, s.last_error_kind, s.last_error, s.last_error_refused"
             " FROM accounts a JOIN account_sync s USING (account_id)"

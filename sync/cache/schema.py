@@ -170,7 +170,7 @@ CREATE INDEX conversation_sync_behind ON conversation_sync (account_id)
 V3: Final = """
 -- A1's apiSeatAllocated (NULL: not said; 0: the plan has no API seat for the account: shown, not synced).
 ALTER TABLE accounts ADD COLUMN api_seat INTEGER;
--- Why the last pass could not serve an account (DESIGN "Sync": accounts fail alone); '' when it could.
+-- Why the last pass could not serve an account (ARCHITECTURE.md §6: accounts fail alone); '' when it could.
 ALTER TABLE account_sync ADD COLUMN last_error_kind TEXT NOT NULL DEFAULT '';
 ALTER TABLE account_sync ADD COLUMN last_error_refused INTEGER NOT NULL DEFAULT 0;
 -- Where and when a tombstoned message was, when a cached copy said so: the vendor's C1 preview carries no

@@ -1,4 +1,5 @@
-"""Tombstones: hide a message in every mailbox, with its derived data, in one transaction (DESIGN)."""
+"""Tombstones: hide a message in every mailbox, with its derived data, in one transaction
+(ARCHITECTURE.md §5)."""
 
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ def normalized_ids(op: Tombstone) -> list[str]:
 
 
 def _lower_unread(conn: sqlite3.Connection, account: str, conversation: str, mid: str, sent_at: int) -> bool:
-    """DESIGN: unread counts are the server's; a hidden inbound message lowers the count only when it
-    is among the newest ``unreadCount`` inbound messages (so it was one of the unread ones)."""
+    """ARCHITECTURE.md §5: unread counts are the server's; a hidden inbound message lowers the count only
+    when it is among the newest ``unreadCount`` inbound messages (so it was one of the unread ones)."""
     row = conn.execute(
         "SELECT unread_count FROM conversations WHERE account_id = ? AND conversation_id = ?",
         (account, conversation),

@@ -1,6 +1,6 @@
 """The sync engine: mirrors the server's accounts, conversations and messages into the cache.
 
-DESIGN "Sync" is the rulebook. A first run reads every conversation page (C1) and the newest page of
+ARCHITECTURE.md §6 is the rulebook. A first run reads every conversation page (C1) and the newest page of
 messages (C2) of the most recent conversations; later runs are incremental (C1 until the first
 unchanged conversation, C2 with ``since``). Reconciliation re-reads the recall-window horizon and
 tombstones what the server no longer returns — never anything older than that horizon, and never

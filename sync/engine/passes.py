@@ -42,7 +42,7 @@ class SyncEngine(Reconciler):
     ) -> SyncReport:
         """Accounts, then each account's conversations and new messages, then (optionally) reconciliation.
 
-        Accounts fail alone (DESIGN "Sync"): a seatless account is not synced, and a 403/404/5xx or a
+        Accounts fail alone (ARCHITECTURE.md §6): a seatless account is not synced, and a 403/404/5xx or a
         malformed answer for one account marks it (``SyncReport.account_issues``, stored for the UI) while
         the others carry on. A failure of the key or the network (401, 429, offline) ends the pass.
 

@@ -25,11 +25,11 @@ ACCOUNT_GONE = (NoApiAccess, AccountNotFound)
 
 
 class Reconciler(EngineCore):
-    """DESIGN "Reconciliation, bounded by the recall window", as the engine's methods
+    """ARCHITECTURE.md §6, "Reconciliation", as the engine's methods
     (:class:`~sync.engine.passes.SyncEngine` inherits them; a pass calls :meth:`reconcile` last)."""
 
     async def reconcile(self, account_id: str | None = None, *, accounts: Sequence[str] | None = None) -> int:
-        """DESIGN "Reconciliation, bounded by the recall window". Returns how many ids were tombstoned.
+        """ARCHITECTURE.md §6, "Reconciliation". Returns how many ids were tombstoned.
 
         ``accounts`` limits it to those accounts (a pass reconciles the ones it could serve). An account
         the server stops serving mid-way (403, 404) is marked and its other conversations skipped.

@@ -4,9 +4,9 @@ One vocabulary in three modules: :mod:`~sync.errors.known` (the base class and :
 :mod:`~sync.errors.server` (what the server's answers say) and :mod:`~sync.errors.storage` (a data dir or
 cache file this machine cannot use). Import the names from here.
 
-Everything raised from here is a :class:`KnownError`. The UI shows ``user_message`` (plain words, DESIGN
-"Recall, as the user sees it" item 6) and the log records ``str(exc)``; neither is a traceback. Any other
-exception escaping ``sync/`` is a bug and goes to the crash dialog.
+Everything raised from here is a :class:`KnownError`. The UI shows ``user_message`` (plain words,
+ARCHITECTURE.md §2, "Known errors vs bugs") and the log records ``str(exc)``; neither is a traceback. Any
+other exception escaping ``sync/`` is a bug and goes to the crash dialog.
 
 Each class has a stable ``kind`` (stored in the recall log, matched by the UI) and ``retryable`` (whether
 repeating the same request later may succeed). No text built here may contain the API key: callers that

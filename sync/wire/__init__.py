@@ -10,7 +10,7 @@ as a plain string, never checked against a list). Timestamps may be epoch millis
 ISO-8601 strings. Integers are bounded to SQLite's int64 (:data:`Int64`), so a huge number skips its item
 here instead of overflowing in the cache later.
 
-Validation is per item (DESIGN "Errors and bad input"): an item whose URN does not parse
+Validation is per item (ARCHITECTURE.md §9): an item whose URN does not parse
 (:mod:`sync.urns`) or whose fields are wrong is skipped, logged and counted in the page's ``skipped``
 (the first few in detail, then one line with the count, so a hostile page cannot flood the log); only a
 malformed *envelope* rejects the page, as :class:`sync.errors.ProtocolError`. Fields the product does not

@@ -1,6 +1,6 @@
 """Item-by-item validation: each item decoded alone, a bad one skipped and counted, the rest model values.
 
-Validation is per item (DESIGN "Errors and bad input"): an item whose URN does not parse
+Validation is per item (ARCHITECTURE.md §9): an item whose URN does not parse
 (:mod:`sync.urns`) or whose fields are wrong is skipped, logged and counted in the page's ``skipped``
 (the first few in detail, then one line with the count, so a hostile page cannot flood the log); only a
 malformed *envelope* rejects the page, as :class:`sync.errors.ProtocolError`.

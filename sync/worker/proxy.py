@@ -55,7 +55,7 @@ WORKER_BUDGET: Final = RateBudget(
 )
 """The worker's share of spec §1's key limit (it only reads): two thirds of the burst, 0.7/s sustained —
 above what the poller may send (``sync.watcher.POLL_RATE_PER_S``: ~0.65/s sent; ~0.55/s measured while a
-window is focused with 10 conversations in the horizon, BENCHMARKS.md figure 9), so the poller's own
+window is focused with 10 conversations in the horizon, BENCHMARKS.md figure 10), so the poller's own
 bucket, not this pacer, spaces the rounds (it was 0.6/s). The GUI process keeps :data:`GUI_BUDGET`;
 together they stay under the limit with the same headroom as one client alone."""
 GUI_BUDGET: Final = RateBudget(key_capacity=30, key_refill_per_s=0.2)

@@ -51,8 +51,8 @@ SIZES = {
 async def pull_everything(service: Any, conversations: int) -> int:
     """The background sync, in the app's sync worker: the first run's ``sync_once()`` with the engine's cap
     on how many conversations get their newest page raised to all of them — the first run plus the
-    background trickle DESIGN describes (the newest page of every conversation that has none yet), in the
-    same order, newest first. Returns C2 pages read.
+    background trickle ARCHITECTURE.md §6 describes (the newest page of every conversation that has none
+    yet), in the same order, newest first. Returns C2 pages read.
 
     (Until the sync moved to the worker this harness ran the trickle itself from the GUI thread, a
     ``sync_new_messages`` call per conversation; in the worker that would put the harness's own listing

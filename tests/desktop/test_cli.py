@@ -133,7 +133,7 @@ def test_a_cache_with_a_newer_schema_is_refused_with_exit_2(sandbox: SandboxHand
 
 
 def test_a_running_sandbox_in_the_data_dir_is_used_without_a_key(tmp_path: Path) -> None:
-    """DESIGN "The embedded default": a headless command reuses the data dir's running sandbox."""
+    """ARCHITECTURE.md §4 (the sandbox): a headless command reuses the data dir's running sandbox."""
     from tests.fixtures.sandbox import start_sandbox
 
     handle = start_sandbox(tmp_path / "unused", "--state-dir", str(tmp_path / "data" / "sandbox"), key=None)

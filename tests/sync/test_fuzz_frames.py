@@ -1,7 +1,7 @@
 """Fuzz: event-stream frames (non-JSON, unknown types, oversized, wrong or repeated ``seq``, ``messageId``
 that does not match ``messageUrn``). ``EventStream._parse``/``handle`` skip (logged, counted) or ask for a
 reconnect — never crash — and a rejected frame never changes the cache's content; only a frame taken in
-order moves ``last_applied_seq`` (DESIGN "Realtime": a skipped event keeps the sequence going)."""
+order moves ``last_applied_seq`` (ARCHITECTURE.md §6: a skipped event keeps the sequence going)."""
 
 from __future__ import annotations
 

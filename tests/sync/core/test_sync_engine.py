@@ -226,7 +226,7 @@ def test_incremental_sync_picks_up_read_and_star_changes_made_elsewhere(
 def test_a_first_run_reads_messages_of_the_newest_conversations_only(
     sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
-    """DESIGN "Sync": the newest page of messages for the most recent conversations at once, the rest
+    """ARCHITECTURE.md §6: the newest page of messages for the most recent conversations at once, the rest
     when opened (a first run must not read every conversation of a large inbox)."""
 
     async def scenario() -> None:

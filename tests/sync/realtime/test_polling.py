@@ -76,7 +76,7 @@ def test_no_valid_hello_within_the_timeout_means_no_event_stream(
 def test_any_other_answer_to_a_first_handshake_means_no_event_stream(
     status: int, sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
-    """DESIGN "Realtime": anything but a hello within 10 s means "no stream" until one has proven itself
+    """ARCHITECTURE.md §6: anything but a hello within 10 s means "no stream" until one has proven itself
     (a web app's catch-all 200, a proxy's 502, a redirect, a 5xx or 429)."""
 
     async def scenario() -> None:

@@ -1,7 +1,7 @@
 """A real ``sync --watch`` process: recalls made elsewhere reach its cache through the stream or by polling.
 
 The test reads the process's cache file with a Cache of its own, as a second process on the same data
-dir would (DESIGN "Windows and sessions").
+dir would (ARCHITECTURE.md §4).
 """
 
 from __future__ import annotations
