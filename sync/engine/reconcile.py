@@ -20,6 +20,9 @@ log = logging.getLogger("sync.engine")
 
 CLOCK_MARGIN_MS = 2_000
 """How far the server-time estimate may be off (the ``Date`` header has a one-second resolution)."""
+SETTLE_ROUNDS = 3
+"""How many times :meth:`Reconciler.reconcile` reads again a conversation whose newest cached messages
+were too new to judge (each read after the server's clock, as estimated, is past them plus the margin)."""
 ACCOUNT_GONE = (NoApiAccess, AccountNotFound)
 """An account the server will not serve in this pass: its other reads are skipped."""
 
@@ -73,18 +76,39 @@ class Reconciler(EngineCore):
             hidden += gone
             if unjudged is not None:
                 unsettled.append((conversation, last_complete, unjudged))
-        if unsettled:
+        for _ in range(SETTLE_ROUNDS):
+            if not unsettled:
+                break
             settled_at = max(sent_at for _, _, sent_at in unsettled) + CLOCK_MARGIN_MS + 1
-            await asyncio.sleep(max(0.0, (settled_at - self.api.server_now_ms()) / 1000))
+            # The estimate of the server's clock can step back when a new ``Date`` narrows it (another
+            # task's answer during the sleep): wait until the estimate itself is past, not a computed time.
+            for _ in range(SETTLE_ROUNDS):
+                wait_ms = settled_at - self.api.server_now_ms()
+                if wait_ms <= 0:
+                    break
+                await asyncio.sleep(wait_ms / 1000)
+            still: list[tuple[Conversation, int | None, int]] = []
             for conversation, last_complete, _ in unsettled:
                 if conversation.account_id in gone_accounts:
                     continue
                 try:
-                    hidden += (await self._reconcile_read(conversation, last_complete))[0]
+                    gone, unjudged = await self._reconcile_read(conversation, last_complete)
                 except KEY_WIDE:
                     raise
                 except KnownError as exc:
                     log.warning("reconciliation of %s skipped: %s", conversation.conversation_id, exc)
+                    continue
+                hidden += gone
+                if unjudged is not None:
+                    still.append((conversation, last_complete, unjudged))
+            unsettled = still
+        if unsettled:
+            log.warning(
+                "reconciliation: %d conversation(s) with messages too new to judge after %d reads; "
+                "the next reconciliation reads them again",
+                len(unsettled),
+                SETTLE_ROUNDS,
+            )
         self._tombstoned += hidden
         return hidden
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sync import urns
+from sync.clock import ServerClock
 from sync.model import RECALL_WINDOW_MS
 from tests.fixtures.sandbox import SandboxHandle, enc
 from tests.sync.core.helpers import all_cached_messages, open_core, recallable, server_ids
@@ -334,5 +335,71 @@ def test_reconciliation_infers_nothing_from_a_page_that_lists_a_message_as_a_mal
             sandbox.control("DELETE", "faults")
             await core.engine.sync_once()
             assert core.cache.reader.message(victim.account_id, victim.message_id) is not None
+
+    asyncio.run(scenario())
+
+
+def test_a_fresh_recall_is_judged_even_when_the_server_clock_estimate_steps_back(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """Reconciliation reads again a conversation whose newest cached message was too new to judge, once
+    the server's clock is past it. The estimate of that clock can step back when another answer's ``Date``
+    narrows it during the wait: the read then still found the message too new, and reconciliation
+    returned with a message recalled before it started still shown (seen in the GUI test of search)."""
+
+    class SteppingBack(ServerClock):
+        """The estimate, moved back by ``back_ms`` (what another answer's narrowing ``Date`` can do)."""
+
+        back_ms = 0
+
+        def now_ms(self) -> int:
+            return super().now_ms() - self.back_ms
+
+    async def scenario() -> None:
+        async with open_core(sandbox, tmp_path) as core:
+            await core.engine.sync_once(reconcile=False)
+            account = core.cache.reader.accounts()[0].account_id
+            conversation = core.cache.reader.conversations(account, limit=1)[0]
+            other = sandbox.client(session="another-device")
+            sent = other.post(
+                "/conversations/send",
+                json={
+                    "accountId": account,
+                    "conversationUrn": conversation.conversation_urn,
+                    "message": "oops",
+                },
+            )
+            assert sent.status_code == 200, sent.text
+            message_urn = sent.json()["sentMessage"]["messageUrn"]
+            await core.engine.sync_once(reconcile=False)
+            fresh = urns.message_id(message_urn)
+            assert core.cache.reader.message(account, fresh) is not None
+            recalled = other.delete(
+                f"/conversations/{enc(conversation.conversation_urn)}/messages/{enc(message_urn)}",
+                params={"accountId": account},
+            )
+            assert recalled.status_code == 200, recalled.text
+
+            clock = SteppingBack()
+            core.api.server_clock = clock
+            await core.api.accounts()  # a first sample
+            stop = asyncio.Event()
+
+            async def other_answers() -> None:
+                # Another task's answers while reconciliation waits (the GUI's freshness, a send…), each
+                # narrowing the estimate down, by at most the 1 s a ``Date`` header leaves open.
+                while not stop.is_set():
+                    await asyncio.sleep(0.3)
+                    await core.api.accounts()
+                    clock.back_ms = min(clock.back_ms + 300, 900)
+
+            chatter = asyncio.create_task(other_answers())
+            try:
+                await core.engine.reconcile(account)
+            finally:
+                stop.set()
+                await chatter
+            assert core.cache.reader.is_tombstoned(fresh)
+            assert core.cache.reader.message(account, fresh) is None
 
     asyncio.run(scenario())
