@@ -13,7 +13,6 @@ notifications and errors. A process that does not hold the lock follows the one 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import logging
 import time
@@ -24,53 +23,35 @@ from typing import TYPE_CHECKING, Final
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from desktop.actions import ConversationActions
 from desktop.backend import Backend
+from desktop.following import Follower
+from desktop.freshness import Freshness
 from desktop.loop import TaskGroup, current_loop
 from desktop.reader import CacheInboxReader
-from sync.errors import KnownError, NoApiAccess, NotFound, RateLimited, SignedOut, TimedOut, Unreachable
+from desktop.recalling import Recalling
+from sync.errors import KnownError, NotFound, SignedOut, TimedOut, Unreachable
 from sync.lock import DataDirLock
 from sync.model import (
     AccountIssue,
     ChangeSet,
     Conversation,
-    Message,
-    RecallState,
     StreamState,
     SyncProgress,
 )
-from ui.sources import AccountRefresh, MarkAllRead, RefreshOutcome, ServerFreshness
-from ui.status_bar import Following
 
 if TYPE_CHECKING:
     # The network side (httpx, websockets) is imported and built only once the inbox has painted.
     from sync.api import ApiClient
     from sync.engine import SyncEngine, SyncReport
     from sync.realtime import AppliedEvent
-    from sync.recall import RecallService, RecallStatus
+    from sync.recall import RecallService
     from sync.watcher import SyncPasses, Watcher
     from sync.worker import SyncWorker
 
 log = logging.getLogger(__name__)
 
 DATA_VERSION_POLL_MS: Final = 200
-LOCK_RETRY_MS: Final = 2_000
-FOLLOWER_CHECK_MS: Final = 60_000
-"""How often a follower checks that its own connection reaches the server (one A1 a minute)."""
-FOLLOWER_RECHECK_MS: Final = 15_000
-"""…and how often while it does not."""
-SETTLE_RECALLS_MS: Final = 30_000
-"""How often unconfirmed recalls are checked again while any is open."""
-MARK_ALL_READ_BURST: Final = 8
-"""M1 calls "Mark all read" sends at once; then one every :data:`MARK_ALL_READ_EVERY_S`. With the GUI's
-budget (``sync.worker.GUI_BUDGET``: 30 requests at once, 0.2/s; 13 writes per account, 0.22/s) a run
-leaves at least 5 writes of each account and 22 requests for the user's sends and recalls, and takes at
-most 0.125 of the 0.2 requests a second this process may send."""
-MARK_ALL_READ_EVERY_S: Final = 8.0
-MARK_ALL_READ_LIMIT: Final = 1_000
-"""Unread conversations one "Mark all read" reads (the oldest beyond it stay unread: run it again)."""
-RECALLS_AT_CLOSE_S: Final = 15.0
-"""How long closing waits for recalls in flight ("Recall now" from a closing window) before cancelling
-them (a cancelled one is logged unconfirmed and settled at the next start)."""
 
 
 class _ReportedPasses:
@@ -92,8 +73,15 @@ class _ReportedPasses:
         return await self._passes.reconcile_conversation(conversation, last_complete)
 
 
-class InboxService(QObject):
-    """Process-wide services for the GUI; every window connects to these signals."""
+class InboxService(ConversationActions, Recalling, Freshness, Follower, QObject):
+    """Process-wide services for the GUI; every window connects to these signals.
+
+    Its jobs beyond this module are mixins, each in its own module: the user's actions on conversations
+    and messages (``desktop.actions``), recalls (``desktop.recalling``), Refresh from LinkedIn and the
+    server's freshness (``desktop.freshness``), and following another process's sync
+    (``desktop.following``). This class owns the cache, the network side, leading, the sync passes'
+    reports and the plumbing they share.
+    """
 
     changes_applied = Signal(object)
     """ChangeSet: what one cache write changed (any thread's write, delivered on the GUI thread)."""
@@ -157,33 +145,16 @@ class InboxService(QObject):
             # sets are handed to, never a new one.
             self._loop = current_loop()
             self._closing = False
-            self._loading_older: set[tuple[str, str]] = set()
             self._unsubscribe = self.cache.writer.subscribe(self._on_writer_changes)
             self._data_version = self.cache.reader.data_version()
             self._foreign_commits = self._commits_by_other_processes()
             self._data_version_timer = QTimer(self)
             self._data_version_timer.setInterval(DATA_VERSION_POLL_MS)
             self._data_version_timer.timeout.connect(self._on_data_version_timer_timeout)
-            self._lock_timer = QTimer(self)
-            self._lock_timer.setInterval(LOCK_RETRY_MS)
-            self._lock_timer.timeout.connect(self._on_lock_timer_timeout)
-            self.following: Following | None = None
-            """Set while another process leads the sync (this one follows it)."""
-            self._follower_check: asyncio.Task[None] | None = None
-            self._follower_timer = QTimer(self)
-            self._follower_timer.setSingleShot(True)
-            self._follower_timer.timeout.connect(self.check_connection)
-            self._settling: asyncio.Task[None] | None = None
-            self._settle_timer = QTimer(self)
-            self._settle_timer.setInterval(SETTLE_RECALLS_MS)
-            self._settle_timer.timeout.connect(self.settle_recalls)
-            self._recalling: set[asyncio.Task[RecallStatus]] = set()
-            self._refreshing: asyncio.Task[None] | None = None
-            self._marking_all_read: asyncio.Task[None] | None = None
-            self._reactions_lock = asyncio.Lock()
-            self._freshness: dict[str, int | None] = {}
-            """C12 ``lastSyncAt`` per account asked (None: the server has not synced it yet)."""
-            self._freshness_asking: set[str] = set()
+            self._init_following()
+            self._init_recalling()
+            self._init_actions()
+            self._init_freshness()
             self._account_issues: tuple[AccountIssue, ...] = tuple(self.cache.reader.account_issues())
             self._suggested_base_url = ""
             self._focused = False
@@ -272,15 +243,9 @@ class InboxService(QObject):
     def start(self) -> None:
         """Begin background work: lead (sync + event stream) when the lock is free, else follow."""
         self._data_version_timer.start()
-        if self.cache.reader.open_recalls():
-            # Unconfirmed recalls, or pending ones a crash cut short: settle them by evidence.
-            self.settle_recalls()
-            self._settle_timer.start()
+        self._start_settling()
         if not self._try_lead():
-            log.info("another process holds %s: following its changes", self.lock.path)
-            self._lock_timer.start()
-            self._set_following(Following(self.lock.holder_pid()))
-            self.check_connection()
+            self._follow()
         # How fresh the server's copy is ("LinkedIn data as of …"): the accounts known so far; a first
         # run's accounts are asked after its first pass.
         self.fetch_server_freshness([a.account_id for a in self.cache.reader.accounts()])
@@ -291,14 +256,8 @@ class InboxService(QObject):
             return
         self._closing = True
         self._data_version_timer.stop()
-        self._lock_timer.stop()
-        self._follower_timer.stop()
-        self._settle_timer.stop()
-        recalling = [task for task in self._recalling if not task.done()]
-        if recalling:
-            # A recall the user let go ("Recall now" while closing) is seen to its end, not cut off.
-            log.info("waiting for %d recall(s) in flight before closing", len(recalling))
-            await asyncio.wait(recalling, timeout=RECALLS_AT_CLOSE_S)
+        self._stop_following()
+        await self._stop_recalling()
         await self.tasks.close()
         if "sync_worker" in self.__dict__:
             await self.sync_worker.close()
@@ -328,228 +287,7 @@ class InboxService(QObject):
         self.leadership_changed.emit(True)
         return True
 
-    # --- actions the windows ask for ------------------------------------------------------------------
-
-    def recall(self, message: Message, window_id: str = "") -> asyncio.Task[RecallStatus]:
-        """Recall now (the window has done the confirmation and the grace period). An attempt that ends
-        unconfirmed is settled later by :meth:`settle_recalls` (spec §9)."""
-
-        async def recall() -> RecallStatus:
-            conversation = self.cache.reader.conversation(message.account_id, message.conversation_id)
-            status = await self.recalls.recall(
-                message,
-                window_id=window_id,
-                on_status=self.recall_status_changed.emit,
-                conversation_title="" if conversation is None else conversation.title,
-            )
-            if status.state is RecallState.UNCONFIRMED:
-                self._settle_timer.start()
-            return status
-
-        task = self.tasks.spawn(recall(), name=f"recall {message.message_id}")
-        self._recalling.add(task)
-        task.add_done_callback(self._recalling.discard)
-        return task
-
-    def log_recall_cancelled(self, message: Message, window_id: str = "") -> asyncio.Task[None]:
-        """A recall cancelled in its grace period: nothing was sent; the recall log shows it."""
-
-        async def cancelled() -> None:
-            conversation = self.cache.reader.conversation(message.account_id, message.conversation_id)
-            title = "" if conversation is None else conversation.title
-            await self.recalls.log_cancelled(message, window_id=window_id, conversation_title=title)
-            self.recall_log_changed.emit()
-
-        return self._spawn_action(cancelled(), "Could not log the cancelled recall")
-
-    def settle_recalls(self) -> asyncio.Task[None] | None:
-        """Settle unconfirmed recalls (and pending ones a crash left) by the evidence rule (spec §9):
-        each that changes is announced like a recall's own status. Runs at start, after sync passes and
-        on a timer while any is open; one at a time."""
-        if self._settling is not None and not self._settling.done():
-            return None
-
-        async def settle() -> None:
-            from sync.recall import RecallStatus
-
-            changed = await self.recalls.settle_open()
-            for attempt in changed:
-                self.recall_status_changed.emit(
-                    RecallStatus(
-                        attempt.account_id,
-                        attempt.message_id,
-                        attempt.outcome,
-                        error_kind=attempt.error_kind,
-                        user_message=attempt.error_message,
-                        can_retry=attempt.outcome is RecallState.UNCONFIRMED,
-                        attempt=attempt,
-                    )
-                )
-            if changed:
-                self.recall_log_changed.emit()
-            if not self.cache.reader.open_recalls():
-                self._settle_timer.stop()
-
-        self._settling = self._spawn_action(settle(), "Could not check an unconfirmed recall")
-        return self._settling
-
-    def send(self, account_id: str, conversation_urn: str, text: str) -> asyncio.Task[None]:
-        async def send() -> None:
-            from sync.engine import message_in
-
-            result = await self.api.send(account_id, text, conversation_urn=conversation_urn)
-            if result.sent_message is not None:
-                await self._write(self.cache.writer.upsert_messages([message_in(result.sent_message)]))
-
-        return self._spawn_action(send(), "Not sent")
-
-    def open_conversation(self, conversation: Conversation) -> asyncio.Task[None] | None:
-        """Mark read on the server, then locally; reads the newest page if none is cached yet."""
-
-        async def opened() -> None:
-            state = self.cache.reader.conversation_sync(conversation.account_id, conversation.conversation_id)
-            if state is None or state.newest_synced_at is None:
-                await self.engine.sync_new_messages(conversation)
-            if conversation.unread_count > 0:
-                await self.api.mark_seen(conversation.account_id, conversation.conversation_urn)
-                await self._write(
-                    self.cache.writer.mark_read(conversation.account_id, conversation.conversation_id)
-                )
-
-        return self._spawn_action(opened(), "Could not update the conversation")
-
-    def mark_unread(self, conversation: Conversation) -> asyncio.Task[None]:
-        async def unread() -> None:
-            await self.api.mark_unread(conversation.conversation_urn, account_id=conversation.account_id)
-            await self._write(
-                self.cache.writer.update_conversation(
-                    conversation.account_id,
-                    conversation.conversation_id,
-                    unread_count=max(1, conversation.unread_count),
-                )
-            )
-
-        return self._spawn_action(unread(), "Could not mark it unread")
-
-    def mark_read(self, conversation: Conversation) -> asyncio.Task[None]:
-        """M1, then the cache: every window (and process) sees the conversation read."""
-
-        async def read() -> None:
-            await self.api.mark_seen(conversation.account_id, conversation.conversation_urn)
-            await self._write(
-                self.cache.writer.mark_read(conversation.account_id, conversation.conversation_id)
-            )
-
-        return self._spawn_action(read(), "Could not mark it read")
-
-    def mark_all_read(self, account_ids: tuple[str, ...] = ()) -> asyncio.Task[None] | None:
-        """M1 for every unread conversation of ``account_ids`` (every account when empty), one at a time,
-        each written to the cache as soon as the server said yes; one run at a time (None while one runs).
-
-        Paced by :data:`MARK_ALL_READ_BURST` and :data:`MARK_ALL_READ_EVERY_S` on top of the client's own
-        budget, so that a long run never spends the writes a send or a recall needs (spec §1: 15 writes
-        per account, one more every 4 s). Accounts without an API seat are skipped; the key or the network
-        failing ends the run; one conversation the server refuses is counted and the others go on."""
-        if self._marking_all_read is not None and not self._marking_all_read.done():
-            return None
-        from sync.pacing import TokenBucket
-
-        seatless = {a.account_id for a in self.cache.reader.accounts() if a.api_seat is False}
-        wanted = [a for a in account_ids if a not in seatless] if account_ids else None
-        unread = [
-            c
-            for c in self.cache.reader.unread_conversations(wanted, limit=MARK_ALL_READ_LIMIT)
-            if c.account_id not in seatless
-        ]
-        bucket = TokenBucket(MARK_ALL_READ_BURST, 1 / MARK_ALL_READ_EVERY_S)
-
-        async def read_all() -> None:
-            progress = MarkAllRead(total=len(unread))
-            self.mark_all_read_progress.emit(progress)
-            try:
-                for conversation in unread:
-                    key = (conversation.account_id, conversation.conversation_id)
-                    fresh = self.cache.reader.conversation(*key)
-                    if fresh is None or fresh.unread_count == 0:
-                        progress = dataclasses.replace(progress, done=progress.done + 1)  # read meanwhile
-                        continue
-                    wait = bucket.reserve()
-                    if wait > 0:
-                        await asyncio.sleep(wait)
-                    try:
-                        await self.api.mark_seen(fresh.account_id, fresh.conversation_urn)
-                    except (SignedOut, Unreachable) as exc:
-                        progress = dataclasses.replace(progress, error=exc.user_message)
-                        return
-                    except KnownError as exc:
-                        log.info("mark all read: %s: %s", fresh.conversation_id, exc)
-                        failed = progress.failed + 1
-                        progress = dataclasses.replace(
-                            progress, done=progress.done + 1, failed=failed, error=exc.user_message
-                        )
-                    else:
-                        await self._write(self.cache.writer.mark_read(*key))
-                        progress = dataclasses.replace(progress, done=progress.done + 1)
-                    self.mark_all_read_progress.emit(progress)
-            finally:
-                if not self._closing:
-                    self.mark_all_read_progress.emit(dataclasses.replace(progress, finished=True))
-
-        self._marking_all_read = self._spawn_action(read_all(), "Could not mark all read")
-        return self._marking_all_read
-
-    def react(self, message: Message, emoji: str, react: bool) -> asyncio.Task[None]:
-        """C7, then the message's totals in the cache, worked out from the cached ones (the answer has
-        none: ``sync.reactions``); every window and process sees them through the change set. Reactions
-        are written one at a time, so two quick clicks never both start from the same totals."""
-
-        async def reacted() -> None:
-            from sync.reactions import toggled_reactions
-
-            await self.api.react(
-                message.account_id, message.conversation_urn, message.message_urn, emoji, react=react
-            )
-            async with self._reactions_lock:
-                current = self.cache.reader.message(message.account_id, message.message_id)
-                if current is None:
-                    return  # recalled meanwhile: nothing left to show it on
-                totals = toggled_reactions(current.reactions, emoji, react)
-                if totals != current.reactions:
-                    await self._write(
-                        self.cache.writer.set_reactions(message.account_id, message.message_urn, totals)
-                    )
-
-        failure = "Could not react" if react else "Could not remove the reaction"
-        return self._spawn_action(reacted(), failure)
-
-    def set_starred(self, conversation: Conversation, starred: bool) -> asyncio.Task[None]:
-        async def star() -> None:
-            if starred:
-                await self.api.star(conversation.conversation_urn, account_id=conversation.account_id)
-            else:
-                await self.api.unstar(conversation.conversation_urn, account_id=conversation.account_id)
-            await self._write(
-                self.cache.writer.update_conversation(
-                    conversation.account_id, conversation.conversation_id, starred=starred
-                )
-            )
-
-        return self._spawn_action(star(), "Could not change the star")
-
-    def load_older(self, account_id: str, conversation_id: str) -> asyncio.Task[None] | None:
-        """The next older page from the server; one at a time per conversation (scrolling repeats)."""
-        key = (account_id, conversation_id)
-        if key in self._loading_older:
-            return None
-        self._loading_older.add(key)
-
-        async def older() -> None:
-            try:
-                await self.engine.load_older(account_id, conversation_id)
-            finally:
-                self._loading_older.discard(key)
-
-        return self._spawn_action(older(), "Could not load older messages")
+    # --- sync passes and their reports ---------------------------------------------------------------
 
     def sync_now(self) -> asyncio.Task[None]:
         """A full pass now: in the sync worker when this process leads, else here (a follower's pass is
@@ -609,103 +347,6 @@ class InboxService(QObject):
         if url != self._suggested_base_url:
             self._suggested_base_url = url
             self.base_url_suggested.emit(url)
-
-    # --- Refresh from LinkedIn (C11) and the server's freshness (C12) -----------------------------------
-
-    def refresh_from_linkedin(self, account_ids: tuple[str, ...] = ()) -> asyncio.Task[None] | None:
-        """F5: ask the server to read LinkedIn again (C11) for ``account_ids`` (every account when
-        empty), then re-read with a sync pass, then ask how fresh its copy is now (C12). Accounts fail
-        alone: a seatless one is skipped with its reason, a failing one does not stop the others. One
-        refresh at a time (None while one runs)."""
-        if self._refreshing is not None and not self._refreshing.done():
-            return None
-
-        async def refresh() -> None:
-            self.refresh_started.emit()
-            outcome = RefreshOutcome(error="The refresh stopped before it finished.")
-            try:
-                outcome = await self._refresh(account_ids)
-            finally:
-                if not self._closing:
-                    self.refresh_finished.emit(outcome)
-
-        self._refreshing = self.tasks.spawn(refresh(), name="refresh from LinkedIn")
-        return self._refreshing
-
-    async def _refresh(self, account_ids: tuple[str, ...]) -> RefreshOutcome:
-        accounts = [a for a in self.cache.reader.accounts() if not account_ids or a.account_id in account_ids]
-        results: list[AccountRefresh] = []
-        for index, account in enumerate(accounts):
-            name = account.name or account.account_id
-            if account.api_seat is False:
-                seatless = NoApiAccess("A1 says apiSeatAllocated: false").user_message
-                results.append(AccountRefresh(account.account_id, name, False, seatless, skipped=True))
-                continue
-            try:
-                result = await self.api.server_sync(account.account_id)
-            except (SignedOut, Unreachable) as exc:
-                # The key or the network, not this account: the others would fail the same way.
-                log.info("refresh stopped at %s: %s", account.account_id, exc)
-                results += [
-                    AccountRefresh(a.account_id, a.name or a.account_id, False, exc.user_message)
-                    for a in accounts[index:]
-                ]
-                return RefreshOutcome(tuple(results))
-            except NoApiAccess as exc:
-                log.info("refresh of %s skipped: %s", account.account_id, exc)
-                results.append(
-                    AccountRefresh(account.account_id, name, False, exc.user_message, skipped=True)
-                )
-                continue
-            except KnownError as exc:
-                log.info("refresh of %s failed: %s", account.account_id, exc)
-                results.append(AccountRefresh(account.account_id, name, False, exc.user_message))
-                continue
-            results.append(AccountRefresh(account.account_id, name, True, result.error or ""))
-        error = ""
-        try:
-            await self._pass_now()
-        except KnownError as exc:
-            log.info("refresh: the re-read failed: %s", exc)
-            error = f"the re-read failed: {exc.user_message}"
-        await self._ask_freshness([r.account_id for r in results if r.ok])
-        return RefreshOutcome(tuple(results), error=error)
-
-    def fetch_server_freshness(self, account_ids: list[str]) -> asyncio.Task[None] | None:
-        """Ask C12 how fresh the server's copy is for these accounts (seatless ones are never asked)."""
-        if not account_ids:
-            return None
-        return self.tasks.spawn(self._ask_freshness(account_ids), name="server freshness")
-
-    async def _ask_freshness(self, account_ids: list[str]) -> None:
-        seatless = {a.account_id for a in self.cache.reader.accounts() if a.api_seat is False}
-        wanted = [a for a in account_ids if a not in seatless and a not in self._freshness_asking]
-        if not wanted:
-            return
-        self._freshness_asking.update(wanted)
-        changed = False
-        try:
-            for account_id in wanted:
-                try:
-                    status = await self.api.server_sync_status(account_id)
-                except SignedOut:
-                    raise
-                except KnownError as exc:
-                    # Unknown freshness is shown as nothing, not as an error: the inbox itself is fine.
-                    log.info("server sync status of %s: %s", account_id, exc)
-                    continue
-                for entry in status.accounts:
-                    if entry.account_id == account_id:
-                        state = entry.sync_state
-                        self._freshness[account_id] = None if state is None else state.last_sync_at
-                        changed = True
-        finally:
-            self._freshness_asking.difference_update(wanted)
-        if changed and not self._closing:
-            self.server_freshness_changed.emit(self.server_freshness())
-
-    def server_freshness(self) -> ServerFreshness:
-        return ServerFreshness(tuple(sorted(self._freshness.items())))
 
     def poll_intervals(self) -> tuple[float, float] | None:
         """(focused, background) seconds between polling rounds, when this process polls."""
@@ -772,52 +413,6 @@ class InboxService(QObject):
         # Its last commits' change sets may never have come: re-read what is shown, as for another process.
         if not self._closing:
             self.foreign_commit.emit()
-
-    def _on_lock_timer_timeout(self) -> None:
-        if self._try_lead():
-            log.info("took over %s: this process now syncs", self.lock.path)
-            previous = self.following
-            self._follower_timer.stop()
-            self._set_following(None)
-            self.took_over.emit(None if previous is None else previous.leader_pid)
-
-    # --- following another process's sync -------------------------------------------------------------
-
-    def _set_following(self, following: Following | None) -> None:
-        if following != self.following:
-            self.following = following
-            self.following_changed.emit(following)
-
-    def check_connection(self) -> asyncio.Task[None] | None:
-        """A follower checks that its own client reaches the server (A1): its windows say whether
-        sending and recalling work here. Again every minute (every 15 s while it does not)."""
-        if self.following is None or self._closing:
-            return None
-        if self._follower_check is not None and not self._follower_check.done():
-            return self._follower_check
-
-        async def check() -> None:
-            try:
-                await self.api.accounts()
-            except RateLimited:
-                self._note_reachable(True)  # the server answered
-            except KnownError as exc:
-                log.info("a follower's connection check failed: %s", exc)
-                self._note_reachable(False, exc.user_message)
-            else:
-                self._note_reachable(True)
-
-        self._follower_check = self.tasks.spawn(check(), name="follower connection check")
-        return self._follower_check
-
-    def _note_reachable(self, reachable: bool, detail: str = "") -> None:
-        """What this follower's own connection did (a check, or an action that could not reach the
-        server); checked again later."""
-        current = self.following
-        if current is None or self._closing:
-            return
-        self._set_following(Following(current.leader_pid, reachable, "" if reachable else detail))
-        self._follower_timer.start(FOLLOWER_CHECK_MS if reachable else FOLLOWER_RECHECK_MS)
 
     def _on_engine_progress(self, progress: SyncProgress) -> None:
         self.sync_progress_changed.emit(progress)

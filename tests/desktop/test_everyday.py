@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QToolButton, QWidget
 
-from desktop import services
+from desktop import actions as service_actions
 from desktop.settings import THEME, Settings
 from sync.model import Conversation, Message, RecallState
 from tests.desktop.gui_harness import Gui
@@ -173,8 +173,8 @@ def mark_unread_on_the_server(sandbox: SandboxHandle, count: int) -> str:
 def test_mark_all_read_reads_every_unread_conversation_of_the_accounts_shown_paced(
     gui_factory: Any, sandbox_any_profile: SandboxHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(services, "MARK_ALL_READ_BURST", 2)
-    monkeypatch.setattr(services, "MARK_ALL_READ_EVERY_S", 0.25)
+    monkeypatch.setattr(service_actions, "MARK_ALL_READ_BURST", 2)
+    monkeypatch.setattr(service_actions, "MARK_ALL_READ_EVERY_S", 0.25)
     shown_id = mark_unread_on_the_server(sandbox_any_profile, 6)
     gui = gui_factory(sandbox_any_profile)
     window = gui.manager.open_window()
