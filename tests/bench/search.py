@@ -98,7 +98,7 @@ def child(data: Path, words: list[str]) -> dict[str, Any]:
     from sync.cache import Cache, reads
     from sync.cache import search as cache_search
     from ui.main_window import MainWindow
-    from ui.search import SEARCH_LIMIT
+    from ui.search_model import SEARCH_LIMIT
 
     app = QApplication.instance() or QApplication([])
     cache = Cache.open_file(dataset.cache_file(data))

@@ -13,7 +13,8 @@ from pytestqt.qtbot import QtBot
 from sync.model import ChangeSet, RowKey
 from ui.main_window import MainWindow
 from ui.palette import LIGHT
-from ui.search import SearchRole, excerpt, utf16_spans
+from ui.search_model import SearchRole, excerpt
+from ui.search_view import utf16_spans
 
 from .fakes import MINUTE, NOW_MS, FakeInboxReader, make_conversation, make_message
 
