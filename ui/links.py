@@ -1,14 +1,14 @@
 """Links in message text: found in the plain text (never from markup), opened only after a confirmation that
-shows the whole address."""
+shows the whole address (``WindowLinks``, a mixin of the main window)."""
 
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QWidget
 
 LinkSpan = tuple[int, int, str]
 """(first character, one past the last, the address to open) of one link in a text."""
@@ -95,3 +95,31 @@ def open_link_confirmed(parent: QWidget, url: str) -> QMessageBox:
     box.finished.connect(answered)
     box.open()
     return box
+
+
+if TYPE_CHECKING:
+    # What the mixin uses of its host, ui.main_window.MainWindow (a QMainWindow): declared for the type
+    # checker only.
+    _WindowHost = QMainWindow
+else:
+    _WindowHost = object
+
+
+class WindowLinks(_WindowHost):
+    """A window's question before a link is opened, one at a time (a mixin of
+    ``ui.main_window.MainWindow``, which starts ``link_question`` at None)."""
+
+    if TYPE_CHECKING:
+        link_question: QMessageBox | None
+
+    def open_link(self, url: str) -> None:
+        """A link in a message was clicked: ask, showing the whole address, then open it in the browser."""
+        if self.link_question is not None:
+            self.link_question.close()
+        question = open_link_confirmed(self, url)
+        question.finished.connect(lambda _result, q=question: self._on_link_question_finished(q))
+        self.link_question = question
+
+    def _on_link_question_finished(self, question: QMessageBox) -> None:
+        if self.link_question is question:
+            self.link_question = None

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QMainWindow,
@@ -21,18 +20,15 @@ from sync.model import (
     ChangeSet,
     Conversation,
     Message,
-    RecallState,
     StreamState,
-    SyncProgress,
 )
-from sync.recall_rules import UNCONFIRMED_CHECKING, Eligibility
 
 from .accounts import AccountStates
 from .coalesce import ChangeCoalescer
 from .conversation_delegate import ConversationDelegate
 from .conversation_model import ConversationListModel, ConversationRole
 from .docks import Docks
-from .links import open_link_confirmed
+from .links import WindowLinks
 from .menus import (
     build_menu_bar,
     conversation_menu,
@@ -41,16 +37,14 @@ from .menus import (
     recall_shortcut,
     theme_menu,
 )
-from .message_model import MessageListModel, MessageRole
+from .message_model import MessageListModel
 from .palette import LIGHT, Palette
-from .quick_switcher import QuickSwitcher, quick_switch_action
-from .recall import RecallConfirmDialog
-from .recall_flow import RecallFlow
+from .recall_flow import RecallFlow, RecallWindowMethods
 from .recall_log_model import RecallLogModel
-from .search import SearchPanel, reveal_message
+from .search import WindowSearch
 from .sidebar import Sidebar
-from .sources import InboxReader, MarkAllRead, RefreshOutcome, ServerFreshness
-from .status_bar import Following, StatusPanel
+from .sources import InboxReader, MarkAllRead
+from .status_bar import StatusBarMethods, StatusPanel
 from .style import ThemeChoice, load_style_sheet
 from .text import one_line
 from .thread_pane import ThreadPane
@@ -60,14 +54,17 @@ APP_TITLE = "ConnectSafely"
 DEFAULT_SIZE = (1200, 760)
 
 
-class MainWindow(QMainWindow):
+class MainWindow(StatusBarMethods, RecallWindowMethods, WindowSearch, WindowLinks, QMainWindow):
     """One inbox window with its own models and selection, over a reader shared by every window.
 
     Its parts live in their own modules: the sidebar (``ui.sidebar``), the thread and reply bar
     (``ui.thread_pane``, ``ui.reply_box``), the docks (``ui.docks``), the menus (``ui.menus``), the status
     bar (``ui.status_bar``), the recall flow (``ui.recall_flow``), the message search (``ui.search``) and
     the Ctrl+K switcher (``ui.quick_switcher``). This class builds them, wires them to each other, applies
-    change sets, and is the one face the desktop layer sees.
+    change sets, and is the one face the desktop layer sees. The parts of that face that only pass through
+    to one part are mixins beside it: the status bar's (``ui.status_bar.StatusBarMethods``), the recall's
+    (``ui.recall_flow.RecallWindowMethods``), the search's (``ui.search.WindowSearch``) and the link
+    question's (``ui.links.WindowLinks``).
     """
 
     conversation_opened = Signal(Conversation)
@@ -275,20 +272,6 @@ class MainWindow(QMainWindow):
         self.freshness_label = self.status_panel.freshness_label
         self.freshness_timer = self.status_panel.freshness_timer
 
-    def _build_search(self) -> None:
-        """Message search under the conversation list (``ui.search``) and Ctrl+K (``ui.quick_switcher``)."""
-        self.search_panel = SearchPanel(self._reader, self)
-        self.search_results = self.search_panel.view
-        self.sidebar.add_below_list(self.search_panel.widget)
-        self.search_panel.attach(self.search_edit)
-        self.search_panel.message_activated.connect(self.jump_to_message)
-        self.search_edit.setPlaceholderText("Search conversations and messages")
-        self.search_edit.textChanged.connect(self._on_search_text_changed)
-        self.sidebar.account_filter_changed.connect(self._on_search_text_changed)
-        self.quick_switcher = QuickSwitcher(self._reader, self)
-        self.quick_switcher.chosen.connect(self.open_conversation)
-        self.quick_switch_action = quick_switch_action(self, self.quick_switcher)
-
     # -- public API for the desktop layer ----------------------------------------------------------------
 
     def current_conversation(self) -> Conversation | None:
@@ -412,56 +395,6 @@ class MainWindow(QMainWindow):
         """The account filter's choice: one account, or () for all of them."""
         return self.sidebar.shown_account_ids()
 
-    # -- the status bar ------------------------------------------------------------------------------
-
-    def set_server_freshness(self, freshness: ServerFreshness) -> None:
-        """C12's ``lastSyncAt`` per account: "LinkedIn data as of 3 min ago" for the accounts shown."""
-        self.status_panel.set_freshness(freshness)
-
-    def update_freshness_text(self) -> None:
-        """Bring "as of N min ago" up to date (the freshness timer calls it once a minute)."""
-        self.status_panel.update_freshness_text()
-
-    def set_refreshing(self, on: bool) -> None:
-        """A "Refresh from LinkedIn" is under way (the action waits for it)."""
-        self.refresh_action.setEnabled(not on)
-        self.status_panel.set_refreshing(on)
-
-    def show_refresh_outcome(self, outcome: RefreshOutcome) -> None:
-        """Say what a refresh did: one status line; a banner when an account (or the whole) failed."""
-        self.set_refreshing(False)
-        problems = self.status_panel.show_refresh_outcome(outcome)
-        if problems:
-            self.show_banner("Refresh from LinkedIn: " + "; ".join(problems), "warning")
-
-    def show_skipped_items(self, count: int) -> None:
-        """A sync pass could not use some items the server sent (counted, logged, never silent)."""
-        self.status_panel.show_skipped_items(count)
-
-    def set_stream_state(self, state: StreamState) -> None:
-        self.status_panel.set_stream_state(state)
-
-    def set_following(self, following: Following | None) -> None:
-        """Another process leads the sync: say whose it follows and whether this one's actions work."""
-        self.status_panel.set_following(following)
-
-    def show_took_over(self, leader_pid: int | None) -> None:
-        """The process this one followed stopped and this one took the sync over."""
-        self.status_panel.show_took_over(leader_pid)
-
-    def set_poll_intervals(self, focused_s: float, background_s: float) -> None:
-        """The polling intervals in use, so that "Polling" can say how late a change may arrive."""
-        self.status_panel.set_poll_intervals(focused_s, background_s)
-
-    def set_sync_progress(self, progress: SyncProgress) -> None:
-        """Show a long sync's progress; hidden once it is finished (or has no known size)."""
-        self.status_panel.set_sync_progress(progress)
-
-    def set_sandbox_mode(self, on: bool) -> None:
-        self._sandbox = on
-        self.status_panel.set_sandbox(on)
-        self._update_title()
-
     # -- banner, recall log, notifications -----------------------------------------------------------
 
     def offer_base_url(self, url: str) -> None:
@@ -492,90 +425,6 @@ class MainWindow(QMainWindow):
     def remove_notification(self, message_id: str) -> None:
         self.notifications.remove_notification(message_id)
 
-    # -- recall ----------------------------------------------------------------------------------------
-
-    @property
-    def confirm_dialog(self) -> RecallConfirmDialog | None:
-        """The recall confirmation while it is open."""
-        return self._recall.confirm_dialog
-
-    @property
-    def close_question(self) -> QMessageBox | None:
-        """Asked when the window is closed during a recall's grace period, while it is open."""
-        return self._recall.close_question
-
-    def set_recall_grace_seconds(self, seconds: int) -> None:
-        """The pause between confirming and sending a recall (0 sends at once)."""
-        self._recall.set_grace_seconds(seconds)
-
-    def recall_eligibility_for(self, message: Message) -> Eligibility:
-        """Whether "Recall for everyone" is enabled for this message now, and why not."""
-        return self._recall.eligibility_for(message)
-
-    def message_menu(self, message: Message) -> QMenu:
-        """The context menu of one bubble (built, not shown: the caller execs it)."""
-        return self._recall.message_menu(message)
-
-    def open_link(self, url: str) -> None:
-        """A link in a message was clicked: ask, showing the whole address, then open it in the browser."""
-        if self.link_question is not None:
-            self.link_question.close()
-        question = open_link_confirmed(self, url)
-        question.finished.connect(lambda _result, q=question: self._on_link_question_finished(q))
-        self.link_question = question
-
-    def _on_link_question_finished(self, question: QMessageBox) -> None:
-        if self.link_question is question:
-            self.link_question = None
-
-    def current_message(self) -> Message | None:
-        message = self.message_view.currentIndex().data(MessageRole.MESSAGE)
-        return message if isinstance(message, Message) else None
-
-    def recall_current_message(self) -> None:
-        message = self.current_message()
-        if message is None:
-            self.statusBar().showMessage("Select one of your messages to recall it.", 4000)
-            return
-        self.request_recall(message)
-
-    def request_recall(self, message: Message) -> None:
-        """Step 2 of the recall flow: the confirmation dialog (window-modal, not blocking the loop)."""
-        self._recall.request(message)
-
-    def retry_recall(self, message: Message) -> None:
-        self._recall.retry(message)
-
-    def mark_recall_pending(self, account_id: str, message_id: str) -> None:
-        """The request is in flight: the bubble shows "Recalling…" (nothing is removed yet). In its header,
-        where the time was: the row keeps its height, so nothing else moves."""
-        self.message_model.mark_recall_pending(account_id, message_id)
-        self.refresh_recall_log()
-
-    def mark_recall_failed(
-        self,
-        account_id: str,
-        message_id: str,
-        reason_text: str,
-        can_retry: bool,
-        state: RecallState = RecallState.FAILED,
-    ) -> None:
-        """The recall did not remove the message (refused, failed, or not confirmed yet: ``state``):
-        ``reason_text`` (plain words) under the bubble, and "Retry" when it helps.
-
-        An unconfirmed recall always says "Recall not confirmed — checking…" on its bubble (spec §9: never
-        "recalled", never "failed" until evidence says so); the detail goes to the status bar and the
-        recall log."""
-        if state is RecallState.UNCONFIRMED and reason_text and reason_text != UNCONFIRMED_CHECKING:
-            self.statusBar().showMessage(reason_text, 10_000)
-        with self.message_view.keeping_the_newest_in_view():
-            self.message_model.mark_recall_failed(account_id, message_id, reason_text, can_retry, state)
-        self.refresh_recall_log()
-
-    def clear_recall_state(self, account_id: str, message_id: str) -> None:
-        self.message_model.clear_recall_state(account_id, message_id)
-        self.refresh_recall_log()
-
     # -- conversations ---------------------------------------------------------------------------------
 
     def open_conversation(self, conversation: Conversation) -> None:
@@ -594,22 +443,6 @@ class MainWindow(QMainWindow):
             if self.conversation_view.currentIndex() != index:
                 self.conversation_view.setCurrentIndex(index)
         self.conversation_opened.emit(conversation)
-
-    def jump_to_message(self, message: Message) -> None:
-        """Open the message's conversation and scroll its thread to it, selected (a search result)."""
-        conversation = self._reader.conversation(message.account_id, message.conversation_id)
-        if conversation is None:
-            self.statusBar().showMessage("That conversation is no longer in the cache.", 5000)
-            return
-        key = (conversation.account_id, conversation.conversation_id)
-        if self._open is None or (self._open.account_id, self._open.conversation_id) != key:
-            self.open_conversation(conversation)
-        # After the thread's own first layout, which puts a thread just opened at its newest message.
-        QTimer.singleShot(0, self, functools.partial(self._reveal_message, message))
-
-    def _reveal_message(self, message: Message) -> None:
-        if not reveal_message(self.message_view, self.message_model, message):
-            self.statusBar().showMessage("That message is no longer there (it may have been recalled).", 5000)
 
     def conversation_menu(self, conversation: Conversation) -> QMenu:
         """The context menu of one conversation row."""
@@ -681,14 +514,6 @@ class MainWindow(QMainWindow):
         if self._open is not None:
             self.older_history_requested.emit(self._open.account_id, self._open.conversation_id)
 
-    def _on_search_text_changed(self, *_: object) -> None:
-        shown = self.sidebar.shown_account_ids()
-        self.search_panel.search(self.search_edit.text(), shown[0] if shown else None)
-
-    def _on_refresh_action_triggered(self) -> None:
-        if not self.status_panel.refreshing:
-            self.refresh_requested.emit(self.shown_account_ids())
-
     def _on_banner_action_clicked(self) -> None:
         if self._suggested_base_url:
             self.base_url_fix_requested.emit(self._suggested_base_url)
@@ -710,22 +535,6 @@ class MainWindow(QMainWindow):
         conversation = self.conversation_view.indexAt(pos).data(ConversationRole.CONVERSATION)
         if isinstance(conversation, Conversation):
             self.conversation_menu(conversation).exec(self.conversation_view.viewport().mapToGlobal(pos))
-
-    def _on_message_view_custom_context_menu_requested(self, pos: QPoint) -> None:
-        index = self.message_view.indexAt(pos)
-        message = index.data(MessageRole.MESSAGE)
-        if isinstance(message, Message):
-            self.message_view.setCurrentIndex(index)
-            self.message_menu(message).exec(self.message_view.viewport().mapToGlobal(pos))
-
-    def _on_message_menu_about_to_show(self) -> None:
-        self._recall.show_eligibility(self.recall_action, self.current_message())
-
-    def _on_message_menu_about_to_hide(self) -> None:
-        self._recall.reset_action(self.recall_action)
-
-    def _on_bubble_delegate_retry_clicked(self, message: Message) -> None:
-        self.retry_recall(message)
 
     def _on_reply_edit_submitted(self, text: str) -> None:
         conversation = self._open

@@ -1,22 +1,28 @@
-"""The recall as one window runs it: menus, confirmation, grace period, re-check, retry, closing meanwhile."""
+"""The recall as one window runs it: menus, confirmation, grace period, re-check, retry, closing meanwhile;
+and the window's recall methods the desktop layer calls (``RecallWindowMethods``, a mixin of the main
+window)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox
 
-from sync.model import Message
-from sync.recall_rules import RECALL_ACTION_TEXT, Eligibility, eligibility
+from sync.model import Message, RecallState
+from sync.recall_rules import RECALL_ACTION_TEXT, UNCONFIRMED_CHECKING, Eligibility, eligibility
 
 from .links import find_links
-from .message_model import MessageListModel
+from .message_model import MessageListModel, MessageRole
 from .reaction_picker import add_reaction_picker
 from .recall import REASON_IN_PROGRESS, REASON_OTHER_WAITING, RecallConfirmDialog, RecallGraceBar
 from .sources import InboxReader
 from .text import one_line
+
+if TYPE_CHECKING:
+    from .views import MessageListView
 
 MENU_LINKS = 3
 """Links of a message the bubble menu offers to open (the rest are a click away in the bubble)."""
@@ -257,3 +263,111 @@ class RecallFlow(QObject):
         box.finished.connect(answered)
         self.close_question = box
         box.open()
+
+
+if TYPE_CHECKING:
+    # What the mixin uses of its host, ui.main_window.MainWindow (a QMainWindow): declared for the type
+    # checker only.
+    _WindowHost = QMainWindow
+else:
+    _WindowHost = object
+
+
+class RecallWindowMethods(_WindowHost):
+    """The recall as the window's face shows it: the dialogs while open, the bubble menu, recalling the
+    selected message, and each recall's state on its bubble (a mixin of ``ui.main_window.MainWindow``,
+    which builds the :class:`RecallFlow`)."""
+
+    if TYPE_CHECKING:
+        _recall: RecallFlow
+        message_model: MessageListModel
+        message_view: MessageListView
+        recall_action: QAction
+
+        def refresh_recall_log(self) -> None: ...
+
+    @property
+    def confirm_dialog(self) -> RecallConfirmDialog | None:
+        """The recall confirmation while it is open."""
+        return self._recall.confirm_dialog
+
+    @property
+    def close_question(self) -> QMessageBox | None:
+        """Asked when the window is closed during a recall's grace period, while it is open."""
+        return self._recall.close_question
+
+    def set_recall_grace_seconds(self, seconds: int) -> None:
+        """The pause between confirming and sending a recall (0 sends at once)."""
+        self._recall.set_grace_seconds(seconds)
+
+    def recall_eligibility_for(self, message: Message) -> Eligibility:
+        """Whether "Recall for everyone" is enabled for this message now, and why not."""
+        return self._recall.eligibility_for(message)
+
+    def message_menu(self, message: Message) -> QMenu:
+        """The context menu of one bubble (built, not shown: the caller execs it)."""
+        return self._recall.message_menu(message)
+
+    def current_message(self) -> Message | None:
+        message = self.message_view.currentIndex().data(MessageRole.MESSAGE)
+        return message if isinstance(message, Message) else None
+
+    def recall_current_message(self) -> None:
+        message = self.current_message()
+        if message is None:
+            self.statusBar().showMessage("Select one of your messages to recall it.", 4000)
+            return
+        self.request_recall(message)
+
+    def request_recall(self, message: Message) -> None:
+        """Step 2 of the recall flow: the confirmation dialog (window-modal, not blocking the loop)."""
+        self._recall.request(message)
+
+    def retry_recall(self, message: Message) -> None:
+        self._recall.retry(message)
+
+    def mark_recall_pending(self, account_id: str, message_id: str) -> None:
+        """The request is in flight: the bubble shows "Recalling…" (nothing is removed yet). In its header,
+        where the time was: the row keeps its height, so nothing else moves."""
+        self.message_model.mark_recall_pending(account_id, message_id)
+        self.refresh_recall_log()
+
+    def mark_recall_failed(
+        self,
+        account_id: str,
+        message_id: str,
+        reason_text: str,
+        can_retry: bool,
+        state: RecallState = RecallState.FAILED,
+    ) -> None:
+        """The recall did not remove the message (refused, failed, or not confirmed yet: ``state``):
+        ``reason_text`` (plain words) under the bubble, and "Retry" when it helps.
+
+        An unconfirmed recall always says "Recall not confirmed — checking…" on its bubble (spec §9: never
+        "recalled", never "failed" until evidence says so); the detail goes to the status bar and the
+        recall log."""
+        if state is RecallState.UNCONFIRMED and reason_text and reason_text != UNCONFIRMED_CHECKING:
+            self.statusBar().showMessage(reason_text, 10_000)
+        with self.message_view.keeping_the_newest_in_view():
+            self.message_model.mark_recall_failed(account_id, message_id, reason_text, can_retry, state)
+        self.refresh_recall_log()
+
+    def clear_recall_state(self, account_id: str, message_id: str) -> None:
+        self.message_model.clear_recall_state(account_id, message_id)
+        self.refresh_recall_log()
+
+    def _on_message_view_custom_context_menu_requested(self, pos: QPoint) -> None:
+        index = self.message_view.indexAt(pos)
+        message = index.data(MessageRole.MESSAGE)
+        if isinstance(message, Message):
+            self.message_view.setCurrentIndex(index)
+            self.message_menu(message).exec(self.message_view.viewport().mapToGlobal(pos))
+
+    def _on_message_menu_about_to_show(self) -> None:
+        self._recall.show_eligibility(self.recall_action, self.current_message())
+
+    def _on_message_menu_about_to_hide(self) -> None:
+        self._recall.reset_action(self.recall_action)
+
+    def _on_bubble_delegate_retry_clicked(self, message: Message) -> None:
+        self.retry_recall(message)

@@ -3,26 +3,32 @@
 The panel under the conversation list puts the results (``ui.search_model``, grouped by conversation) in
 their view (``ui.search_view``), says how many were found or why none were, and takes the search box's
 keys. Enter or a double-click on a result asks the window to jump to that message in its thread
-(:func:`reveal_message`).
+(:func:`reveal_message`); ``WindowSearch`` is the main window's side of it (a mixin).
 """
 
 from __future__ import annotations
 
-from typing import Final
+import functools
+from typing import TYPE_CHECKING, Final
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QListView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QListView, QMainWindow, QVBoxLayout, QWidget
 
-from sync.model import ChangeSet, Message
+from sync.model import ChangeSet, Conversation, Message
 
 from .message_model import MessageListModel
 from .palette import Palette
+from .quick_switcher import QuickSwitcher, quick_switch_action
 from .search_model import SEARCH_LIMIT, SearchResultsModel
 from .search_view import SearchResultsView
 from .sources import InboxReader
 from .text import one_line
 from .widgets import plain_label
+
+if TYPE_CHECKING:
+    from .sidebar import Sidebar
+    from .views import MessageListView
 
 REVEAL_PAGES: Final = 400
 """Older pages of the cache a jump may read to find its message (50 messages each)."""
@@ -151,3 +157,60 @@ def reveal_message(view: QListView, model: MessageListModel, message: Message) -
     view.setCurrentIndex(index)
     view.setFocus()
     return True
+
+
+if TYPE_CHECKING:
+    # What the mixin uses of its host, ui.main_window.MainWindow (a QMainWindow): declared for the type
+    # checker only.
+    _WindowHost = QMainWindow
+else:
+    _WindowHost = object
+
+
+class WindowSearch(_WindowHost):
+    """The window's message search and Ctrl+K, and the jump from a result to its message (a mixin of
+    ``ui.main_window.MainWindow``)."""
+
+    if TYPE_CHECKING:
+        _reader: InboxReader
+        _open: Conversation | None
+        sidebar: Sidebar
+        search_edit: QLineEdit
+        message_view: MessageListView
+        message_model: MessageListModel
+
+        def open_conversation(self, conversation: Conversation) -> None: ...
+
+    def _build_search(self) -> None:
+        """Message search under the conversation list (``ui.search``) and Ctrl+K (``ui.quick_switcher``)."""
+        self.search_panel = SearchPanel(self._reader, self)
+        self.search_results = self.search_panel.view
+        self.sidebar.add_below_list(self.search_panel.widget)
+        self.search_panel.attach(self.search_edit)
+        self.search_panel.message_activated.connect(self.jump_to_message)
+        self.search_edit.setPlaceholderText("Search conversations and messages")
+        self.search_edit.textChanged.connect(self._on_search_text_changed)
+        self.sidebar.account_filter_changed.connect(self._on_search_text_changed)
+        self.quick_switcher = QuickSwitcher(self._reader, self)
+        self.quick_switcher.chosen.connect(self.open_conversation)
+        self.quick_switch_action = quick_switch_action(self, self.quick_switcher)
+
+    def jump_to_message(self, message: Message) -> None:
+        """Open the message's conversation and scroll its thread to it, selected (a search result)."""
+        conversation = self._reader.conversation(message.account_id, message.conversation_id)
+        if conversation is None:
+            self.statusBar().showMessage("That conversation is no longer in the cache.", 5000)
+            return
+        key = (conversation.account_id, conversation.conversation_id)
+        if self._open is None or (self._open.account_id, self._open.conversation_id) != key:
+            self.open_conversation(conversation)
+        # After the thread's own first layout, which puts a thread just opened at its newest message.
+        QTimer.singleShot(0, self, functools.partial(self._reveal_message, message))
+
+    def _reveal_message(self, message: Message) -> None:
+        if not reveal_message(self.message_view, self.message_model, message):
+            self.statusBar().showMessage("That message is no longer there (it may have been recalled).", 5000)
+
+    def _on_search_text_changed(self, *_: object) -> None:
+        shown = self.sidebar.shown_account_ids()
+        self.search_panel.search(self.search_edit.text(), shown[0] if shown else None)

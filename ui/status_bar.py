@@ -1,13 +1,15 @@
-"""The window's status bar: sync progress, accounts needing attention, data freshness, sandbox, stream."""
+"""The window's status bar: sync progress, accounts needing attention, data freshness, sandbox, stream;
+and the window's methods that show them (``StatusBarMethods``, a mixin of the main window)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QMenu, QProgressBar, QStatusBar, QToolButton
+from PySide6.QtWidgets import QMainWindow, QMenu, QProgressBar, QStatusBar, QToolButton
 
 from sync.model import StreamState, SyncProgress
 
@@ -15,6 +17,10 @@ from .accounts import AccountStates
 from .sources import RefreshOutcome, ServerFreshness
 from .text import one_line
 from .widgets import plain_label, repolish
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import SignalInstance
+    from PySide6.QtGui import QAction
 
 STREAM_STATE_TEXT = {
     StreamState.LIVE: "● Live",
@@ -333,3 +339,78 @@ class StatusPanel(QObject):
         label.show()
         if not self.freshness_timer.isActive():
             self.freshness_timer.start()
+
+
+if TYPE_CHECKING:
+    # What the mixin uses of its host, ui.main_window.MainWindow (a QMainWindow): declared for the type
+    # checker only.
+    _WindowHost = QMainWindow
+else:
+    _WindowHost = object
+
+
+class StatusBarMethods(_WindowHost):
+    """The status bar as the window's face shows it to the desktop layer, and F5 "Refresh from LinkedIn"
+    (a mixin of ``ui.main_window.MainWindow``, which builds the :class:`StatusPanel`)."""
+
+    if TYPE_CHECKING:
+        status_panel: StatusPanel
+        refresh_action: QAction
+        refresh_requested: SignalInstance
+        _sandbox: bool
+
+        def show_banner(self, text: str, kind: str = "info") -> None: ...
+        def shown_account_ids(self) -> tuple[str, ...]: ...
+        def _update_title(self) -> None: ...
+
+    def set_server_freshness(self, freshness: ServerFreshness) -> None:
+        """C12's ``lastSyncAt`` per account: "LinkedIn data as of 3 min ago" for the accounts shown."""
+        self.status_panel.set_freshness(freshness)
+
+    def update_freshness_text(self) -> None:
+        """Bring "as of N min ago" up to date (the freshness timer calls it once a minute)."""
+        self.status_panel.update_freshness_text()
+
+    def set_refreshing(self, on: bool) -> None:
+        """A "Refresh from LinkedIn" is under way (the action waits for it)."""
+        self.refresh_action.setEnabled(not on)
+        self.status_panel.set_refreshing(on)
+
+    def show_refresh_outcome(self, outcome: RefreshOutcome) -> None:
+        """Say what a refresh did: one status line; a banner when an account (or the whole) failed."""
+        self.set_refreshing(False)
+        problems = self.status_panel.show_refresh_outcome(outcome)
+        if problems:
+            self.show_banner("Refresh from LinkedIn: " + "; ".join(problems), "warning")
+
+    def show_skipped_items(self, count: int) -> None:
+        """A sync pass could not use some items the server sent (counted, logged, never silent)."""
+        self.status_panel.show_skipped_items(count)
+
+    def set_stream_state(self, state: StreamState) -> None:
+        self.status_panel.set_stream_state(state)
+
+    def set_following(self, following: Following | None) -> None:
+        """Another process leads the sync: say whose it follows and whether this one's actions work."""
+        self.status_panel.set_following(following)
+
+    def show_took_over(self, leader_pid: int | None) -> None:
+        """The process this one followed stopped and this one took the sync over."""
+        self.status_panel.show_took_over(leader_pid)
+
+    def set_poll_intervals(self, focused_s: float, background_s: float) -> None:
+        """The polling intervals in use, so that "Polling" can say how late a change may arrive."""
+        self.status_panel.set_poll_intervals(focused_s, background_s)
+
+    def set_sync_progress(self, progress: SyncProgress) -> None:
+        """Show a long sync's progress; hidden once it is finished (or has no known size)."""
+        self.status_panel.set_sync_progress(progress)
+
+    def set_sandbox_mode(self, on: bool) -> None:
+        self._sandbox = on
+        self.status_panel.set_sandbox(on)
+        self._update_title()
+
+    def _on_refresh_action_triggered(self) -> None:
+        if not self.status_panel.refreshing:
+            self.refresh_requested.emit(self.shown_account_ids())
