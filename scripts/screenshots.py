@@ -131,6 +131,19 @@ def main() -> int:
         await asyncio.sleep(0.6)
         app.primaryScreen().grabWindow(0, 20, 20, 1220, 800).save(str(out / "everyday.png"))
         menu.close()
+
+        # Message search (typed into the box above the list: matching conversations and, below them,
+        # matching messages grouped by conversation with the words highlighted), then Ctrl+K.
+        window.search_edit.setText("agenda")
+        await asyncio.sleep(0.8)
+        window.grab().save(str(out / "search.png"))
+        window.search_edit.clear()
+        window.quick_switch_action.trigger()
+        window.quick_switcher.edit.setText("a")
+        await asyncio.sleep(0.5)
+        app.primaryScreen().grabWindow(0, 20, 20, 1220, 800).save(str(out / "quick-switcher.png"))
+        window.quick_switcher.close()
+
         window.open_conversation(conversation)
         await asyncio.sleep(0.3)
 
