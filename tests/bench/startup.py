@@ -83,6 +83,11 @@ def run(options: Options) -> Figure:
             "conversation's account, opened that conversation, scrolled it up to the middle of its first "
             "page, then quit (`WindowManager.close_all`); each restored run is checked to get back the one "
             "window, the account filter, the conversation and the message at the top of the thread",
+            "the app's modules compiled to bytecode before the runs (`tests.bench.__main__.compile_app`, "
+            "as `scripts/run-app.sh` does before every start); until 2026-12-02 the children compiled "
+            "~130 modules from source at every start (this machine sets `PYTHONDONTWRITEBYTECODE`), and "
+            "the bare child imported the benchmark's dataset module (the cache package and peewee) it did "
+            "not use: the 1.36× of 2026-11-27 was measured against that heavier baseline",
             "cache pre-populated once per size with raw `sqlite3` into the schema the app's migration "
             "created (`tests/bench/dataset.py`), kept in the work dir between invocations",
             load_note(paint.loads(runs)),
