@@ -371,6 +371,7 @@ def _run_gui(
         from desktop.windows import WindowManager
 
         service, moved_note = await open_inbox_service(backend, data, crashes.report)
+        service.prewarm_sync_worker()  # its start overlaps the first paint (figure 8)
         crashes.cache_path = service.cache.path
         manager = WindowManager(service, settings, sandbox=backend.sandbox)
         crashes.on_quit = manager.close_all

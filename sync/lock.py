@@ -40,6 +40,23 @@ class DataDirLock:
         self._fd = fd
         return True
 
+    def held_elsewhere(self) -> bool:
+        """True when another process (or another holder in this one) holds the lock now; never waits,
+        never takes it. The answer may be stale the moment it is given: a hint, not a decision."""
+        if self._fd is not None:
+            return False
+        try:
+            fd = os.open(self.path, os.O_RDWR)
+        except OSError:  # no lock file yet (or none this user may open: try_acquire will say so)
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # closing the descriptor drops the lock it may have taken
+        return False
+
     async def acquire(self, poll_s: float = 0.5) -> None:
         """Wait (without blocking the loop) until the lock is ours."""
         # flock has no async wake-up, so polling is the only way to wait without blocking the loop.

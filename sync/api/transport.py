@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import importlib
 import ipaddress
-import uuid
 from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
 from sync.errors import BadServerUrl
+from sync.session import process_session_id
 
 __all__ = [
     "TRANSPORT_MODULES",
@@ -95,16 +95,3 @@ def suggested_base_url(base_url: str) -> str | None:
     found = path.find("/linkedin/")
     path = path[: found + len("/linkedin")] if found >= 0 else path + "/linkedin"
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
-# --- session id -------------------------------------------------------------------------------------
-
-_process_session_id: str | None = None
-
-
-def process_session_id() -> str:
-    """This process's client session id (spec §6), made once and sent on every call and handshake."""
-    global _process_session_id
-    if _process_session_id is None:
-        _process_session_id = uuid.uuid4().hex
-    return _process_session_id

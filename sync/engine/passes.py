@@ -6,8 +6,9 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import replace
+from typing import Any, TypeVar
 
 from sync import evidence, wire
 from sync.cache.reads import MAX_PAGE
@@ -21,6 +22,8 @@ __all__ = ["MAX_LISTING_PAGES", "PAGE_CONVERSATIONS", "SyncEngine"]
 
 # The package's name, not the module's: log filters and the repeat collapser (sync.logs) key on it.
 log = logging.getLogger("sync.engine")
+
+_T = TypeVar("_T")
 
 PAGE_CONVERSATIONS = 100
 MAX_LISTING_PAGES = 10_000
@@ -57,19 +60,13 @@ class SyncEngine(Reconciler):
             else:
                 accounts = await self.discover_accounts()
                 self._accounts = (time.monotonic(), frozenset(a.account_id for a in accounts))
-            listed: list[tuple[Account, list[Conversation], bool]] = []
-            for index, account in enumerate(accounts):
-                self._progress(index, len(accounts), f"account {account.name or account.account_id}")
-                if account.api_seat is False:
-                    await self._mark_account(account, NoApiAccess("A1 says apiSeatAllocated: false"))
-                    continue
-                try:
-                    listed.append((account, *await self._list_conversations(account)))
-                except KEY_WIDE:
-                    raise
-                except KnownError as exc:
-                    log.warning("sync of account %s failed: %s", account.account_id, exc)
-                    await self._mark_account(account, exc)
+            listed = [
+                found
+                for found in await _all_or_none(
+                    [self._listed(index, len(accounts), account) for index, account in enumerate(accounts)]
+                )
+                if found is not None
+            ]
             # Every account's conversations before any account's messages: the whole inbox (previews
             # included) is there before message pages spend the request budget (BENCHMARKS.md, figure 8).
             served: list[str] = []
@@ -90,6 +87,24 @@ class SyncEngine(Reconciler):
         finally:
             self._in_pass = False
             self._change_sets = []
+
+    async def _listed(
+        self, index: int, count: int, account: Account
+    ) -> tuple[Account, list[Conversation], bool] | None:
+        """One account's conversation listing for :meth:`sync_once`; None when the account failed alone
+        (it is marked). A failure of the key, the network or the disk is raised."""
+        self._progress(index, count, f"account {account.name or account.account_id}")
+        if account.api_seat is False:
+            await self._mark_account(account, NoApiAccess("A1 says apiSeatAllocated: false"))
+            return None
+        try:
+            return (account, *await self._list_conversations(account))
+        except KEY_WIDE:
+            raise
+        except KnownError as exc:
+            log.warning("sync of account %s failed: %s", account.account_id, exc)
+            await self._mark_account(account, exc)
+            return None
 
     async def discover_accounts(self) -> list[Account]:
         """A1 for the list, A2 for each account's mailbox prefix (spec A2); stored through the writer.
@@ -387,3 +402,19 @@ class SyncEngine(Reconciler):
         self._skipped += page.skipped
         if page.messages:
             await self._write(self.cache.writer.upsert_messages([message_in(m) for m in page.messages]))
+
+
+async def _all_or_none(awaitables: list[Coroutine[Any, Any, _T]]) -> list[_T]:
+    """Run ``awaitables`` at once (the accounts' conversation listings: each is a chain of C1 pages, so
+    with several accounts the inbox fills in the time of the longest chain, not of their sum; the rate
+    budget still paces every request). Their results in order; when one raises, the others are
+    cancelled and waited for, and that exception is raised as it is (not in an ExceptionGroup: callers
+    tell a failure of the key from one of an account by its type)."""
+    tasks = [asyncio.ensure_future(awaitable) for awaitable in awaitables]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

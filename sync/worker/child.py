@@ -151,7 +151,7 @@ class _Worker:
             self.send(Changes(changes))
 
     async def serve(self, priority: str) -> None:
-        from sync.api import ApiClient
+        from sync.api import ApiClient, preload_transport
         from sync.cache import Cache
         from sync.engine import SyncEngine
 
@@ -172,6 +172,9 @@ class _Worker:
         if config.initial_message_conversations is not None:
             options["initial_message_conversations"] = config.initial_message_conversations
         self.engine = SyncEngine(api, cache, on_progress=lambda p: self.send(Progress(p)), **options)
+        # What the first request would import, before saying ready: a worker started ahead of the first
+        # sync (the GUI's prewarm) then spends that time while the window paints, not in the first sync.
+        preload_transport()
         inbox_fd = self._inbox.fileno()
         loop.add_reader(inbox_fd, self._on_readable)
         self.send(Ready(cache.writer.commit_key, priority))

@@ -6,8 +6,9 @@ documented shapes (spec §8: C1 previews without a URN, no event stream) and lim
 requests refilled at 1/s (the vendor's "60/min with bursts of 100").
 
 Each run is a fresh GUI process on an empty data dir (``python -m tests.bench.first_run child ...``),
-built as ``desktop.app`` builds it: the real InboxService, WindowManager and MainWindow (offscreen), the
-first paint of the empty window, the network side, then ``service.start()`` — the watcher finds no stream
+built as ``desktop.app`` builds it: the real InboxService (its sync worker started at once,
+``prewarm_sync_worker``), WindowManager and MainWindow (offscreen), the first paint of the empty window,
+the network side, then ``service.start()`` — the watcher finds no stream
 (404) and its first polling round runs the first sync in the sync worker process, with the app's own
 request budgets (``WORKER_BUDGET`` for the worker, ``GUI_BUDGET`` for the window's process). Measured:
 
@@ -113,6 +114,7 @@ def child_app(
         bugs: list[BaseException] = []
         backend = Backend(base_url, None, key, False, "environment")
         service = InboxService(backend, data, on_bug=bugs.append)
+        service.prewarm_sync_worker()  # as desktop.app's session(), right after opening the cache
         manager = WindowManager(service, Settings(settings_dir), sandbox=False, recall_grace_s=0)
         window = manager.open_window()
         filled = _filled_paint(window.conversation_view, window.conversation_model)
@@ -369,6 +371,10 @@ def _figure(
             "`desktop.app` builds it; the app's own budgets (`sync.worker.WORKER_BUDGET` for the sync "
             "worker, `GUI_BUDGET` for the window's process); the watcher finds no event stream (404) and "
             "polls: its first round is the first sync, in the sync worker process",
+            "the sync worker process is started right after the cache is opened "
+            "(`InboxService.prewarm_sync_worker`, as `desktop.app` does since 2026-12-02): its start "
+            "overlaps the window's first paint and is no longer inside (b); the row 'from spawn' has it "
+            "either way",
             "the sync's start = `service.start()`, right after the empty window's first paint and the "
             "network side's set-up, as `desktop.app` does; (a)'s end = the first paint event of the "
             "conversation list's viewport while its model has rows; previews counted by a read-only "

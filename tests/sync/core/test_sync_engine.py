@@ -403,3 +403,60 @@ def test_a_fresh_recall_is_judged_even_when_the_server_clock_estimate_steps_back
             assert core.cache.reader.message(account, fresh) is None
 
     asyncio.run(scenario())
+
+
+def test_every_accounts_conversations_are_listed_side_by_side(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    """Each account's listing is a chain of C1 pages; with two accounts both chains run at once, so the
+    inbox fills in the time of the longer one (BENCHMARKS.md figure 8), each request still paced."""
+
+    def c1_received() -> int:
+        return int(sandbox.control("GET", "requests")["routes"].get("GET /conversations", 0))
+
+    async def scenario() -> None:
+        async with open_core(sandbox, tmp_path) as core:
+            assert len([a for a in await core.engine.discover_accounts() if a.api_seat is not False]) == 2
+            sandbox.control(
+                "POST", "faults", {"method": "GET", "path": "^/conversations$", "count": 2, "delay_s": 2}
+            )
+            before = c1_received()
+            sync = asyncio.create_task(core.engine.sync_once(reconcile=False))
+            for _ in range(200):  # the first account's first page is held by the server for 2 s
+                if c1_received() > before:
+                    break
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.5)
+            arrived_while_the_first_was_held = c1_received() - before
+            report = await sync
+            assert arrived_while_the_first_was_held == 2
+            assert not report.account_issues
+
+    asyncio.run(scenario())
+
+
+def test_a_failure_of_the_key_while_accounts_are_listed_ends_the_pass_with_that_error() -> None:
+    """The listings run side by side; a key-wide failure in one cancels the others and is raised as it
+    is (not wrapped in an exception group), so callers still tell it from an account's own failure."""
+    from sync.engine.passes import _all_or_none
+    from sync.errors import SignedOut
+
+    cancelled: list[str] = []
+
+    async def listing_that_waits() -> str:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.append("the other account")
+            raise
+        return "never"
+
+    async def listing_refused() -> str:
+        await asyncio.sleep(0.01)
+        raise SignedOut("401: the key was revoked")
+
+    async def scenario() -> None:
+        with pytest.raises(SignedOut, match="revoked"):
+            await _all_or_none([listing_that_waits(), listing_refused()])
+        assert cancelled == ["the other account"]
+        assert await _all_or_none([asyncio.sleep(0, "a"), asyncio.sleep(0, "b")]) == ["a", "b"]
+
+    asyncio.run(scenario())
