@@ -40,6 +40,7 @@ from sync.logs import flush_repeats, limit_repeats
 
 if TYPE_CHECKING:
     from desktop.services import InboxService
+    from desktop.windows import WindowManager
     from ui.dialogs import StorageProblemDialog
 
 log = logging.getLogger("connectsafely")
@@ -115,9 +116,12 @@ def storage_problem_dialog(error: LocalStorageError, *, at_start: bool = True) -
     )
 
 
-async def ask_about_storage(error: LocalStorageError) -> str:
+async def ask_about_storage(
+    error: LocalStorageError, on_quit_signal: Callable[[], None] | None = None
+) -> str:
     """Show the dialog for a cache that could not be opened and wait for the user's choice (``"fresh"``,
-    ``"retry"`` or ``"quit"``). SIGTERM and SIGINT answer Quit, so a logout still ends the app cleanly."""
+    ``"retry"`` or ``"quit"``). SIGTERM and SIGINT answer Quit, so a logout still ends the app cleanly;
+    afterwards they go back to ``on_quit_signal`` (the app's own handler), else to the default action."""
     dialog = storage_problem_dialog(error)
     loop = asyncio.get_running_loop()
     choice: asyncio.Future[str] = loop.create_future()
@@ -139,7 +143,10 @@ async def ask_about_storage(error: LocalStorageError) -> str:
         return await choice
     finally:
         for signum in signals:
-            loop.remove_signal_handler(signum)
+            if on_quit_signal is None:
+                loop.remove_signal_handler(signum)
+            else:
+                loop.add_signal_handler(signum, on_quit_signal)
         dialog.hide()
         dialog.deleteLater()
 
@@ -154,11 +161,14 @@ class StorageQuit(Exception):
 
 
 async def open_inbox_service(
-    backend: backends.Backend, data: Path, on_bug: Callable[[BaseException], None]
+    backend: backends.Backend,
+    data: Path,
+    on_bug: Callable[[BaseException], None],
+    on_quit_signal: Callable[[], None] | None = None,
 ) -> tuple[InboxService, str]:
     """The process's InboxService on ``backend``'s cache, asking the user what to do while the cache
     cannot be opened; returns it with a note for the windows (what was moved aside), or raises
-    :class:`StorageQuit`."""
+    :class:`StorageQuit`. ``on_quit_signal``: the SIGTERM/SIGINT handler to put back after a dialog."""
     from desktop.services import InboxService
 
     path = backend.cache_path(data)
@@ -171,7 +181,7 @@ async def open_inbox_service(
             if error is None:
                 raise
         log.warning("the cache cannot be opened: %s", error)
-        choice = await ask_about_storage(error)
+        choice = await ask_about_storage(error, on_quit_signal)
         while choice == "fresh":
             try:
                 moved = move_damaged_cache_aside(path)
@@ -180,7 +190,7 @@ async def open_inbox_service(
                 if problem is None:
                     raise
                 log.warning("the damaged cache could not be moved aside: %s", problem)
-                choice = await ask_about_storage(problem)
+                choice = await ask_about_storage(problem, on_quit_signal)
                 continue
             kept = moved.moved[0].name if moved.moved else path.name
             saved = (
@@ -366,37 +376,53 @@ def _run_gui(
         return 2
     started: list[backends.SandboxProcess] = [] if sandbox is None else [sandbox]
 
+    # A logout or `kill` (SIGTERM) and Ctrl+C close the windows the normal way, so state is saved and a
+    # sandbox this process started is stopped. The handlers are installed before anything else runs on
+    # the loop: a signal during start-up (before the first paint, while the sync worker starts) must not
+    # end the process by the default action, skipping all of that.
+    quitting: list[bool] = []
+    managers: list[WindowManager] = []
+
+    def on_quit_signal() -> None:
+        quitting.append(True)
+        for manager in managers:
+            manager.close_all()
+
     async def session(backend: backends.Backend, note: str) -> bool:
         """One backend's windows; True when the user switched service and wants them back."""
         from desktop.windows import WindowManager
 
-        service, moved_note = await open_inbox_service(backend, data, crashes.report)
+        service, moved_note = await open_inbox_service(backend, data, crashes.report, on_quit_signal)
         service.prewarm_sync_worker()  # its start overlaps the first paint (figure 8)
         crashes.cache_path = service.cache.path
         manager = WindowManager(service, settings, sandbox=backend.sandbox)
         crashes.on_quit = manager.close_all
+        managers[:] = [manager]
         try:
             manager.open_saved_windows()
+            if quitting:  # asked to quit while the cache was being opened
+                manager.close_all()
             for text in [t for t in (note, moved_note) if t]:
                 for window in manager.windows:
                     window.show_banner(text, "info")
             # The cached inbox first; the network side (imports, client, sync, stream) right after.
-            await first_paint(manager.windows[0].conversation_view.viewport())
-            await service.prepare_network_side()
-            freeze_start_up_objects()
-            service.start()
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                # A logout or `kill` closes the windows the normal way, so state is saved and a
-                # sandbox this process started is stopped.
-                with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.add_signal_handler(signum, manager.close_all)
+            if manager.windows:
+                await first_paint(manager.windows[0].conversation_view.viewport())
+            if manager.windows and not quitting:
+                await service.prepare_network_side()
+                freeze_start_up_objects()
+                service.start()
             await manager.wait_all_closed()
         finally:
+            managers.clear()
             await service.close()
-        return manager.backend_changed
+        return manager.backend_changed and not quitting
 
     async def main() -> int:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, on_quit_signal)
         current, current_note = backend, note
         while await session(current, current_note):
             # Settings saved a key (or removed it): reopen the windows on the newly chosen backend.

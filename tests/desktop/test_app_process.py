@@ -164,3 +164,38 @@ def test_a_data_dir_that_is_a_file_brings_up_a_dialog(tmp_path: Path) -> None:
         if app.poll() is None:
             app.kill()
             app.communicate()
+
+
+def test_a_sigterm_during_start_up_still_closes_the_app_cleanly(tmp_path: Path) -> None:
+    """The SIGTERM handler used to be installed only once the sync had started; a logout or `kill` during
+    start-up (here: as soon as the sync worker, started with the cache, is there, before the first
+    paint) ended the process by the default action (-15), skipping the saved state and the sandbox's
+    stop. Seen in CI once the worker started earlier."""
+    data = tmp_path / "data"
+    app = subprocess.Popen(
+        [sys.executable, "-m", "desktop.cli", "--data-dir", str(data)],
+        cwd=ROOT,
+        env=gui_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        endpoint = data / "sandbox" / "endpoint.json"
+        wait_for(endpoint.exists, 30, "the sandbox the app starts")
+        sandbox_pid = json.loads(endpoint.read_text())["pid"]
+        workers: list[int] = []
+
+        def worker_started() -> bool:
+            workers[:] = live_children(app.pid, b"sync.worker")
+            return bool(workers)
+
+        wait_for(worker_started, 30, "the sync worker")
+        app.send_signal(signal.SIGTERM)
+        assert app.wait(30) == 0, app.stderr.read() if app.stderr else ""
+        wait_for(lambda: not alive(sandbox_pid), 10, "the sandbox to stop")
+        wait_for(lambda: not alive(workers[0]), 10, "the sync worker to stop")
+        assert "Traceback" not in (data / "connectsafely-desktop.log").read_text()
+    finally:
+        if app.poll() is None:
+            app.kill()
+        app.communicate()
