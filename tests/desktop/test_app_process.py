@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,18 +53,28 @@ def synced_conversations(data: Path) -> int:
         return 0
 
 
-def test_without_a_key_the_app_runs_the_sandbox_and_stops_it_when_its_window_closes(tmp_path: Path) -> None:
+def gui_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTSAFELY_")}
     env.update({"QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)})
     env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
-    data = tmp_path / "data"
-    app = subprocess.Popen(
+    return env
+
+
+def start_app(data: Path, *, text: bool = False) -> subprocess.Popen[Any]:
+    """The GUI as `connectsafely-desktop` runs it, offscreen, on ``data``, with no key configured."""
+    return subprocess.Popen(
         [sys.executable, "-m", "desktop.cli", "--data-dir", str(data)],
         cwd=ROOT,
-        env=env,
+        env=gui_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        text=text,
     )
+
+
+def test_without_a_key_the_app_runs_the_sandbox_and_stops_it_when_its_window_closes(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    app = start_app(data)
     try:
         endpoint = data / "sandbox" / "endpoint.json"
         wait_for(endpoint.exists, 30, "the sandbox the app starts")
@@ -92,13 +103,6 @@ def test_without_a_key_the_app_runs_the_sandbox_and_stops_it_when_its_window_clo
         app.communicate()
 
 
-def gui_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTSAFELY_")}
-    env.update({"QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)})
-    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
-    return env
-
-
 def test_a_damaged_cache_brings_up_a_dialog_instead_of_a_silent_exit(tmp_path: Path) -> None:
     """Issue 15: with a truncated cache the app exited in 0.6 s with nothing on screen. Now it stays up
     with the damaged-cache dialog (offscreen here, so the log says what it showed), and a SIGTERM — what
@@ -116,13 +120,7 @@ def test_a_damaged_cache_brings_up_a_dialog_instead_of_a_silent_exit(tmp_path: P
         Cache.open_file(path).close()
         with open(path, "r+b") as file:
             file.write(b"\xff" * 100)  # page 1's header: "file is not a database"
-        app = subprocess.Popen(
-            [sys.executable, "-m", "desktop.cli", "--data-dir", str(data)],
-            cwd=ROOT,
-            env=gui_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        app = start_app(data)
         try:
             log = data / "connectsafely-desktop.log"
             wait_for(lambda: log.exists() and "cache cannot be opened" in log.read_text(), 30, "the dialog")
@@ -144,14 +142,7 @@ def test_a_damaged_cache_brings_up_a_dialog_instead_of_a_silent_exit(tmp_path: P
 def test_a_data_dir_that_is_a_file_brings_up_a_dialog(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.write_text("a file where the data dir should be")
-    app = subprocess.Popen(
-        [sys.executable, "-m", "desktop.cli", "--data-dir", str(data)],
-        cwd=ROOT,
-        env=gui_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    app = start_app(data, text=True)
     try:
         time.sleep(3.0)
         assert app.poll() is None, "the app exited instead of saying what is wrong"
@@ -172,13 +163,7 @@ def test_a_sigterm_during_start_up_still_closes_the_app_cleanly(tmp_path: Path) 
     paint) ended the process by the default action (-15), skipping the saved state and the sandbox's
     stop. Seen in CI once the worker started earlier."""
     data = tmp_path / "data"
-    app = subprocess.Popen(
-        [sys.executable, "-m", "desktop.cli", "--data-dir", str(data)],
-        cwd=ROOT,
-        env=gui_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    app = start_app(data)
     try:
         endpoint = data / "sandbox" / "endpoint.json"
         wait_for(endpoint.exists, 30, "the sandbox the app starts")
