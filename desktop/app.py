@@ -26,6 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Final
 
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -300,18 +301,25 @@ class _PaintWatcher(QObject):
         if not self._done.done():  # several paints may queue this before it runs
             self._done.set_result(None)
 
+    def on_widget_destroyed(self) -> None:
+        self._resolve()
+
 
 async def first_paint(widget: QWidget, timeout_s: float = 3.0) -> None:
     """Wait until ``widget`` has painted once (at most ``timeout_s``: never block start-up on it)."""
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     watcher = _PaintWatcher(done)
     widget.installEventFilter(watcher)
+    # Closed while waiting (a SIGTERM or Quit during start-up): nothing will paint, and the widget
+    # may be gone by the time the wait ends.
+    widget.destroyed.connect(watcher.on_widget_destroyed)
     try:
         await asyncio.wait_for(done, timeout_s)
     except TimeoutError:
         log.info("no paint within %.0f s; starting sync anyway", timeout_s)
     finally:
-        widget.removeEventFilter(watcher)
+        if shiboken6.isValid(widget):
+            widget.removeEventFilter(watcher)
 
 
 def choose_backend(

@@ -564,6 +564,11 @@ def _run_sandbox(argv: Sequence[str]) -> int:
 
 
 def _run_gui(args: argparse.Namespace) -> int:
+    from sync.worker.proxy import prelaunch
+
+    # The sync worker's interpreter and imports overlap Qt's import and the window's build (the worker
+    # is adopted once the cache is open, or ended: ARCHITECTURE.md §11).
+    prelaunch()
     from desktop.app import run_gui
 
     return run_gui(args)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, Self, TypeVar
@@ -62,6 +63,14 @@ def _size_text(size: int) -> str:
     if size >= 1024 and size % 1024 == 0:
         return f"{size // 1024} KiB"
     return f"{size} bytes"
+
+
+def _plain_transport_context() -> ssl.SSLContext:
+    """The TLS context of a client whose base URL is plain ``http`` (loopback only: see
+    :func:`check_transport_url`) and which follows no redirect, so never speaks TLS: an empty trust store
+    that fails closed should it ever try, instead of the CA bundle httpx would parse for nothing (20 to
+    50 ms of every start of the embedded sandbox's worker and window: BENCHMARKS.md figure 8)."""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 class _Secret:
@@ -141,6 +150,7 @@ class RequestPlumbing:
             # A redirect is not part of the contract, and following one could carry the key elsewhere.
             follow_redirects=False,
             transport=transport,
+            verify=_plain_transport_context() if urlsplit(self.base_url).scheme == "http" else True,
         )
 
     def __repr__(self) -> str:

@@ -115,31 +115,34 @@ class SyncEngine(Reconciler):
         self._other_requests += 1
         self._skipped += listed.skipped
         known = {a.account_id: a.mailbox for a in self.cache.reader.accounts() if a.mailbox}
-        accounts: list[Account] = []
+        unique: list[Account] = []
         listed_ids: set[str] = set()
         for account in listed.accounts:
-            if account.account_id in listed_ids:
-                continue  # listed twice: synced once
-            listed_ids.add(account.account_id)
-            if account.account_id in known:
-                accounts.append(replace(account, mailbox=account.mailbox or known[account.account_id]))
-                continue
-            if account.api_seat is False or account.account_id in self._status_asked:
-                # A seatless account answers 403 to everything; A2 was asked already this session and
-                # had no prefix (the vendor's never has): the first C1 page gives it.
-                accounts.append(account)
-                continue
-            self._status_asked.add(account.account_id)
-            self._other_requests += 1
-            try:
-                status = await self.api.account_status(account.account_id)
-            except KnownError as exc:
-                # The prefix can still come from the first C1 page (spec A2 fallback).
-                log.warning("account status of %s failed: %s", account.account_id, exc)
-                status = account
-            accounts.append(replace(account, mailbox=status.mailbox or account.mailbox))
+            if account.account_id not in listed_ids:  # listed twice: synced once
+                listed_ids.add(account.account_id)
+                unique.append(account)
+        # The A2 calls side by side, like the listings after them: each is a round trip before C1.
+        accounts = await _all_or_none([self._with_mailbox(account, known) for account in unique])
         await self._write(self.cache.writer.upsert_accounts(accounts))
         return accounts
+
+    async def _with_mailbox(self, account: Account, known: dict[str, str]) -> Account:
+        """``account`` with its mailbox prefix: the cached one, else A2's (once per session)."""
+        if account.account_id in known:
+            return replace(account, mailbox=account.mailbox or known[account.account_id])
+        if account.api_seat is False or account.account_id in self._status_asked:
+            # A seatless account answers 403 to everything; A2 was asked already this session and had
+            # no prefix (the vendor's never has): the first C1 page gives it.
+            return account
+        self._status_asked.add(account.account_id)
+        self._other_requests += 1
+        try:
+            status = await self.api.account_status(account.account_id)
+        except KnownError as exc:
+            # The prefix can still come from the first C1 page (spec A2 fallback).
+            log.warning("account status of %s failed: %s", account.account_id, exc)
+            return account
+        return replace(account, mailbox=status.mailbox or account.mailbox)
 
     async def sync_account(self, account: Account) -> None:
         """One account: C1 pages (all on a first run, until the first unchanged one later), then C2."""

@@ -22,6 +22,7 @@ import contextlib
 import ctypes
 import dataclasses
 import gc
+import importlib
 import logging
 import logging.handlers
 import os
@@ -69,6 +70,15 @@ def _load_malloc_trim() -> Callable[[int], int] | None:
 
 
 _malloc_trim = _load_malloc_trim()
+
+
+def _preload() -> None:
+    """Import what :meth:`_Worker.serve` and a first request need."""
+    for name in ("sync.api", "sync.cache", "sync.engine"):
+        importlib.import_module(name)
+    from sync.api import preload_transport
+
+    preload_transport()
 
 
 def _read_config(conn: Connection) -> WorkerConfig:
@@ -151,7 +161,7 @@ class _Worker:
             self.send(Changes(changes))
 
     async def serve(self, priority: str) -> None:
-        from sync.api import ApiClient, preload_transport
+        from sync.api import ApiClient
         from sync.cache import Cache
         from sync.engine import SyncEngine
 
@@ -172,9 +182,6 @@ class _Worker:
         if config.initial_message_conversations is not None:
             options["initial_message_conversations"] = config.initial_message_conversations
         self.engine = SyncEngine(api, cache, on_progress=lambda p: self.send(Progress(p)), **options)
-        # What the first request would import, before saying ready: a worker started ahead of the first
-        # sync (the GUI's prewarm) then spends that time while the window paints, not in the first sync.
-        preload_transport()
         inbox_fd = self._inbox.fileno()
         loop.add_reader(inbox_fd, self._on_readable)
         self.send(Ready(cache.writer.commit_key, priority))
@@ -241,13 +248,19 @@ def main() -> int:
     outbox = Connection(os.dup(1), readable=False)
     os.dup2(2, 1)  # a stray print goes to stderr, not into a frame
     inbox = Connection(0, writable=False)
+    # Background priority and what a pass needs, before the configuration: a worker started ahead
+    # (sync.worker.proxy.prelaunch) does this while its parent imports and builds its window, at a
+    # priority that leaves the cores to it.
+    priority = run_in_background()
+    _preload()
     try:
         config = _read_config(inbox)
-    except (EOFError, FrameError) as exc:
-        print(f"sync-worker: no configuration: {str(exc) or 'the parent closed the pipe'}", file=sys.stderr)
+    except EOFError:
+        return 0  # the parent closed the pipe before a configuration: a worker started ahead, not needed
+    except FrameError as exc:
+        print(f"sync-worker: no configuration: {exc}", file=sys.stderr)
         return 2
     _configure_logging(config)
-    priority = run_in_background()
     started = time.monotonic()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_Worker(config, inbox, outbox).serve(priority))

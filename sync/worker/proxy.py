@@ -13,6 +13,7 @@ that is lost fails the calls in flight with :class:`~sync.worker.protocol.Worker
 from __future__ import annotations
 
 import asyncio
+import atexit
 import collections
 import contextlib
 import logging
@@ -67,6 +68,98 @@ COMMAND: Final = (sys.executable, "-m", "sync.worker")
 """The worker process (:mod:`sync.worker.__main__`); its configuration comes down the pipe."""
 
 
+_Launched = tuple["subprocess.Popen[bytes]", Connection, Connection]
+"""A worker process and the parent's ends of its pipes (to its stdin, from its stdout)."""
+
+_prelaunched: _Launched | None = None
+
+
+def _spawn(command: list[str]) -> _Launched:
+    """Start a worker process; it reads its configuration from the pipe (nothing on its command line).
+    Raises :class:`WorkerLost` when it cannot be started."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Two one-way pipes (close-on-exec: no other child inherits an end); the worker gets its ends as
+    # stdin and stdout, so nothing of the protocol is on its command line.
+    child_in, to_child = multiprocessing.connection.Pipe(duplex=False)
+    from_child, child_out = multiprocessing.connection.Pipe(duplex=False)
+    try:
+        # Popen, not asyncio's subprocess API: that needs a child watcher qasync does not promise, and
+        # a spawn (vfork + exec) is a few milliseconds.
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
+            command, stdin=child_in.fileno(), stdout=child_out.fileno(), env=env, close_fds=True
+        )
+    except OSError as exc:
+        to_child.close()
+        from_child.close()
+        raise WorkerLost(f"the sync worker did not start: {exc}") from None
+    except BaseException:
+        to_child.close()
+        from_child.close()
+        raise
+    finally:
+        child_in.close()
+        child_out.close()
+    return proc, to_child, from_child
+
+
+def prelaunch() -> None:
+    """Start a sync worker process now, before this process knows the service, the key or the cache: it
+    imports what a pass needs (about 0.2 s on a 2-core machine) while this process imports and builds
+    its window, and the first :class:`SyncWorker` to start adopts it and sends it its configuration
+    (BENCHMARKS.md figure 8). ``desktop.app`` calls it first thing. A worker never adopted ends at
+    :func:`discard_prelaunched` or with this process: its pipe closes before a configuration came, and
+    it exits quietly. Does nothing when one is waiting already; a failure to start is only logged (the
+    first pass starts a worker the usual way, and reports)."""
+    global _prelaunched
+    if _prelaunched is not None:
+        return
+    try:
+        _prelaunched = _spawn(list(COMMAND))
+    except WorkerLost as exc:
+        log.info("no sync worker started ahead: %s", exc)
+        return
+    atexit.register(_reap_at_exit)
+
+
+def discard_prelaunched() -> None:
+    """End the prelaunched worker if no one adopted it (this process follows another's sync, or quits).
+    Does not wait: the process is reaped at exit."""
+    global _prelaunched
+    launched, _prelaunched = _prelaunched, None
+    if launched is not None:
+        _close_pipes(launched)
+        _discarded.append(launched[0])
+
+
+def _adopt_prelaunched() -> _Launched | None:
+    global _prelaunched
+    launched, _prelaunched = _prelaunched, None
+    if launched is not None and launched[0].poll() is not None:  # it died waiting: start another
+        _close_pipes(launched)
+        return None
+    return launched
+
+
+def _close_pipes(launched: _Launched) -> None:
+    for conn in launched[1:]:
+        with contextlib.suppress(OSError):
+            conn.close()
+
+
+_discarded: list[subprocess.Popen[bytes]] = []
+
+
+def _reap_at_exit() -> None:
+    discard_prelaunched()
+    for proc in _discarded:
+        try:
+            proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    _discarded.clear()
+
+
 @dataclass(frozen=True)
 class WorkerConfig:
     """What the worker needs; the first frame. The key is kept out of ``repr`` (and so out of logs)."""
@@ -106,8 +199,12 @@ class SyncWorker:
         on_lost: Callable[[], None] | None = None,
         start_timeout_s: float = START_TIMEOUT_S,
         command: list[str] | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.config = config
+        self._given_loop = loop
+        """The loop it serves (its frames are read there); None: the running one when it starts. Given
+        when :meth:`launch` may be called before that loop runs."""
         self._on_changes = on_changes
         self._on_progress = on_progress
         self._on_lost = on_lost
@@ -167,16 +264,28 @@ class SyncWorker:
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
+    def launch(self) -> None:
+        """Start the worker process now and return at once: its interpreter start, imports and cache open
+        then overlap whatever the caller does next (the window's first paint). :meth:`start`, or the
+        first pass, waits for it to be ready. A no-op when a worker runs or is starting, or once closed.
+        Raises :class:`WorkerLost` when the process cannot be started."""
+        if self._closed or self._proc is not None:
+            return
+        self._launch()
+
     async def start(self) -> None:
         """Start the worker unless it runs; returns once it is ready. Raises :class:`WorkerLost`."""
         async with self._start_lock:
             if self._closed:
                 raise WorkerLost("the sync worker is closed")
-            if self.running and self._ready is not None and self._ready.done():
+            if self.running and self._ready is not None:
+                if not self._ready.done():  # launched ahead (:meth:`launch`): wait for it
+                    await self._wait_ready()
                 return
             if self._proc is not None:
                 self._lost("the sync worker exited")  # its end of output may not have been read yet
-            await self._spawn()
+            self._launch()
+            await self._wait_ready()
 
     async def close(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
         """Ask the worker to stop (it finishes the write in hand), kill it after ``timeout_s``. Idempotent."""
@@ -194,43 +303,38 @@ class SyncWorker:
             await asyncio.to_thread(proc.wait)
         self._lost("the sync worker was closed")
 
-    async def _spawn(self) -> None:
-        loop = asyncio.get_running_loop()
+    def _launch(self) -> None:
+        loop = self._given_loop or asyncio.get_running_loop()
         self._reader = FrameReader()
         self._ready = loop.create_future()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        # Two one-way pipes (close-on-exec: no other child inherits an end); the worker gets its ends as
-        # stdin and stdout, so nothing of the protocol is on its command line.
-        child_in, to_child = multiprocessing.connection.Pipe(duplex=False)
-        from_child, child_out = multiprocessing.connection.Pipe(duplex=False)
-        try:
-            # Popen, not asyncio's subprocess API: that needs a child watcher qasync does not promise, and
-            # a spawn (vfork + exec) is a few milliseconds.
-            proc = subprocess.Popen(  # noqa: S603, ASYNC220 - our own interpreter and module, no shell
-                self._command, stdin=child_in.fileno(), stdout=child_out.fileno(), env=env, close_fds=True
-            )
-        except BaseException:
-            to_child.close()
-            from_child.close()
-            raise
-        finally:
-            child_in.close()
-            child_out.close()
+        launched = _adopt_prelaunched() if self._command == list(COMMAND) else None
+        if launched is None:
+            launched = _spawn(self._command)
+        proc, to_child, from_child = launched
         self._proc, self._to_child, self._from_child = proc, to_child, from_child
         self.starts += 1
         os.set_blocking(from_child.fileno(), False)
         loop.add_reader(from_child.fileno(), self._on_readable, proc)
         try:
             self._send(self.config)
-            async with asyncio.timeout(self._start_timeout_s):
-                ready = await self._ready
-        except TimeoutError:
-            self._lost("the sync worker did not start in time")
-            proc.kill()
-            raise WorkerLost("the sync worker did not start in time") from None
         except OSError as exc:
             self._lost(f"the sync worker could not be told its configuration: {exc}")
             raise WorkerLost(f"the sync worker did not start: {exc}") from None
+
+    async def _wait_ready(self) -> None:
+        proc, ready_future = self._proc, self._ready
+        if proc is None or ready_future is None:
+            raise WorkerLost("the sync worker is not running")
+        try:
+            async with asyncio.timeout(self._start_timeout_s):
+                # Shielded: a caller cancelled while waiting must not cancel the readiness itself (a
+                # cancelled future would count as "ready" for the next caller).
+                ready = await asyncio.shield(ready_future)
+        except TimeoutError:
+            if self._proc is proc:
+                self._lost("the sync worker did not start in time")
+                proc.kill()
+            raise WorkerLost("the sync worker did not start in time") from None
         self.commit_key = ready.commit_key
         self.commit_keys.add(ready.commit_key)
         log.info("sync worker %d ready (%s)", proc.pid, ready.priority)
@@ -360,7 +464,7 @@ class SyncWorker:
         error = WorkerLost(reason)
         if self._ready is not None and not self._ready.done():
             self._ready.set_exception(error)
-            self._ready.exception()  # retrieved: _spawn may be gone already
+            self._ready.exception()  # retrieved: no one may be waiting for it
         pending, self._pending = self._pending, {}
         for future in pending.values():
             if not future.done():

@@ -159,9 +159,11 @@ def test_a_data_dir_that_is_a_file_brings_up_a_dialog(tmp_path: Path) -> None:
 
 def test_a_sigterm_during_start_up_still_closes_the_app_cleanly(tmp_path: Path) -> None:
     """The SIGTERM handler used to be installed only once the sync had started; a logout or `kill` during
-    start-up (here: as soon as the sync worker, started with the cache, is there, before the first
-    paint) ended the process by the default action (-15), skipping the saved state and the sandbox's
-    stop. Seen in CI once the worker started earlier."""
+    start-up (here: as soon as the sandbox is up and the sync worker, started ahead, is there, before the
+    first paint) ended the process by the default action (-15), skipping the saved state and the
+    sandbox's stop. Seen in CI once the worker started earlier. Since the worker is started first thing
+    (``sync.worker.proxy.prelaunch``), the signal lands during the first paint's wait, which then failed
+    on the deleted window (exit 1): see test_first_paint.py."""
     data = tmp_path / "data"
     app = start_app(data)
     try:
