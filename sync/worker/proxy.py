@@ -150,13 +150,14 @@ _discarded: list[subprocess.Popen[bytes]] = []
 
 
 def _reap_at_exit() -> None:
+    # An unadopted worker holds nothing (no cache, no key): ended at once rather than waited for, since at
+    # background priority it may still be importing behind a busy machine.
     discard_prelaunched()
     for proc in _discarded:
-        try:
-            proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:
+            with contextlib.suppress(OSError):
+                proc.kill()
+        proc.wait()
     _discarded.clear()
 
 
