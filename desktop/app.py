@@ -377,6 +377,28 @@ def _run_gui(
 ) -> int:
     crashes = CrashReporter(log_path)
     sys.excepthook = crashes.excepthook
+    # A SIGTERM or Ctrl+C while the sandbox starts, before the loop runs, is kept and honoured once it
+    # does: the default action would end the process there and then, leaving the sandbox it started.
+    early_signals: list[int] = []
+    previous = {
+        signum: signal.signal(signum, lambda signum, _frame: early_signals.append(signum))
+        for signum in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        return _run_gui_session(app, args, data, settings, crashes, early_signals)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _run_gui_session(
+    app: QApplication,
+    args: argparse.Namespace,
+    data: Path,
+    settings: Settings,
+    crashes: CrashReporter,
+    early_signals: list[int],
+) -> int:
     try:
         backend, sandbox, note = choose_backend(data, settings, args)
     except backends.ConfigError as exc:
@@ -431,6 +453,9 @@ def _run_gui(
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, on_quit_signal)
+        if early_signals:
+            log.info("quit: signal %d came while the app was starting", early_signals[0])
+            return 0
         current, current_note = backend, note
         while await session(current, current_note):
             # Settings saved a key (or removed it): reopen the windows on the newly chosen backend.

@@ -106,7 +106,7 @@ def prelaunch() -> None:
     """Start a sync worker process now, before this process knows the service, the key or the cache: it
     imports what a pass needs (about 0.2 s on a 2-core machine) while this process imports and builds
     its window, and the first :class:`SyncWorker` to start adopts it and sends it its configuration
-    (BENCHMARKS.md figure 8). ``desktop.app`` calls it first thing. A worker never adopted ends at
+    (BENCHMARKS.md figure 8). ``desktop.cli`` calls it first thing. A worker never adopted ends at
     :func:`discard_prelaunched` or with this process: its pipe closes before a configuration came, and
     it exits quietly. Does nothing when one is waiting already; a failure to start is only logged (the
     first pass starts a worker the usual way, and reports)."""
@@ -150,13 +150,14 @@ _discarded: list[subprocess.Popen[bytes]] = []
 
 
 def _reap_at_exit() -> None:
+    # An unadopted worker holds nothing (no cache, no key): ended at once rather than waited for, since at
+    # background priority it may still be importing behind a busy machine.
     discard_prelaunched()
     for proc in _discarded:
-        try:
-            proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:
+            with contextlib.suppress(OSError):
+                proc.kill()
+        proc.wait()
     _discarded.clear()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -47,20 +48,50 @@ class LatenessProbe(QObject):
         self._timer.timeout.connect(self._on_timer_timeout)
         self._last: float | None = None
         self.samples: list[float] = []
+        self.collections: list[tuple[int, float]] = []
+        """This process's garbage collections while probing: (generation, milliseconds)."""
+        self.worst_at: tuple[float, float] = (0.0, 0.0)
+        """(start, end) of the worst tick interval (``perf_counter()``), for :meth:`worst_in_gc_ms`."""
+        self._worst = -1.0
+        self._spans: list[tuple[float, float, int]] = []
+        self._gc_started = 0.0
 
     def start(self) -> None:
         self.samples = []
+        self.collections = []
+        self._spans = []
+        self._worst = -1.0
         self._last = None
+        gc.callbacks.append(self._on_gc)
         self._timer.start()
 
     def stop(self) -> list[float]:
         self._timer.stop()
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(self._on_gc)
         return self.samples
+
+    def worst_in_gc_ms(self) -> float:
+        """Milliseconds of garbage collection inside the worst tick interval (0: the worst stall was
+        something else)."""
+        start, end = self.worst_at
+        return sum(max(0.0, min(end, b) - max(start, a)) for a, b, _ in self._spans) * 1000
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            ended = time.perf_counter()
+            self._spans.append((self._gc_started, ended, info["generation"]))
+            self.collections.append((info["generation"], (ended - self._gc_started) * 1000))
 
     def _on_timer_timeout(self) -> None:
         now = time.perf_counter()
         if self._last is not None:
-            self.samples.append(max(0.0, (now - self._last) * 1000 - TICK_MS))
+            late = max(0.0, (now - self._last) * 1000 - TICK_MS)
+            self.samples.append(late)
+            if late > self._worst:
+                self._worst, self.worst_at = late, (self._last, now)
         self._last = now
 
 

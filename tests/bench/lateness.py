@@ -96,6 +96,8 @@ def child(argv: list[str]) -> None:
             pages = await pull_everything(session.service, args.conversations)
             sync_s = time.perf_counter() - started
             busy = probe.stop()
+            collections = probe.collections
+            worst_in_gc = probe.worst_in_gc_ms()
             # The last coalesced model updates, and the worker handing memory back after its pass
             # (sync.worker.child.TRIM_AFTER_S): neither belongs to the idle baseline.
             await asyncio.sleep(3.0)
@@ -116,6 +118,10 @@ def child(argv: list[str]) -> None:
                 "ticks_idle": len(idle),
                 "rows_shown": window.conversation_model.rowCount(),
                 "worker_starts": session.service.sync_worker.starts,
+                "gc_count": len(collections),
+                "gc_full": sum(1 for generation, _ in collections if generation == 2),
+                "gc_max_ms": max((ms for _, ms in collections), default=0.0),
+                "worst_in_gc_ms": worst_in_gc,
             }
         finally:
             await gui.close_session(session)
@@ -200,6 +206,12 @@ def run(options: Options) -> Figure:
             "whose cap on conversations read (500 per account) is raised to all of them: the first run plus "
             "the background trickle (the newest page of every other conversation), newest first; no local "
             "pacing (`budget=None`)",
+            "garbage collections in the window's process during the sync, per run: "
+            + "; ".join(
+                f"{int(r['gc_count'])} ({int(r['gc_full'])} full), longest {fmt(r['gc_max_ms'], 'ms')}, "
+                f"{fmt(r['worst_in_gc_ms'], 'ms')} of it inside the worst stall"
+                for r in results
+            ),
             "the sandbox runs in its own process on the same 2 cores, at background priority "
             "(`--background`) as the app runs its embedded sandbox; the 'normal priority' row is the same "
             "run with the sandbox started without it",

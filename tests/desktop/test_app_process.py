@@ -157,6 +157,33 @@ def test_a_data_dir_that_is_a_file_brings_up_a_dialog(tmp_path: Path) -> None:
             app.communicate()
 
 
+def test_a_sigterm_while_the_sandbox_starts_stops_the_sandbox_and_exits_cleanly(tmp_path: Path) -> None:
+    """Before the event loop runs, the app waits for the sandbox it started; a SIGTERM then ended the
+    process by the default action (-15), and the sandbox (its own session) was left running. Since the
+    sync worker is started first thing, a signal sent "once the worker is there" can land here."""
+    data = tmp_path / "data"
+    app = start_app(data)
+    try:
+        sandboxes: list[int] = []
+
+        def sandbox_started() -> bool:
+            sandboxes[:] = live_children(app.pid, b"sync.sandbox")
+            return bool(sandboxes)
+
+        wait_for(sandbox_started, 30, "the sandbox process the app starts")
+        app.send_signal(signal.SIGTERM)
+        assert app.wait(60) == 0, app.stderr.read() if app.stderr else ""
+        wait_for(lambda: not alive(sandboxes[0]), 10, "the sandbox to stop")
+        assert "Traceback" not in (data / "connectsafely-desktop.log").read_text()
+    finally:
+        if app.poll() is None:
+            app.kill()
+        app.communicate()
+        for pid in sandboxes:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
 def test_a_sigterm_during_start_up_still_closes_the_app_cleanly(tmp_path: Path) -> None:
     """The SIGTERM handler used to be installed only once the sync had started; a logout or `kill` during
     start-up (here: as soon as the sandbox is up and the sync worker, started ahead, is there, before the

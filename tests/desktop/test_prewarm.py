@@ -26,11 +26,19 @@ def test_the_worker_is_ready_before_the_sync_starts_and_the_first_pass_uses_it(g
 
 
 def test_a_process_that_will_follow_starts_no_worker(gui: Gui) -> None:
+    from sync.worker import proxy
+
     other = DataDirLock(gui.data)
     assert other.try_acquire()
+    proxy.prelaunch()  # as desktop.cli does first thing
+    launched = proxy._prelaunched
+    assert launched is not None
     try:
         gui.service.prewarm_sync_worker()
         assert "sync_worker" not in gui.service.__dict__
+        # The worker started ahead is not kept waiting for a configuration that will never come.
+        assert proxy._prelaunched is None
+        assert launched[0].wait(timeout=30) == 0
         gui.service.start()
         assert not gui.service.is_leader
         assert "sync_worker" not in gui.service.__dict__

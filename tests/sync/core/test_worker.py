@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from multiprocessing.connection import Pipe
@@ -316,3 +317,67 @@ def test_errors_cross_the_pipe_with_their_fields_and_bugs_keep_their_traceback()
     except KeyError as exc:
         bug = error_of(failure_of(8, exc))
     assert isinstance(bug, WorkerBug) and "KeyError" in str(bug) and "raise KeyError" in str(bug)
+
+
+def test_a_worker_started_ahead_is_adopted_by_the_first_start_and_used_by_its_passes(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """``prelaunch()`` (desktop.cli, before Qt is imported) starts a worker with no configuration yet; the
+    first SyncWorker to start takes that process and sends it its configuration, instead of starting one."""
+    from sync.worker import proxy
+
+    proxy.prelaunch()
+    launched = proxy._prelaunched
+    assert launched is not None
+    ahead = launched[0]
+    deadline = time.monotonic() + 30
+    while not in_background(ahead.pid):  # it lowers its priority first thing, before any configuration
+        assert time.monotonic() < deadline, "the worker started ahead never went to background priority"
+        time.sleep(0.01)
+
+    async def scenario() -> None:
+        async with worker_on(sandbox, tmp_path) as (worker, _seen, cache):
+            report = await worker.sync_once()
+            assert worker.pid == ahead.pid and worker.starts == 1  # that process, not a new one
+            assert report.accounts == 2 and cache.reader.counts().messages > 0
+            assert proxy._prelaunched is None
+            proxy.prelaunch()  # another one waits for the next start (a worker lost, a new service)
+            assert proxy._prelaunched is not None and proxy._prelaunched[0].pid != ahead.pid
+            proxy.discard_prelaunched()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        proxy.discard_prelaunched()
+        proxy._reap_at_exit()
+    assert ahead.wait(timeout=20) == 0
+
+
+def test_a_worker_started_ahead_and_not_needed_exits_quietly(tmp_path: Path) -> None:
+    """A process that will follow another's sync (or quits first) discards it: its pipe closes before any
+    configuration, and it exits 0 without a word on stderr."""
+    from sync.worker import proxy
+
+    stderr_path = tmp_path / "stderr"
+    with stderr_path.open("wb") as stderr:
+        child_in, to_child = Pipe(duplex=False)
+        from_child, child_out = Pipe(duplex=False)
+        with child_in, child_out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "sync.worker"],
+                stdin=child_in.fileno(),
+                stdout=child_out.fileno(),
+                stderr=stderr,
+            )
+        to_child.close()
+        from_child.close()
+        assert proc.wait(timeout=30) == 0
+    assert stderr_path.read_bytes() == b""
+
+    proxy.prelaunch()
+    launched = proxy._prelaunched
+    assert launched is not None
+    proxy.discard_prelaunched()
+    assert proxy._prelaunched is None
+    proxy._reap_at_exit()  # what atexit does: nothing is left running
+    assert launched[0].poll() is not None
