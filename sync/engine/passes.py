@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
 from collections.abc import Coroutine, Sequence
+from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -16,7 +18,7 @@ from sync.engine.core import KEY_WIDE, PAGE_MESSAGES
 from sync.engine.reconcile import Reconciler
 from sync.engine.values import SyncReport, conversation_in, message_in
 from sync.errors import ConversationNotFound, InvalidCursor, KnownError, NoApiAccess
-from sync.model import Account, AccountSyncState, Conversation, ConversationSyncState
+from sync.model import Account, AccountSyncState, ChangeSet, Conversation, ConversationSyncState
 
 __all__ = ["MAX_LISTING_PAGES", "PAGE_CONVERSATIONS", "SyncEngine"]
 
@@ -256,72 +258,98 @@ class SyncEngine(Reconciler):
         page of nothing new, ends it with a logged error: a server that loops must not loop the client.
         """
         changed: list[Conversation] = []
+        listed_ids: set[str] = set()
         cursor = state.conversations_cursor if first_run else None
         seen_cursors: set[str] = set()
         seen_ids: set[str] = set()
-        for _ in range(MAX_LISTING_PAGES):
-            self._other_requests += 1
-            try:
-                page = await self.api.conversations(
-                    account.account_id, count=PAGE_CONVERSATIONS, cursor=cursor
-                )
-            except InvalidCursor:
-                if cursor is None or cursor in seen_cursors:
-                    raise
-                seen_cursors.add(cursor)
-                cursor = None  # the stored resume point expired: start again from the newest page
-                continue
-            if cursor is not None:
-                seen_cursors.add(cursor)
-            self._skipped += page.skipped
-            self._conversations_seen += len(page.conversations)
-            if page.mailbox_hint and not account.mailbox:
-                account = replace(account, mailbox=page.mailbox_hint)
-                await self._write(self.cache.writer.upsert_accounts([account]))
-            new_ids = {c.conversation_id for c in page.conversations} - seen_ids
-            seen_ids |= new_ids
-            fresh: list[Conversation] = []
-            stop = False
-            in_order = _newest_first(page.conversations)
-            for item in page.conversations:
-                cached = self.cache.reader.conversation(item.account_id, item.conversation_id)
-                if cached is None or cached.last_activity_at != item.last_activity_at:
-                    fresh.append(item)
-                elif in_order and not first_run:
-                    stop = True  # newest-activity first: everything after this is unchanged too
-                    break
-            if not first_run and not fresh:
-                stop = True
-            # The whole page is stored, not only what precedes the stop: a conversation read or starred
-            # elsewhere keeps its activity time, and the upsert touches only rows whose fields changed.
-            await self._write(
-                self.cache.writer.upsert_conversations(
-                    [
-                        conversation_in(c, star_known=c.conversation_id not in page.star_unknown)
-                        for c in page.conversations
-                    ]
-                )
-            )
-            changed.extend(fresh)
-            more = page.has_more and page.next_cursor is not None and not stop
-            if more and (page.next_cursor in seen_cursors or (page.conversations and not new_ids)):
-                log.error(
-                    "C1 of account %s repeats itself (cursor loop): the listing stops here",
-                    account.account_id,
-                )
-                self._skipped += 1
-                more = False
-            if first_run:
-                await self._write(
-                    self.cache.writer.set_account_sync(
-                        replace(state, conversations_cursor=page.next_cursor if more else None)
+        # A page's writes are queued, not awaited, before the next page is asked for; they are awaited
+        # once it has come (so each page is compared with what the pages before it stored): the writer's
+        # commits overlap the server's answer instead of preceding the request (BENCHMARKS.md figure 8).
+        in_flight: list[Future[ChangeSet]] = []
+
+        async def settle() -> None:
+            while in_flight:
+                await self._write(in_flight.pop(0))
+
+        try:
+            for _ in range(MAX_LISTING_PAGES):
+                self._other_requests += 1
+                try:
+                    page = await self.api.conversations(
+                        account.account_id, count=PAGE_CONVERSATIONS, cursor=cursor
+                    )
+                except InvalidCursor:
+                    if cursor is None or cursor in seen_cursors:
+                        raise
+                    seen_cursors.add(cursor)
+                    cursor = None  # the stored resume point expired: start again from the newest page
+                    continue
+                await settle()
+                if cursor is not None:
+                    seen_cursors.add(cursor)
+                self._skipped += page.skipped
+                self._conversations_seen += len(page.conversations)
+                if page.mailbox_hint and not account.mailbox:
+                    account = replace(account, mailbox=page.mailbox_hint)
+                    in_flight.append(self.cache.writer.upsert_accounts([account]))
+                new_ids = {c.conversation_id for c in page.conversations} - seen_ids
+                seen_ids |= new_ids
+                fresh: list[Conversation] = []
+                stop = False
+                in_order = _newest_first(page.conversations)
+                for item in page.conversations:
+                    cached = self.cache.reader.conversation(item.account_id, item.conversation_id)
+                    if cached is None or cached.last_activity_at != item.last_activity_at:
+                        if item.conversation_id not in listed_ids:
+                            listed_ids.add(item.conversation_id)
+                            fresh.append(item)
+                    elif in_order and not first_run:
+                        stop = True  # newest-activity first: everything after this is unchanged too
+                        break
+                if not first_run and not fresh:
+                    stop = True
+                # The whole page is stored, not only what precedes the stop: a conversation read or
+                # starred elsewhere keeps its activity time, and the upsert touches only rows whose
+                # fields changed.
+                in_flight.append(
+                    self.cache.writer.upsert_conversations(
+                        [
+                            conversation_in(c, star_known=c.conversation_id not in page.star_unknown)
+                            for c in page.conversations
+                        ]
                     )
                 )
-            if not more or page.next_cursor is None:
-                break
-            cursor = page.next_cursor
-        else:
-            log.error("C1 of account %s: more than %d pages, stopped", account.account_id, MAX_LISTING_PAGES)
+                changed.extend(fresh)
+                more = page.has_more and page.next_cursor is not None and not stop
+                if more and (page.next_cursor in seen_cursors or (page.conversations and not new_ids)):
+                    log.error(
+                        "C1 of account %s repeats itself (cursor loop): the listing stops here",
+                        account.account_id,
+                    )
+                    self._skipped += 1
+                    more = False
+                if first_run:
+                    in_flight.append(
+                        self.cache.writer.set_account_sync(
+                            replace(state, conversations_cursor=page.next_cursor if more else None)
+                        )
+                    )
+                if not more or page.next_cursor is None:
+                    break
+                cursor = page.next_cursor
+            else:
+                log.error(
+                    "C1 of account %s: more than %d pages, stopped", account.account_id, MAX_LISTING_PAGES
+                )
+            await settle()
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            # What was queued is written all the same (the writer keeps its order); its change sets
+            # still belong to this pass's report. The listing's own error is the one raised.
+            with contextlib.suppress(Exception):
+                await settle()
+            raise
         await self._write(
             self.cache.writer.set_account_sync(
                 replace(
