@@ -569,6 +569,9 @@ def _run_gui(args: argparse.Namespace) -> int:
     # The sync worker's interpreter and imports overlap Qt's import and the window's build (the worker
     # is adopted once the cache is open, or ended: ARCHITECTURE.md §11).
     prelaunch()
+    from desktop.qt_import import import_qt_quickly
+
+    import_qt_quickly()
     from desktop.app import run_gui
 
     return run_gui(args)

@@ -95,6 +95,9 @@ def child_app(
     from sync.worker.proxy import prelaunch
 
     prelaunch()  # as desktop.cli does before it imports the GUI
+    from desktop.qt_import import import_qt_quickly
+
+    import_qt_quickly()
     from PySide6.QtWidgets import QApplication
 
     from desktop.app import first_paint

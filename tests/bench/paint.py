@@ -153,6 +153,9 @@ def _start_app_child() -> tuple[Any, dict[str, Any]]:
     import importlib
 
     imports = time.perf_counter()
+    from desktop.qt_import import import_qt_quickly
+
+    import_qt_quickly()  # as desktop.cli does before it imports the GUI
     from PySide6.QtWidgets import QApplication
 
     for module in APP_MODULES:

@@ -88,6 +88,10 @@ def run(options: Options) -> Figure:
             "~130 modules from source at every start (this machine sets `PYTHONDONTWRITEBYTECODE`), and "
             "the bare child imported the benchmark's dataset module (the cache package and peewee) it did "
             "not use: the 1.36× of 2026-11-27 was measured against that heavier baseline",
+            "the app children start as `desktop.cli` starts the GUI: `desktop.qt_import.import_qt_quickly` "
+            "first (since 2026-12-02 15:10 UTC: PySide6's import hook searches each module's file for "
+            '"PySide6" as bytes instead of `inspect.getsource()`, 25-40 ms less of the app\'s imports '
+            "on this machine), then the app's modules; the bare child imports PySide6 plainly",
             "cache pre-populated once per size with raw `sqlite3` into the schema the app's migration "
             "created (`tests/bench/dataset.py`), kept in the work dir between invocations",
             load_note(paint.loads(runs)),
