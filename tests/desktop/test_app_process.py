@@ -29,6 +29,18 @@ def wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-u
         time.sleep(0.1)
 
 
+def wait_for_child(app: subprocess.Popen[Any], marker: bytes, what: str) -> list[int]:
+    """The pids of ``app``'s live children whose command line holds ``marker``, once there is one."""
+    found: list[int] = []
+
+    def started() -> bool:
+        found[:] = live_children(app.pid, marker)
+        return bool(found)
+
+    wait_for(started, 30, what)
+    return found
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -163,14 +175,9 @@ def test_a_sigterm_while_the_sandbox_starts_stops_the_sandbox_and_exits_cleanly(
     sync worker is started first thing, a signal sent "once the worker is there" can land here."""
     data = tmp_path / "data"
     app = start_app(data)
+    sandboxes: list[int] = []
     try:
-        sandboxes: list[int] = []
-
-        def sandbox_started() -> bool:
-            sandboxes[:] = live_children(app.pid, b"sync.sandbox")
-            return bool(sandboxes)
-
-        wait_for(sandbox_started, 30, "the sandbox process the app starts")
+        sandboxes += wait_for_child(app, b"sync.sandbox", "the sandbox process the app starts")
         app.send_signal(signal.SIGTERM)
         assert app.wait(60) == 0, app.stderr.read() if app.stderr else ""
         wait_for(lambda: not alive(sandboxes[0]), 10, "the sandbox to stop")
@@ -197,13 +204,7 @@ def test_a_sigterm_during_start_up_still_closes_the_app_cleanly(tmp_path: Path) 
         endpoint = data / "sandbox" / "endpoint.json"
         wait_for(endpoint.exists, 30, "the sandbox the app starts")
         sandbox_pid = json.loads(endpoint.read_text())["pid"]
-        workers: list[int] = []
-
-        def worker_started() -> bool:
-            workers[:] = live_children(app.pid, b"sync.worker")
-            return bool(workers)
-
-        wait_for(worker_started, 30, "the sync worker")
+        workers = wait_for_child(app, b"sync.worker", "the sync worker")
         app.send_signal(signal.SIGTERM)
         assert app.wait(30) == 0, app.stderr.read() if app.stderr else ""
         wait_for(lambda: not alive(sandbox_pid), 10, "the sandbox to stop")
