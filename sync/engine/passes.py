@@ -258,7 +258,6 @@ class SyncEngine(Reconciler):
         page of nothing new, ends it with a logged error: a server that loops must not loop the client.
         """
         changed: list[Conversation] = []
-        listed_ids: set[str] = set()
         cursor = state.conversations_cursor if first_run else None
         seen_cursors: set[str] = set()
         seen_ids: set[str] = set()
@@ -300,9 +299,7 @@ class SyncEngine(Reconciler):
                 for item in page.conversations:
                     cached = self.cache.reader.conversation(item.account_id, item.conversation_id)
                     if cached is None or cached.last_activity_at != item.last_activity_at:
-                        if item.conversation_id not in listed_ids:
-                            listed_ids.add(item.conversation_id)
-                            fresh.append(item)
+                        fresh.append(item)
                     elif in_order and not first_run:
                         stop = True  # newest-activity first: everything after this is unchanged too
                         break
@@ -342,9 +339,7 @@ class SyncEngine(Reconciler):
                     "C1 of account %s: more than %d pages, stopped", account.account_id, MAX_LISTING_PAGES
                 )
             await settle()
-        except asyncio.CancelledError:
-            raise
-        except BaseException:
+        except Exception:
             # What was queued is written all the same (the writer keeps its order); its change sets
             # still belong to this pass's report. The listing's own error is the one raised.
             with contextlib.suppress(Exception):

@@ -72,6 +72,7 @@ _Launched = tuple["subprocess.Popen[bytes]", Connection, Connection]
 """A worker process and the parent's ends of its pipes (to its stdin, from its stdout)."""
 
 _prelaunched: _Launched | None = None
+_reaper_registered = False
 
 
 def _spawn(command: list[str]) -> _Launched:
@@ -88,13 +89,11 @@ def _spawn(command: list[str]) -> _Launched:
         proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
             command, stdin=child_in.fileno(), stdout=child_out.fileno(), env=env, close_fds=True
         )
-    except OSError as exc:
+    except BaseException as exc:
         to_child.close()
         from_child.close()
-        raise WorkerLost(f"the sync worker did not start: {exc}") from None
-    except BaseException:
-        to_child.close()
-        from_child.close()
+        if isinstance(exc, OSError):
+            raise WorkerLost(f"the sync worker did not start: {exc}") from None
         raise
     finally:
         child_in.close()
@@ -110,7 +109,7 @@ def prelaunch() -> None:
     :func:`discard_prelaunched` or with this process: its pipe closes before a configuration came, and
     it exits quietly. Does nothing when one is waiting already; a failure to start is only logged (the
     first pass starts a worker the usual way, and reports)."""
-    global _prelaunched
+    global _prelaunched, _reaper_registered
     if _prelaunched is not None:
         return
     try:
@@ -118,7 +117,9 @@ def prelaunch() -> None:
     except WorkerLost as exc:
         log.info("no sync worker started ahead: %s", exc)
         return
-    atexit.register(_reap_at_exit)
+    if not _reaper_registered:
+        atexit.register(_reap_at_exit)
+        _reaper_registered = True
 
 
 def discard_prelaunched() -> None:
