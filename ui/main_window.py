@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QMainWindow,
@@ -118,6 +118,9 @@ class MainWindow(StatusBarMethods, RecallWindowMethods, WindowSearch, WindowLink
         """The window wears the app's style sheet (tests may give "" for none): a theme change refills it."""
         self._sandbox = False
         self._open: Conversation | None = None
+        self._unread_arrivals = False
+        """A message came into the open conversation while this window was not the active one: it is read
+        once the user comes back to the window."""
         self._accounts = AccountStates()
         self._suggested_base_url = ""
 
@@ -317,6 +320,7 @@ class MainWindow(StatusBarMethods, RecallWindowMethods, WindowSearch, WindowLink
                     self._open = fresh
                     self.thread_pane.show_header(fresh)
                     self._update_title()
+                    self._read_arrivals(fresh, changes)
         if changes.tombstones_added:
             self.refresh_recall_log()
 
@@ -430,6 +434,7 @@ class MainWindow(StatusBarMethods, RecallWindowMethods, WindowSearch, WindowLink
     def open_conversation(self, conversation: Conversation) -> None:
         """Show a conversation's thread, select its row and emit ``conversation_opened``."""
         previous = self._open
+        self._unread_arrivals = False
         key = (conversation.account_id, conversation.conversation_id)
         self.notifications.remove_conversation(*key)  # read now: its items have done their job
         self.conversation_model.keep_visible(key)
@@ -479,6 +484,35 @@ class MainWindow(StatusBarMethods, RecallWindowMethods, WindowSearch, WindowLink
 
     # -- internals ---------------------------------------------------------------------------------------
 
+    def _read_arrivals(self, conversation: Conversation, changes: ChangeSet) -> None:
+        """A message that comes into the open conversation is read: at once when this window is the active
+        one (the user sees it arrive, as in Signal, Slack and LinkedIn), else when the user comes back to
+        it. Only an arrival does this: "Mark unread" on the open conversation stays unread."""
+        key = (conversation.account_id, conversation.conversation_id)
+        arrived = False
+        for inserted in changes.messages_inserted:
+            if (inserted.account_id, inserted.conversation_id) != key:
+                continue
+            row = self.message_model.row_of(inserted.account_id, inserted.message_id)
+            message = None if row is None else self.message_model.message_at(row)
+            arrived = arrived or (message is not None and not message.is_sent_by_owner)
+        if not arrived or conversation.unread_count <= 0:
+            return
+        self._unread_arrivals = True
+        if self.isActiveWindow():
+            self._mark_arrivals_read()
+
+    def _mark_arrivals_read(self) -> None:
+        conversation, arrivals = self._open, self._unread_arrivals
+        self._unread_arrivals = False
+        if arrivals and conversation is not None and conversation.unread_count > 0:
+            self.mark_read_requested.emit(conversation)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self._mark_arrivals_read()
+
     def _update_title(self) -> None:
         parts = [APP_TITLE]
         if self._open is not None:
@@ -524,12 +558,24 @@ class MainWindow(StatusBarMethods, RecallWindowMethods, WindowSearch, WindowLink
             return
         # On single-click styles a click is both `clicked` and `activated`: open once.
         current = self._open
-        if current is not None and (current.account_id, current.conversation_id) == (
+        if current is None or (current.account_id, current.conversation_id) != (
             conversation.account_id,
             conversation.conversation_id,
         ):
-            return
+            self.open_conversation(conversation)
+        self.focus_reply()
+
+    def open_to_reply(self, conversation: Conversation) -> None:
+        """Open ``conversation`` because the user chose it (Ctrl+K, a notification): ready to reply."""
         self.open_conversation(conversation)
+        self.focus_reply()
+
+    def focus_reply(self) -> None:
+        """The keyboard goes to the reply box: a conversation the user picks is one they are about to answer
+        (Signal, Slack and LinkedIn do this), and keys typed into the list would only jump between rows
+        by their first letter, and Enter would open another conversation."""
+        if self.reply_edit.isVisible():
+            self.reply_edit.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _on_conversation_view_custom_context_menu_requested(self, pos: QPoint) -> None:
         conversation = self.conversation_view.indexAt(pos).data(ConversationRole.CONVERSATION)
@@ -547,4 +593,4 @@ class MainWindow(StatusBarMethods, RecallWindowMethods, WindowSearch, WindowLink
     def _on_notifications_notification_activated(self, message: Message) -> None:
         conversation = self._reader.conversation(message.account_id, message.conversation_id)
         if conversation is not None:
-            self.open_conversation(conversation)
+            self.open_to_reply(conversation)

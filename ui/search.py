@@ -181,6 +181,8 @@ class WindowSearch(_WindowHost):
 
         def open_conversation(self, conversation: Conversation) -> None: ...
 
+        def open_to_reply(self, conversation: Conversation) -> None: ...
+
     def _build_search(self) -> None:
         """Message search under the conversation list (``ui.search``) and Ctrl+K (``ui.quick_switcher``)."""
         self.search_panel = SearchPanel(self._reader, self)
@@ -192,7 +194,7 @@ class WindowSearch(_WindowHost):
         self.search_edit.textChanged.connect(self._on_search_text_changed)
         self.sidebar.account_filter_changed.connect(self._on_search_text_changed)
         self.quick_switcher = QuickSwitcher(self._reader, self)
-        self.quick_switcher.chosen.connect(self.open_conversation)
+        self.quick_switcher.chosen.connect(self.open_to_reply)
         self.quick_switch_action = quick_switch_action(self, self.quick_switcher)
 
     def jump_to_message(self, message: Message) -> None:

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from sync.model import Account, ChangeSet, RowKey, StreamState, SyncProgress
@@ -14,7 +14,7 @@ from ui.conversation_model import ConversationRole
 from ui.main_window import MainWindow
 from ui.message_model import MessageRole
 
-from .fakes import FakeInboxReader, demo_reader, make_conversation, make_message, reader_with
+from .fakes import NOW_MS, FakeInboxReader, demo_reader, make_conversation, make_message, reader_with
 
 
 @pytest.fixture
@@ -62,6 +62,119 @@ def test_arrow_keys_move_and_enter_opens(qtbot: QtBot, window: MainWindow) -> No
     with qtbot.waitSignal(window.conversation_opened) as blocker:
         qtbot.keyClick(view, Qt.Key.Key_Return)
     assert blocker.args[0].conversation_id == "c2"
+
+
+def type_where_the_keyboard_is(qtbot: QtBot, text: str) -> None:
+    """Keys as a person types them: to whichever widget has the keyboard focus, not to a chosen one."""
+    for ch in text:
+        focused = QApplication.focusWidget()
+        assert focused is not None
+        qtbot.keyClick(focused, ch)
+
+
+def test_clicking_a_conversation_and_typing_writes_the_reply_and_enter_sends_it(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    """Found by hand under Xvfb: after a click on a row the keys went to the list, whose type-ahead jumped
+    to another row by its first letter, and Enter then opened that one; nothing was written or sent."""
+    view = window.conversation_view
+    with qtbot.waitExposed(window):
+        window.show()
+    window.activateWindow()
+    view.setFocus()
+    rect = view.visualRect(window.conversation_model.index(1, 0))
+    with qtbot.waitSignal(window.conversation_opened) as opened:
+        qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert opened.args[0].conversation_id == "c1"
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.reply_edit)
+    type_where_the_keyboard_is(qtbot, "thanks")
+    with qtbot.waitSignal(window.send_requested) as sent:
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    assert sent.args[1:] == [opened.args[0].conversation_urn, "thanks"]
+    assert window.current_conversation() == opened.args[0]
+    # A click on the conversation already open puts the keyboard back in its reply box too.
+    view.setFocus()
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.reply_edit)
+
+
+def test_enter_on_a_row_and_ctrl_k_leave_the_keyboard_in_the_reply_box(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    view = window.conversation_view
+    with qtbot.waitExposed(window):
+        window.show()
+    window.activateWindow()
+    view.setFocus()
+    view.setCurrentIndex(window.conversation_model.index(2, 0))
+    with qtbot.waitSignal(window.conversation_opened):
+        qtbot.keyClick(view, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.reply_edit)
+    switcher = window.quick_switcher
+    window.quick_switch_action.trigger()
+    qtbot.waitUntil(switcher.isVisible)
+    qtbot.keyClick(switcher.edit, Qt.Key.Key_Down)
+    with qtbot.waitSignal(window.conversation_opened) as opened:
+        qtbot.keyClick(switcher.edit, Qt.Key.Key_Return)
+    assert opened.args[0].conversation_id == "c1"
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.reply_edit)
+
+
+def arrive(window: MainWindow, reader: FakeInboxReader, n: int, *, own: bool = False) -> None:
+    """Message ``n`` comes into c1 (the sync stored it): c1's row counts it unread unless it is ours."""
+    message = make_message(n, own=own, sent_at=NOW_MS + n)
+    reader.put_message(message)
+    c1 = reader.conversation("acc-1", "c1")
+    assert c1 is not None
+    unread = c1.unread_count + (0 if own else 1)
+    reader.put_conversation(dataclasses.replace(c1, unread_count=unread, last_activity_at=NOW_MS + n))
+    window.apply_changes(
+        ChangeSet(
+            messages_inserted=frozenset({RowKey("acc-1", "c1", message.message_id)}),
+            conversations_changed=frozenset({("acc-1", "c1")}),
+        )
+    )
+    window.flush_changes()
+
+
+def test_a_message_arriving_in_the_open_conversation_is_read_when_the_window_is_active(
+    qtbot: QtBot, window: MainWindow, reader: FakeInboxReader
+) -> None:
+    """Found by hand under Xvfb: a reply shown in the open thread, in front of the user, left its row
+    counting it unread. Read at once in the active window; in another window only once the user comes
+    back to it; our own messages and "Mark unread" never mark anything read."""
+    with qtbot.waitExposed(window):
+        window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    c1 = reader.conversation("acc-1", "c1")
+    assert c1 is not None
+    window.open_conversation(c1)
+    with qtbot.waitSignal(window.mark_read_requested) as read:
+        arrive(window, reader, 2001)
+    assert read.args[0].conversation_id == "c1" and read.args[0].unread_count == 1
+    reader.put_conversation(dataclasses.replace(read.args[0], unread_count=0))
+
+    with qtbot.assertNotEmitted(window.mark_read_requested):
+        arrive(window, reader, 2002, own=True)  # sent from here or elsewhere: nothing unread
+        now = reader.conversation("acc-1", "c1")
+        assert now is not None
+        marked = dataclasses.replace(now, unread_count=1)
+        reader.put_conversation(marked)  # the user chose "Mark unread" on the open conversation
+        window.apply_changes(ChangeSet(conversations_changed=frozenset({("acc-1", "c1")})))
+        window.flush_changes()
+    reader.put_conversation(dataclasses.replace(marked, unread_count=0))
+
+    other = QWidget()
+    qtbot.addWidget(other)
+    other.show()
+    other.activateWindow()
+    qtbot.waitUntil(lambda: not window.isActiveWindow())
+    with qtbot.assertNotEmitted(window.mark_read_requested):
+        arrive(window, reader, 2003)  # the user is in another window: it waits for them
+    with qtbot.waitSignal(window.mark_read_requested) as read:
+        window.activateWindow()
+    assert read.args[0].conversation_id == "c1"
 
 
 def test_enter_sends_the_reply_and_clears_the_box(
