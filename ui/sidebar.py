@@ -163,6 +163,9 @@ class Sidebar(QObject):
         self.empty_list_label.setWordWrap(True)
         self.empty_list_label.setText(text)
         self.empty_list_label.setVisible(empty)
+        # An empty list gives its height up: to the message search's results when a search found only
+        # messages (else half the sidebar stayed blank above them), or to the label, centred in it.
+        self.conversation_view.setVisible(not empty)
 
     def _on_search_edit_text_changed(self, _text: str) -> None:
         self._search_timer.start()

@@ -89,6 +89,23 @@ def test_typing_finds_a_message_in_another_conversation(qtbot: QtBot, window: Ma
     assert [text[a:b] for a, b in spans] == ["résumé"]
 
 
+def test_a_search_that_finds_only_messages_gives_them_the_empty_lists_height(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    """Seen under Xvfb: the empty conversation list kept half the sidebar, blank above "No matching
+    conversations", and the message results were squeezed into the other half."""
+    type_search(qtbot, window, "résumé")
+    qtbot.waitUntil(lambda: window.empty_list_label.isVisible())
+    assert window.conversation_model.rowCount() == 0
+    results_view = window.search_panel.view
+    qtbot.waitUntil(lambda: results_view.height() > window.sidebar.widget.height() // 2, timeout=2_000)
+    assert window.empty_list_label.height() < window.sidebar.widget.height() // 4
+    assert not window.conversation_view.isVisible()
+    window.search_edit.clear()
+    qtbot.waitUntil(lambda: window.conversation_view.isVisible())
+    assert not window.empty_list_label.isVisible() and window.conversation_model.rowCount() == 5
+
+
 @pytest.mark.parametrize("typed", ["Émile", "emile", "ÉMILE"])
 def test_every_spelling_of_a_name_finds_the_same(qtbot: QtBot, window: MainWindow, typed: str) -> None:
     type_search(qtbot, window, typed)
