@@ -11,7 +11,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 
 from sync.errors import KnownError, NoApiAccess, SignedOut, Unreachable
 from ui.sources import AccountRefresh, RefreshOutcome, ServerFreshness
@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from sync.engine import SyncReport
 
 log = logging.getLogger(__name__)
+
+FRESHNESS_EVERY_MS = 5 * 60_000
+"""How often C12 is asked again while the app runs: the server reads LinkedIn on its own schedule, and
+"LinkedIn data as of …" read once at start would only ever grow older. One read per account every five
+minutes is well inside the vendor's 60 requests a minute (spec §8)."""
 
 if TYPE_CHECKING:
     # What the mixin uses of its host, InboxService (a QObject): declared for the type checker only.
@@ -53,6 +58,15 @@ class Freshness(_Host):
         self._freshness: dict[str, int | None] = {}
         """C12 ``lastSyncAt`` per account asked (None: the server has not synced it yet)."""
         self._freshness_asking: set[str] = set()
+        self._freshness_timer = QTimer(self)
+        self._freshness_timer.setInterval(FRESHNESS_EVERY_MS)
+        self._freshness_timer.timeout.connect(self._on_freshness_timer_timeout)
+
+    def _on_freshness_timer_timeout(self) -> None:
+        """C12 again for every account (seatless ones are never asked): also those it could not tell at
+        start, offline then."""
+        if not self._closing:
+            self.fetch_server_freshness([a.account_id for a in self.cache.reader.accounts()])
 
     def refresh_from_linkedin(self, account_ids: tuple[str, ...] = ()) -> asyncio.Task[None] | None:
         """F5: ask the server to read LinkedIn again (C11) for ``account_ids`` (every account when

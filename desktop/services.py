@@ -282,6 +282,7 @@ class InboxService(ConversationActions, Recalling, Freshness, Follower, QObject)
         # How fresh the server's copy is ("LinkedIn data as of …"): the accounts known so far; a first
         # run's accounts are asked after its first pass.
         self.fetch_server_freshness([a.account_id for a in self.cache.reader.accounts()])
+        self._freshness_timer.start()
 
     async def close(self) -> None:
         """Cancel every task, drain the writer, release the lock. Idempotent."""
@@ -289,6 +290,7 @@ class InboxService(ConversationActions, Recalling, Freshness, Follower, QObject)
             return
         self._closing = True
         self._data_version_timer.stop()
+        self._freshness_timer.stop()
         self._stop_following()
         await self._stop_recalling()
         await self.tasks.close()

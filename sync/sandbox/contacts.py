@@ -45,6 +45,9 @@ def live_reply(sb: Sandbox, rng: random.Random) -> None:
         "text": rng.choice(data.LIVE_REPLIES),
     }
     sb.store.apply(op)
+    # The reply is in the server's copy of LinkedIn: that copy is as fresh as the reply (C12 lastSyncAt),
+    # or "LinkedIn data as of 20 min ago" would sit beside a reply of a minute ago.
+    sb.store.apply({"op": "sync", "at": now, "session": None, "account": account.id})
 
 
 def inbound(sb: Sandbox, thread: Thread, account: Account, text: str, now: int) -> tuple[Thread, int]:

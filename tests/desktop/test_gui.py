@@ -16,6 +16,7 @@ from PySide6.QtGui import QAction
 from sync.model import Message, RecallState
 from sync.recall_rules import UNCONFIRMED_CHECKING
 from tests.desktop.gui_harness import Gui
+from tests.fixtures.exposed import exposed
 from tests.fixtures.sandbox import SandboxHandle
 from ui.main_window import MainWindow
 from ui.message_model import MessageRole
@@ -734,6 +735,43 @@ def test_f5_refreshes_the_served_accounts_from_linkedin_and_shows_how_fresh_the_
     gui.run(task)
     assert c11_calls(gui) == before + 1
     gui.drive_until(lambda: window.freshness_label.text() == "LinkedIn data as of just now")
+
+
+def test_how_fresh_the_servers_copy_is_is_asked_again_while_the_app_runs(
+    gui_factory: Any, vendor_sandbox: Any, qtbot: Any
+) -> None:
+    """Found by hand under Xvfb: C12 was asked at start and after F5 only, so "LinkedIn data as of …" grew
+    older all session long while the server kept reading LinkedIn on its own schedule."""
+    from desktop.freshness import FRESHNESS_EVERY_MS
+
+    gui = gui_factory(vendor_sandbox)
+    window = gui.manager.open_window()
+    exposed(gui, window)
+    _, served = seatless_and_served(gui)
+    client = vendor_sandbox.client()
+    for account in served:  # the server reads LinkedIn for each account (on its own, not asked by the app)
+        assert client.post("/conversations/sync", json={"accountId": account.account_id}).status_code == 200
+    gui.service.start()
+    timer = gui.service._freshness_timer
+    assert timer.isActive() and timer.interval() == FRESHNESS_EVERY_MS == 5 * 60_000
+    gui.drive_until(lambda: window.freshness_label.text() == "LinkedIn data as of just now")
+
+    # Ten minutes on, the copy the app was told about is ten minutes old...
+    vendor_sandbox.control("POST", "clock/advance", {"ms": 10 * 60_000 + 5_000})
+    gui.run(gui.service.api.accounts())  # any answer's Date header moves the client's server clock
+    window.freshness_timer.timeout.emit()
+    assert window.freshness_label.text() == "LinkedIn data as of 10 min ago"
+    # ...but the server has read LinkedIn again meanwhile: the next periodic C12 says so.
+    for account in served:
+        assert client.post("/conversations/sync", json={"accountId": account.account_id}).status_code == 200
+    asked = c12_calls(gui)
+    timer.timeout.emit()
+    gui.drive_until(lambda: window.freshness_label.text() == "LinkedIn data as of just now")
+    assert c12_calls(gui) == asked + len(served)  # one per served account, never the seatless one
+
+
+def c12_calls(gui: Gui) -> int:
+    return int(gui.sandbox.control("GET", "requests")["routes"].get("GET /conversations/sync/status", 0))
 
 
 @pytest.mark.parametrize(
