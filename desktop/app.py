@@ -435,9 +435,10 @@ def _run_gui_session(
             for text in [t for t in (note, moved_note) if t]:
                 for window in manager.windows:
                     window.show_banner(text, "info")
-            # The cached inbox first; the network side (imports, client, sync, stream) right after.
+            # The cached inbox first; the network side (imports, client, sync, stream) right after. The
+            # window's paint, not its list's: an empty list is hidden and never paints (ui.sidebar).
             if manager.windows:
-                await first_paint(manager.windows[0].conversation_view.viewport())
+                await first_paint(manager.windows[0])
             if manager.windows and not quitting:
                 await service.prepare_network_side()
                 freeze_start_up_objects()

@@ -205,8 +205,9 @@ class WindowManager(SettingsDialogs, QObject):
         if thread_after_paint:
             self._announce_thread(window, index)
             window.show()
-            inbox = window.conversation_view.viewport()
-            after_first_paint(inbox, lambda: self._restore_thread(window, index))
+            # The window's own paint: it comes first in the frame that draws the list, and it comes even
+            # when the list is empty (hidden then: ui.sidebar).
+            after_first_paint(window, lambda: self._restore_thread(window, index))
         else:
             window.show()
             self._restore_thread(window, index)

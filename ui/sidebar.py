@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .accounts import NO_API_ACCESS, AccountStates
 from .conversation_model import ConversationFilter, ConversationListModel
@@ -34,6 +42,9 @@ class Sidebar(QObject):
         layout.setSpacing(0)
         filters = QWidget()
         filters.setObjectName("filterBar")
+        # Never taller than its rows: the height goes to the list, the search's results or the empty label.
+        filters.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.filter_bar = filters
         filters_layout = QVBoxLayout(filters)
         filters_layout.setContentsMargins(12, 12, 12, 10)
         filters_layout.setSpacing(8)

@@ -126,7 +126,7 @@ def child_app(
         window = manager.open_window()
         filled = _filled_paint(window.conversation_view, window.conversation_model)
         # As desktop.app's session(): the (empty) cached inbox first, then the network side and the sync.
-        await first_paint(window.conversation_view.viewport())
+        await first_paint(window)
         result["empty_painted"] = time.perf_counter()
         await service.prepare_network_side()
         freeze_start_up_objects()

@@ -145,7 +145,7 @@ def child_gui(base_url: str, data: Path, settings_dir: Path) -> dict[str, Any]:
         service = InboxService(backend, data, on_bug=bugs.append)
         manager = WindowManager(service, Settings(settings_dir), sandbox=False, recall_grace_s=0)
         window = manager.open_window()
-        await first_paint(window.conversation_view.viewport())
+        await first_paint(window)
         await service.prepare_network_side()
         freeze_start_up_objects()
         service.start()

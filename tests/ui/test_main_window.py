@@ -120,6 +120,23 @@ def test_enter_on_a_row_and_ctrl_k_leave_the_keyboard_in_the_reply_box(
     qtbot.waitUntil(lambda: QApplication.focusWidget() is window.reply_edit)
 
 
+def test_an_empty_inbox_keeps_the_filters_at_the_top_and_says_so_in_the_middle(qtbot: QtBot) -> None:
+    """Seen under Xvfb on a first start offline: with the empty list hidden, the filter bar stretched to
+    half the sidebar, its search box and chips floating in the middle of it."""
+    window = MainWindow(reader_with(0), style_sheet="")
+    qtbot.addWidget(window)
+    with qtbot.waitExposed(window):
+        window.show()
+    sidebar, bar = window.sidebar.widget, window.sidebar.filter_bar
+    qtbot.waitUntil(lambda: window.empty_list_label.isVisible())
+    assert window.empty_list_label.text() == "No conversations yet"
+    assert bar.height() == bar.sizeHint().height()
+    assert window.search_edit.mapTo(sidebar, window.search_edit.rect().topLeft()).y() < 40
+    label = window.empty_list_label
+    assert label.height() > sidebar.height() // 2  # the rest of the sidebar, the text centred in it
+    assert label.alignment() & Qt.AlignmentFlag.AlignCenter
+
+
 def arrive(window: MainWindow, reader: FakeInboxReader, n: int, *, own: bool = False) -> None:
     """Message ``n`` comes into c1 (the sync stored it): c1's row counts it unread unless it is ours."""
     message = make_message(n, own=own, sent_at=NOW_MS + n)
