@@ -252,8 +252,12 @@ class MainWindow(StatusBarMethods, RecallWindowMethods, WindowSearch, WindowLink
         self.refresh_action.triggered.connect(self._on_refresh_action_triggered)
         self.find_action = actions.find
         self.find_action.triggered.connect(self.sidebar.focus_search)
-        self.mark_all_read_action = conversations_menu(self, actions.view_menu)
+        self.mark_all_read_action, self.next_conversation_action, self.previous_conversation_action = (
+            conversations_menu(self, actions.view_menu)
+        )
         self.mark_all_read_action.triggered.connect(self.mark_all_read)
+        self.next_conversation_action.triggered.connect(lambda: self.open_adjacent(1))
+        self.previous_conversation_action.triggered.connect(lambda: self.open_adjacent(-1))
         self.theme_actions = theme_menu(actions.view_menu)
         for choice, action in self.theme_actions.items():
             action.triggered.connect(lambda _checked=False, c=choice: self.theme_requested.emit(c.value))
@@ -564,6 +568,22 @@ class MainWindow(StatusBarMethods, RecallWindowMethods, WindowSearch, WindowLink
         ):
             self.open_conversation(conversation)
         self.focus_reply()
+
+    def open_adjacent(self, step: int) -> None:
+        """Open the conversation ``step`` rows below (or above, when negative) the open one in the list, or
+        the first row when none is open. The keyboard stays where it is: in the reply box, the next
+        conversation's draft is there to type on."""
+        model = self.conversation_model
+        current = self._open
+        row = None if current is None else model.row_of(current.account_id, current.conversation_id)
+        target = (0 if step > 0 else model.rowCount() - 1) if row is None else row + step
+        if target >= model.rowCount() and model.canFetchMore():
+            model.fetchMore()  # the next page of the list
+        if not 0 <= target < model.rowCount():
+            return
+        conversation = model.index(target, 0).data(ConversationRole.CONVERSATION)
+        if isinstance(conversation, Conversation):
+            self.open_conversation(conversation)
 
     def open_to_reply(self, conversation: Conversation) -> None:
         """Open ``conversation`` because the user chose it (Ctrl+K, a notification): ready to reply."""

@@ -115,17 +115,26 @@ def quit_and_about(window: QMainWindow) -> tuple[QAction, QAction]:
 MARK_ALL_READ_TEXT = "Mark all read"
 
 
-def conversations_menu(window: QMainWindow, view_menu: QMenu) -> QAction:
-    """A Conversations menu before View, holding "Mark all read" (Shift+Esc, as in Slack): every unread
-    conversation of the accounts the list shows."""
+def conversations_menu(window: QMainWindow, view_menu: QMenu) -> tuple[QAction, QAction, QAction]:
+    """A Conversations menu before View: "Mark all read" (Shift+Esc, as in Slack), every unread
+    conversation of the accounts the list shows; "Next conversation" and "Previous conversation"
+    (Alt+Down, Alt+Up, as in Signal and Slack), from anywhere in the window, the reply box included.
+    Returns (mark all read, next, previous)."""
     menu = QMenu("&Conversations", window)
     menu.setObjectName("conversationsMenu")
     window.menuBar().insertMenu(view_menu.menuAction(), menu)
+    following = menu.addAction("Next conversation")
+    following.setShortcut(QKeySequence("Alt+Down"))
+    following.setStatusTip("Open the conversation below the open one in the list")
+    preceding = menu.addAction("Previous conversation")
+    preceding.setShortcut(QKeySequence("Alt+Up"))
+    preceding.setStatusTip("Open the conversation above the open one in the list")
+    menu.addSeparator()
     action = menu.addAction(MARK_ALL_READ_TEXT)
     action.setObjectName("markAllReadMenuAction")
     action.setShortcut(QKeySequence("Shift+Esc"))
     action.setStatusTip("Mark every unread conversation of the accounts shown as read, on LinkedIn too")
-    return action
+    return action, following, preceding
 
 
 def recall_shortcut(message_view: QWidget) -> QAction:

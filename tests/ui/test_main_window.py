@@ -120,6 +120,39 @@ def test_enter_on_a_row_and_ctrl_k_leave_the_keyboard_in_the_reply_box(
     qtbot.waitUntil(lambda: QApplication.focusWidget() is window.reply_edit)
 
 
+def test_alt_down_and_alt_up_move_between_conversations_from_the_reply_box(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    """Opening a conversation puts the keyboard in its reply box, so moving on to the next one needs a
+    key that works there: Alt+Down and Alt+Up (Signal, Slack), which keep the keyboard in the box."""
+    with qtbot.waitExposed(window):
+        window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    with qtbot.waitSignal(window.conversation_opened) as opened:
+        qtbot.keyClick(window.conversation_view, Qt.Key.Key_Down, Qt.KeyboardModifier.AltModifier)
+    assert opened.args[0].conversation_id == "c0"  # none open: the first one
+    window.focus_reply()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.reply_edit)
+    qtbot.keyClicks(window.reply_edit, "draft for c0")
+    for expected in ("c1", "c2"):
+        with qtbot.waitSignal(window.conversation_opened) as opened:
+            qtbot.keyClick(window.reply_edit, Qt.Key.Key_Down, Qt.KeyboardModifier.AltModifier)
+        assert opened.args[0].conversation_id == expected
+        assert QApplication.focusWidget() is window.reply_edit and window.reply_edit.toPlainText() == ""
+    assert window.conversation_view.currentIndex().row() == 2
+    with qtbot.waitSignal(window.conversation_opened):
+        qtbot.keyClick(window.reply_edit, Qt.Key.Key_Up, Qt.KeyboardModifier.AltModifier)
+    with qtbot.waitSignal(window.conversation_opened) as opened:
+        qtbot.keyClick(window.reply_edit, Qt.Key.Key_Up, Qt.KeyboardModifier.AltModifier)
+    assert opened.args[0].conversation_id == "c0"
+    assert window.reply_edit.toPlainText() == "draft for c0"  # its draft came back with it
+    with qtbot.assertNotEmitted(window.conversation_opened):
+        qtbot.keyClick(window.reply_edit, Qt.Key.Key_Up, Qt.KeyboardModifier.AltModifier)  # the top
+    current = window.current_conversation()
+    assert current is not None and current.conversation_id == "c0"
+
+
 def test_an_empty_inbox_keeps_the_filters_at_the_top_and_says_so_in_the_middle(qtbot: QtBot) -> None:
     """Seen under Xvfb on a first start offline: with the empty list hidden, the filter bar stretched to
     half the sidebar, its search box and chips floating in the middle of it."""
