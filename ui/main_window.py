@@ -500,7 +500,10 @@ class MainWindow(StatusBarMethods, RecallWindowMethods, WindowSearch, WindowLink
             row = self.message_model.row_of(inserted.account_id, inserted.message_id)
             message = None if row is None else self.message_model.message_at(row)
             arrived = arrived or (message is not None and not message.is_sent_by_owner)
-        if not arrived or conversation.unread_count <= 0:
+        if conversation.unread_count <= 0:
+            self._unread_arrivals = False  # read meanwhile: in another window, or elsewhere
+            return
+        if not arrived:
             return
         self._unread_arrivals = True
         if self.isActiveWindow():

@@ -225,6 +225,22 @@ def test_a_message_arriving_in_the_open_conversation_is_read_when_the_window_is_
     with qtbot.waitSignal(window.mark_read_requested) as read:
         window.activateWindow()
     assert read.args[0].conversation_id == "c1"
+    reader.put_conversation(dataclasses.replace(read.args[0], unread_count=0))
+
+    # One more arrives while away; it is read in another window, then marked unread there: coming back
+    # to this one leaves it unread (only an arrival is read on coming back, and that one was read).
+    other.activateWindow()
+    qtbot.waitUntil(lambda: not window.isActiveWindow())
+    arrive(window, reader, 2004)
+    for unread in (0, 1):
+        now = reader.conversation("acc-1", "c1")
+        assert now is not None
+        reader.put_conversation(dataclasses.replace(now, unread_count=unread))
+        window.apply_changes(ChangeSet(conversations_changed=frozenset({("acc-1", "c1")})))
+        window.flush_changes()
+    with qtbot.assertNotEmitted(window.mark_read_requested):
+        window.activateWindow()
+        qtbot.waitUntil(window.isActiveWindow)
 
 
 def test_enter_sends_the_reply_and_clears_the_box(
