@@ -94,6 +94,7 @@ def test_clicking_a_conversation_and_typing_writes_the_reply_and_enter_sends_it(
     assert window.current_conversation() == opened.args[0]
     # A click on the conversation already open puts the keyboard back in its reply box too.
     view.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is view)
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     qtbot.waitUntil(lambda: QApplication.focusWidget() is window.reply_edit)
 
@@ -110,6 +111,8 @@ def test_enter_on_a_row_and_ctrl_k_leave_the_keyboard_in_the_reply_box(
     with qtbot.waitSignal(window.conversation_opened):
         qtbot.keyClick(view, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: QApplication.focusWidget() is window.reply_edit)
+    view.setFocus()  # Ctrl+K from the list: the keyboard ends in the reply box, not back in the list
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is view)
     switcher = window.quick_switcher
     window.quick_switch_action.trigger()
     qtbot.waitUntil(switcher.isVisible)
