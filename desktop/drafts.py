@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -70,6 +71,11 @@ class DraftFile:
             self._drafts.pop(key, None)
         self._trim()
         self._write()
+
+    def texts(self) -> dict[Key, str]:
+        """Every conversation's draft (the file is read again when another process changed it)."""
+        self._refresh()
+        return {key: text for key, (text, _) in self._drafts.items()}
 
     def keys(self) -> list[Key]:
         self._refresh()
@@ -148,3 +154,21 @@ class DraftFile:
                 temporary.unlink()
             return
         self._read_stamp = self._stamp()
+
+
+class PublishedDrafts:
+    """What the reply boxes keep their drafts in: ``file``, and ``on_change`` called after every change of
+    a draft, so that each window's conversation list shows the draft on its row at once."""
+
+    def __init__(self, file: DraftFile, on_change: Callable[[], None]) -> None:
+        self.file = file
+        self._on_change = on_change
+
+    def draft(self, key: Key) -> str:
+        return self.file.draft(key)
+
+    def set_draft(self, key: Key, text: str) -> None:
+        before = self.file.draft(key)
+        self.file.set_draft(key, text)
+        if self.file.draft(key) != before:
+            self._on_change()

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 import qasync
+from PySide6.QtCore import QEventLoop
 from PySide6.QtWidgets import QApplication
 
 T = TypeVar("T")
@@ -62,13 +63,49 @@ def run(app: QApplication, main: Callable[[], Awaitable[T]], *, shutdown_timeout
         return result
 
 
+class QtEventLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is untyped
+    """qasync's loop, with one fix: the last turn its ``run_until_complete`` gives Qt's events after the
+    loop stopped runs with this loop set as asyncio's running loop.
+
+    qasync runs that turn after ``run_forever`` has unset it; a task step queued behind the stop then runs
+    with no running loop, and anything in it that asks for one fails: httpx (through sniffio and anyio)
+    with "unknown async library" in the middle of a request, reported as a bug. The app's exit and every
+    test's wait end that way.
+    """
+
+    def run_until_complete(self, future: Awaitable[T]) -> T:
+        if self.is_running():
+            raise RuntimeError("Event loop already running")
+        task = asyncio.ensure_future(future, loop=self)
+
+        def stop(_: object) -> None:
+            self.stop()
+
+        task.add_done_callback(stop)
+        try:
+            self.run_forever()
+        finally:
+            task.remove_done_callback(stop)
+        asyncio.events._set_running_loop(self)
+        try:
+            app = QApplication.instance()
+            dispatcher = None if app is None else app.eventDispatcher()
+            if dispatcher is not None:
+                dispatcher.processEvents(QEventLoop.ProcessEventsFlag.AllEvents)
+        finally:
+            asyncio.events._set_running_loop(None)
+        if not task.done():
+            raise RuntimeError("Event loop stopped before Future completed.")
+        return task.result()
+
+
 @contextlib.contextmanager
 def event_loop(
     app: QApplication, *, shutdown_timeout_s: float = 5.0, strict: bool = True
 ) -> Iterator[asyncio.AbstractEventLoop]:
     """A qasync loop bound to ``app``, the thread's current loop while the block runs, then closed by
     :func:`close_loop` (``strict`` is passed on). Drive it with ``loop.run_until_complete(...)``."""
-    loop: asyncio.AbstractEventLoop = qasync.QEventLoop(app)
+    loop: asyncio.AbstractEventLoop = QtEventLoop(app)
     asyncio.set_event_loop(loop)
     _this_thread.loop = weakref.ref(loop)
     try:

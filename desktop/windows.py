@@ -17,7 +17,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QSystemTrayIcon, QWidget
 
-from desktop.drafts import DraftFile
+from desktop.drafts import DraftFile, PublishedDrafts
 from desktop.services import InboxService
 from desktop.settings import (
     CTRL_ENTER_SENDS,
@@ -109,6 +109,8 @@ class WindowManager(SettingsDialogs, QObject):
         self.windows: list[MainWindow] = []
         self.drafts = DraftFile(service.data)
         """The reply boxes' drafts, one per conversation, shared by every window and kept across restarts."""
+        self._reply_drafts = PublishedDrafts(self.drafts, self._show_drafts)
+        """What the reply boxes write to: every window's list shows a draft on its row once it is kept."""
         self._open_at_quit = 0
         self.backend_changed = False
         """Settings chose another service: the app reopens the windows on it."""
@@ -164,7 +166,8 @@ class WindowManager(SettingsDialogs, QObject):
         window.setObjectName(f"mainWindow{next(self._ids)}")
         index = self._free_slot() if slot is None else slot
         window.setProperty("slot", index)
-        window.reply_box.set_drafts(self.drafts)
+        window.reply_box.set_drafts(self._reply_drafts)
+        window.set_drafts(self.drafts.texts())
         window.reply_box.set_ctrl_enter_sends(self.settings.get_bool(CTRL_ENTER_SENDS))
         geometry = self.settings.window_geometry(index)
         if geometry is not None:
@@ -298,7 +301,15 @@ class WindowManager(SettingsDialogs, QObject):
     # --- service → windows ----------------------------------------------------------------------------
 
     def _on_application_state_changed(self, state: Qt.ApplicationState) -> None:
-        self.service.set_focused(state == Qt.ApplicationState.ApplicationActive)
+        active = state == Qt.ApplicationState.ApplicationActive
+        self.service.set_focused(active)
+        if active:
+            self._show_drafts()  # another process on the same data dir may have kept or sent one
+
+    def _show_drafts(self) -> None:
+        texts = self.drafts.texts()
+        for window in self.windows:
+            window.set_drafts(texts)
 
     def _on_service_changes_applied(self, changes: ChangeSet) -> None:
         # A recall first, in every window: what each window does with the rest of a change set (its list,

@@ -1,4 +1,5 @@
-"""Painting of conversation rows: avatar, name, headline, account, preview, time, star and unread badge."""
+"""Painting of conversation rows: avatar, name, headline, account, preview (or draft), time, star and unread
+badge."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ from .text import format_time, local_now_ms
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
+DRAFT_LABEL = "Draft:"
+"""What a row with a reply not sent yet says before the draft's text."""
+
 
 class ConversationDelegate(QStyledItemDelegate):
     """Avatar initials, name, headline, preview, time, star and unread badge, in a fixed-height row; in
-    "All accounts" (of several), the account the conversation belongs to, right of the headline.
+    "All accounts" (of several), the account the conversation belongs to, right of the headline. A
+    conversation with a reply not sent yet shows "Draft:" and its text in place of the preview.
 
     Every row has the same height, so the list can use ``setUniformItemSizes(True)``.
     """
@@ -58,13 +63,14 @@ class ConversationDelegate(QStyledItemDelegate):
             index.data(ConversationRole.AVATAR_SEED),
             index.data(ConversationRole.INITIALS),
             index.data(ConversationRole.ACCOUNT_LABEL),
+            index.data(ConversationRole.DRAFT),
             format_time(int(index.data(ConversationRole.LAST_ACTIVITY) or 0), local_now_ms()),
             bool(state & QStyle.StateFlag.State_Selected),
             bool(state & QStyle.StateFlag.State_MouseOver),
             base.key(),
             self.palette.name,
         )
-        self._rendered.draw(painter, shown, rect, lambda row: self._paint_row(row, option, index, shown[8]))
+        self._rendered.draw(painter, shown, rect, lambda row: self._paint_row(row, option, index, shown[9]))
 
     def _paint_row(
         self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex, time_text: str
@@ -176,10 +182,23 @@ class ConversationDelegate(QStyledItemDelegate):
             painter.setPen(qcolor(colors.on_accent))
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, badge_text)
             preview_right = badge.left() - 8
+        draft = str(index.data(ConversationRole.DRAFT) or "")
+        if draft:
+            label_font = scaled(base, 0.93, bold=True)
+            label = DRAFT_LABEL + " "
+            label_w = QFontMetrics(label_font).horizontalAdvance(label)
+            painter.setFont(label_font)
+            painter.setPen(qcolor(colors.danger))
+            painter.drawText(
+                QRect(left, y, min(label_w, preview_right - left), small_fm.height()),
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                label,
+            )
+            left += label_w
         painter.setFont(scaled(base, 0.93, bold=False))
         preview_fm = QFontMetrics(painter.font())
-        painter.setPen(qcolor(colors.text if unread else colors.muted))
-        preview = str(index.data(ConversationRole.PREVIEW) or "")
+        painter.setPen(qcolor(colors.text if unread and not draft else colors.muted))
+        preview = draft or str(index.data(ConversationRole.PREVIEW) or "")
         painter.drawText(
             QRect(left, y, preview_right - left, small_fm.height()),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,

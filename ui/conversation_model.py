@@ -42,6 +42,8 @@ class ConversationRole(enum.IntEnum):
     ACCOUNT_ID = enum.auto()
     ACCOUNT_LABEL = enum.auto()
     """The name of the account the conversation belongs to, in "All accounts" of several ("" otherwise)."""
+    DRAFT = enum.auto()
+    """The reply not sent yet (the reply box's draft) as one bounded line of plain text ("" when none)."""
 
 
 _ROLE_NAMES = {
@@ -57,6 +59,7 @@ _ROLE_NAMES = {
     ConversationRole.AVATAR_SEED: b"avatarSeed",
     ConversationRole.ACCOUNT_ID: b"accountId",
     ConversationRole.ACCOUNT_LABEL: b"accountLabel",
+    ConversationRole.DRAFT: b"draft",
 }
 
 
@@ -110,6 +113,7 @@ class ConversationListModel(QAbstractListModel):
         self._fetching = False
         self._sticky: ConversationKey | None = None
         self._account_labels: dict[str, str] = {}
+        self._drafts: dict[ConversationKey, str] = {}
         self.reload()
 
     # -- filters -----------------------------------------------------------------------------------------
@@ -135,6 +139,23 @@ class ConversationListModel(QAbstractListModel):
         self._account_labels = labels
         if self._rows and self._filter.account_id is None:
             self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, 0), [])
+
+    def set_drafts(self, drafts: Mapping[ConversationKey, str]) -> None:
+        """The reply boxes' drafts by conversation: a row with one shows it in place of its latest message,
+        as Signal, Slack and WhatsApp do, so that a reply left half-written is found again."""
+        shown = {key: line for key, text in drafts.items() if (line := one_line(text))}
+        if shown == self._drafts:
+            return
+        old = self._drafts
+        changed = {key for key in shown.keys() | old.keys() if shown.get(key) != old.get(key)}
+        self._drafts = shown
+        index = self._index()
+        for row in sorted(index[key] for key in changed if key in index):
+            self.dataChanged.emit(self.index(row, 0), self.index(row, 0), [ConversationRole.DRAFT])
+
+    def draft(self, conversation: Conversation) -> str:
+        """The draft a row shows ("" when none)."""
+        return self._drafts.get((conversation.account_id, conversation.conversation_id), "")
 
     def account_label(self, conversation: Conversation) -> str:
         """The account a row names: only in the list of every account."""
@@ -365,7 +386,8 @@ class ConversationListModel(QAbstractListModel):
             unread = f", {c.unread_count} unread" if c.unread_count else ""
             account = self.account_label(c)
             via = f" (account {account})" if account else ""
-            return f"{c.title}{via}{unread}: {preview_text(c)}"
+            draft = self.draft(c)
+            return f"{c.title}{via}{unread}: " + (f"Draft: {draft}" if draft else preview_text(c))
         if role == ConversationRole.CONVERSATION:
             return c
         if role == ConversationRole.KEY:
@@ -388,6 +410,8 @@ class ConversationListModel(QAbstractListModel):
             return c.account_id
         if role == ConversationRole.ACCOUNT_LABEL:
             return self.account_label(c)
+        if role == ConversationRole.DRAFT:
+            return self.draft(c)
         return None
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from PySide6.QtCore import QEvent, QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QCloseEvent
@@ -336,6 +336,12 @@ class MainWindow(StatusBarMethods, RecallWindowMethods, WindowSearch, WindowLink
         self.search_panel.refresh()
         self.refresh_recall_log()
         self.reload_accounts()
+
+    # -- drafts ----------------------------------------------------------------------------------------
+
+    def set_drafts(self, drafts: Mapping[tuple[str, str], str]) -> None:
+        """The reply boxes' drafts by (account id, conversation id): the list shows them on their rows."""
+        self.conversation_model.set_drafts(drafts)
 
     # -- theme -----------------------------------------------------------------------------------------
 

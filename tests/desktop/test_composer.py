@@ -22,6 +22,7 @@ from desktop.windows import WindowManager
 from sync.model import Conversation
 from tests.desktop.gui_harness import Gui
 from tests.fixtures.exposed import exposed, quiet
+from ui.conversation_model import ConversationRole
 from ui.main_window import MainWindow
 
 pytestmark = pytest.mark.gui
@@ -246,3 +247,51 @@ def test_the_draft_file_is_bounded_shared_between_processes_and_tolerates_damage
     damaged.set_draft(("c", "1"), "after the damage")
     assert DraftFile(tmp_path).keys() == [("c", "1")]
     assert json.loads(drafts_file(tmp_path).read_text())["version"] == drafts_module.VERSION
+
+
+def row_draft(window: MainWindow, conversation: Conversation) -> str | None:
+    """What the conversation's row in ``window``'s list shows as its draft (None: the row is not loaded)."""
+    model = window.conversation_model
+    row = model.row_of(conversation.account_id, conversation.conversation_id)
+    return None if row is None else model.index(row, 0).data(ConversationRole.DRAFT)
+
+
+def test_a_conversation_with_a_draft_says_so_on_its_row_in_every_window_until_it_is_sent(
+    gui: Gui, qtbot: Any
+) -> None:
+    window = gui.manager.open_window()
+    other = gui.manager.open_window()
+    one, two = conversations(gui, 2)
+    window.open_conversation(one)
+    quiet(gui)
+    assert row_draft(window, one) == "" and row_draft(other, one) == ""
+    type_text(qtbot, window, "Half a reply\nwith a second line")
+    window.open_conversation(two)  # leaving the conversation keeps its draft at once
+    quiet(gui)
+    for shown in (window, other):
+        assert row_draft(shown, one) == "Half a reply with a second line"
+        assert row_draft(shown, two) == ""
+        row = shown.conversation_model.row_of(one.account_id, one.conversation_id)
+        assert row is not None
+        spoken = shown.conversation_model.index(row, 0).data(Qt.ItemDataRole.AccessibleTextRole)
+        assert spoken.endswith(": Draft: Half a reply with a second line")
+
+    # Typing in the open conversation shows on its row once the draft is kept (after the pause).
+    type_text(qtbot, window, "Next one")
+    gui.drive_until(lambda: row_draft(other, two) == "Next one", timeout=5)
+
+    # A restart finds the drafts on the rows before any conversation is opened.
+    gui.manager.close_all()
+    again = WindowManager(gui.service, Settings(gui.data), sandbox=True, recall_grace_s=0)
+    try:
+        fresh = again.open_window()
+        assert row_draft(fresh, one) == "Half a reply with a second line"
+        assert row_draft(fresh, two) == "Next one"
+        fresh.open_conversation(two)
+        quiet(gui)
+        with qtbot.waitSignal(fresh.send_requested):
+            qtbot.keyClick(fresh.reply_edit, Qt.Key.Key_Return)
+        assert row_draft(fresh, two) == ""  # sent: the row shows the conversation again
+        assert row_draft(fresh, one) == "Half a reply with a second line"
+    finally:
+        again.close_all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import subprocess
 import sys
@@ -462,7 +463,7 @@ def test_an_unconfirmed_recall_says_checking_with_retry_in_every_window_until_ev
         assert index.data(MessageRole.RECALL_CAN_RETRY) is True
         menu_names = [a.objectName() for a in window.message_menu(message).actions()]
         assert "retryRecallAction" in menu_names
-    assert gui.service.reader.recall_log(1)[0].outcome is RecallState.UNCONFIRMED
+    gui.drive_until(lambda: gui.service.reader.recall_log(1)[0].outcome is RecallState.UNCONFIRMED)
     assert gui.service.cache.reader.message(message.account_id, message.message_id) is not None
 
     # The server can be read again: settling re-reads the conversation, finds the message gone and
@@ -552,7 +553,8 @@ def test_closing_during_the_grace_period_dont_close_keeps_the_window_and_the_gra
     # The grace period runs to its end and the recall goes out, as if nobody had tried to close.
     gui.drive_until(lambda: row_of(window, message) is None, timeout=30)
     assert delete_count(gui) == before + 1
-    assert gui.service.reader.recall_log(1)[0].outcome is RecallState.RECALLED
+    # The log's outcome is its own write after the tombstone's: the row can go first.
+    gui.drive_until(lambda: gui.service.reader.recall_log(1)[0].outcome is RecallState.RECALLED)
 
 
 def test_recall_now_from_the_last_window_finishes_before_the_app_closes(gui: Gui) -> None:
@@ -651,15 +653,26 @@ def test_another_processes_pass_changes_the_account_states_shown(
     from sync.model import AccountSyncState
 
     gui = gui_factory(vendor_sandbox)
+    _, served = seatless_and_served(gui)
+    reader = gui.service.cache.reader
+    first = reader.account_sync(served[0].account_id)
+    assert first is not None
     gui.service.start()
     window = gui.manager.open_window()
-    _, served = seatless_and_served(gui)
+
+    def after_this_processs_pass() -> AccountSyncState | None:
+        state = reader.account_sync(served[0].account_id)
+        return state if state is not None and state.last_sync_at != first.last_sync_at else None
+
+    # This process's worker starts with a pass that writes the account's state when it ends: the other
+    # process writes after it (a pass still running would overwrite the error before the window shows it).
+    gui.drive_until(lambda: after_this_processs_pass() is not None, timeout=30)
+    done = after_this_processs_pass()
+    assert done is not None
     other = Cache.open_file(gui.service.cache.path)
     try:
-        state = AccountSyncState(
-            served[0].account_id,
-            last_error="Server error (503); try again later.",
-            last_error_kind="server_error",
+        state = dataclasses.replace(
+            done, last_error="Server error (503); try again later.", last_error_kind="server_error"
         )
         other.writer.set_account_sync(state).result()
     finally:

@@ -69,3 +69,29 @@ def test_a_running_loop_is_not_closed_and_a_closed_one_closes_once(qapp: Any) ->
         assert not loop.is_closed()
     assert loop.is_closed()
     close_loop(loop)  # nothing to do, nothing raised
+
+
+def test_a_task_stepped_in_the_last_turn_after_run_until_complete_sees_its_loop_running(qapp: Any) -> None:
+    """qasync's ``run_until_complete`` gives Qt's events one more turn once its loop has stopped; a task
+    step in that turn found no running loop, so httpx (through sniffio and anyio) failed with "unknown
+    async library" in whatever request it was making: a C12 freshness ask failed that way as a "bug"
+    when a test's wait ended, and could at the app's exit."""
+    import sniffio
+
+    seen: list[str] = []
+
+    async def request_in_flight() -> None:
+        await asyncio.sleep(0)  # the next step is queued behind the loop's stop
+        seen.append(sniffio.current_async_library())
+        seen.append("running" if asyncio.get_running_loop() is loop else "another loop")
+
+    async def main() -> None:
+        loop.create_task(request_in_flight())
+
+    with event_loop(qapp) as loop:
+        loop.run_until_complete(main())
+        assert not loop.is_running()
+        with pytest.raises(RuntimeError):
+            asyncio.get_running_loop()  # set for that last turn only
+        loop.run_until_complete(asyncio.sleep(0.05))
+    assert seen == ["asyncio", "running"]
