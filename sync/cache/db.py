@@ -68,6 +68,7 @@ MIGRATIONS: Final[Mapping[int, Migration]] = {
     2: schema.add_messages_behind_v2,
     3: schema.recall_states_v3,
     4: schema.message_search_v4,
+    5: schema.local_state_v5,
 }
 SCHEMA_VERSION: Final = max(MIGRATIONS)
 

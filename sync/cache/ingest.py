@@ -169,21 +169,24 @@ def upsert_conversations(conn: sqlite3.Connection, op: UpsertConversations, acc:
         if account not in accounts:
             acc.skip("conversation", f"unknown account {account!r}", row.conversation_urn)
             continue
-        old = conn.execute(
+        found = conn.execute(
             "SELECT conversation_urn, last_activity_at, unread_count, starred, participants,"
             " latest_message_id, latest_message_urn, latest_text, latest_sent_at, latest_sender_name,"
-            " latest_has_attachment"
+            " latest_has_attachment, local_state_at"
             " FROM conversations WHERE account_id = ? AND conversation_id = ?",
             (account, conversation),
         ).fetchone()
+        old = None if found is None else found[:-1]
+        # Set here after the page was asked for (a mark read while it was on its way): the page is older.
+        keep_local = found is not None and op.asked_at is not None and (found[-1] or 0) >= op.asked_at
         latest = pick_latest(conn, conversation, row.latest, newest_cached(conn, account, conversation))
         # The server's activity time can trail an event this cache already applied.
         activity = max(row.last_activity_at, old[1] if old else 0, latest[3] if latest else 0)
         new = (
             row.conversation_urn,
             activity,
-            row.unread_count,
-            (old[3] if old else 0) if row.starred is None else row.starred,
+            old[2] if old and keep_local else row.unread_count,
+            (old[3] if old else 0) if row.starred is None or (old and keep_local) else row.starred,
             row.participants,
             *(latest or NO_LATEST),
         )

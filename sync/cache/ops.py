@@ -45,10 +45,15 @@ class UpsertAccounts:
 
 @dataclass(frozen=True, slots=True)
 class UpsertConversations:
-    """A page of conversations (C1). Server values win for unread/starred/participants; the latest
-    message is the server's unless it is tombstoned or a cached message is newer."""
+    """A page of conversations (C1). Server values win for unread/starred/participants, except over what
+    this machine set after the page was asked for; the latest message is the server's unless it is
+    tombstoned or a cached message is newer."""
 
     items: Sequence[ConversationIn]
+    asked_at: int | None = None
+    """When the page was asked for (epoch ms, this machine's clock). A conversation whose unread count or
+    star the cache set at or after that keeps them: the page is older than the mark (schema V5). None: the
+    page's values win."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +76,8 @@ class Tombstone:
 
 @dataclass(frozen=True, slots=True)
 class UpdateConversation:
-    """``conversation.updated``, mark read (``unread_count=0``), C8–C10. None leaves a field as is.
+    """``conversation.updated``, mark read (``unread_count=0``), C8–C10. None leaves a field as is. Setting
+    the unread count or the star stamps the row's ``local_state_at`` (see :class:`UpsertConversations`).
 
     ``conversation`` is a normalized id or any conversation URN. Unknown conversations are ignored
     (the next C1 page brings them)."""

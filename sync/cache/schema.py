@@ -14,8 +14,10 @@ __all__ = [
     "V2",
     "V3",
     "V4",
+    "V5",
     "add_messages_behind_v2",
     "create_v1",
+    "local_state_v5",
     "message_search_v4",
     "recall_states_v3",
 ]
@@ -349,3 +351,17 @@ def message_search_v4(conn: sqlite3.Connection) -> None:
         "INSERT INTO conversation_search (rowid, names, preview)"
         " SELECT id, names, preview FROM conversation_search_content ORDER BY id"
     )
+
+
+V5: Final = """
+-- When this machine last set a conversation's unread count or star (mark read or unread, star, an event),
+-- epoch ms of its clock. A C1 page asked for before then is older than what it set and keeps them: a
+-- listing on its way while the user opened the conversation must not bring its unread badge back.
+ALTER TABLE conversations ADD COLUMN local_state_at INTEGER;
+"""
+
+
+def local_state_v5(conn: sqlite3.Connection) -> None:
+    """v4 → v5: ``conversations.local_state_at`` (see :data:`V5`)."""
+    for statement in _statements(V5):
+        conn.execute(statement)

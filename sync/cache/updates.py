@@ -44,6 +44,13 @@ def update_conversation(conn: sqlite3.Connection, op: UpdateConversation, acc: C
         row[1] if op.starred is None else int(op.starred),
         row[2] if op.last_activity_at is None else max(row[2], op.last_activity_at),
     )
+    if op.unread_count is not None or op.starred is not None:
+        # Newer than any C1 page asked for before now, even when the row already says so: a page on its
+        # way may still say otherwise.
+        conn.execute(
+            "UPDATE conversations SET local_state_at = ? WHERE account_id = ? AND conversation_id = ?",
+            (now_ms(), op.account_id, conversation),
+        )
     if new == tuple(row):
         return
     conn.execute(

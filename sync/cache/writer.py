@@ -363,9 +363,14 @@ class CacheWriter:
         return self.apply([ops.UpsertAccounts(accounts)])
 
     def upsert_conversations(
-        self, items: Sequence[ConversationIn], *, advance_seq_to: int | None = None
+        self,
+        items: Sequence[ConversationIn],
+        *,
+        asked_at: int | None = None,
+        advance_seq_to: int | None = None,
     ) -> Future[ChangeSet]:
-        return self.apply([ops.UpsertConversations(items)], advance_seq_to=advance_seq_to)
+        """A C1 page; ``asked_at``: when it was asked for (see ``ops.UpsertConversations``)."""
+        return self.apply([ops.UpsertConversations(items, asked_at)], advance_seq_to=advance_seq_to)
 
     def upsert_messages(
         self, items: Sequence[MessageIn], *, advance_seq_to: int | None = None

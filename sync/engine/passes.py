@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from sync import evidence, wire
+from sync.cache.ops import now_ms
 from sync.cache.reads import MAX_PAGE
 from sync.engine.core import KEY_WIDE, PAGE_MESSAGES
 from sync.engine.reconcile import Reconciler
@@ -273,6 +274,7 @@ class SyncEngine(Reconciler):
         try:
             for _ in range(MAX_LISTING_PAGES):
                 self._other_requests += 1
+                asked_at = now_ms()
                 try:
                     page = await self.api.conversations(
                         account.account_id, count=PAGE_CONVERSATIONS, cursor=cursor
@@ -313,7 +315,8 @@ class SyncEngine(Reconciler):
                         [
                             conversation_in(c, star_known=c.conversation_id not in page.star_unknown)
                             for c in page.conversations
-                        ]
+                        ],
+                        asked_at=asked_at,  # a conversation marked read meanwhile keeps its mark
                     )
                 )
                 changed.extend(fresh)

@@ -17,6 +17,7 @@ from sync.cache import (
     UpsertConversations,
     UpsertMessages,
 )
+from sync.cache.ops import now_ms
 from sync.model import ChangeSet, ConversationSyncState, MessageIn, Reaction, RowKey, TombstoneReason
 from tests.sync.cache.conftest import dump
 from tests.sync.cache.helpers import (
@@ -234,6 +235,38 @@ def test_conversation_updates(cache: Cache) -> None:
     assert not again and not unknown
     row = cache.reader.conversation(ACCOUNT_A, CONV)
     assert row is not None and row.starred and row.unread_count == 0
+
+
+def test_a_listing_asked_for_before_a_mark_keeps_the_mark_and_a_later_one_wins(cache: Cache) -> None:
+    """A C1 page on its way while the user marked a conversation read (or starred it) is older than the
+    mark: its unread count and star do not bring the badge back. A page asked for after the mark wins."""
+    cache.writer.upsert_conversations([conv(ACCOUNT_A, 1, 100, unread=2)]).result()
+    asked = now_ms() - 5  # the listing went out, then the user opened the conversation
+    read = cache.writer.mark_read(ACCOUNT_A, CONV).result()
+    starred = cache.writer.update_conversation(ACCOUNT_A, CONV, starred=True).result()
+    assert read.conversations_changed == {(ACCOUNT_A, CONV)} and starred.conversations_changed
+
+    stale = cache.writer.upsert_conversations([conv(ACCOUNT_A, 1, 100, unread=2)], asked_at=asked).result()
+    row = cache.reader.conversation(ACCOUNT_A, CONV)
+    assert row is not None and row.unread_count == 0 and row.starred
+    assert not stale  # nothing the windows need to re-read
+
+    # The page still brings what is not the user's mark (a new message's activity and preview).
+    newer = conv(ACCOUNT_A, 1, 200, unread=3, latest=(T3, 200, "new"))
+    cache.writer.upsert_conversations([newer], asked_at=asked).result()
+    row = cache.reader.conversation(ACCOUNT_A, CONV)
+    assert row is not None and row.last_activity_at == 200 and row.unread_count == 0 and row.starred
+
+    # Asked for after the mark: the server's values are newer and win (including the star it omits: kept).
+    fresh = cache.writer.upsert_conversations([newer], asked_at=now_ms() + 1).result()
+    row = cache.reader.conversation(ACCOUNT_A, CONV)
+    assert row is not None and row.unread_count == 3 and row.starred
+    assert fresh.conversations_changed == {(ACCOUNT_A, CONV)}
+    # Without a time (an event's or a test's page), the page's values win as before.
+    cache.writer.mark_read(ACCOUNT_A, CONV).result()
+    cache.writer.upsert_conversations([conv(ACCOUNT_A, 1, 200, unread=1)]).result()
+    row = cache.reader.conversation(ACCOUNT_A, CONV)
+    assert row is not None and row.unread_count == 1
 
 
 def test_reactions_update_names_the_row(cache: Cache) -> None:

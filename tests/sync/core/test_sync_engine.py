@@ -224,6 +224,40 @@ def test_incremental_sync_picks_up_read_and_star_changes_made_elsewhere(
     asyncio.run(scenario())
 
 
+def test_a_listing_on_its_way_while_the_conversation_is_marked_read_does_not_bring_the_badge_back(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """The pass's C1 page is answered before the user opens the conversation but arrives after (found by
+    hand against the vendor profile: open a conversation during a pass, and its unread badge came back
+    until the next poll). The page is older than the mark: the conversation stays read."""
+
+    async def scenario() -> None:
+        async with open_core(sandbox, tmp_path) as core:
+            await core.engine.sync_once()
+            account = core.cache.reader.accounts()[0]
+            rows = core.cache.reader.conversations(account.account_id, limit=100)
+            unread = next(c for c in rows if c.unread_count > 0)
+            sandbox.control(
+                "POST",
+                "faults",
+                {"method": "GET", "path": "^/conversations$", "count": 2, "phase": "after", "delay_s": 1.5},
+            )
+            listing = asyncio.create_task(core.engine.sync_once(reconcile=False))  # both accounts' C1 late
+            await asyncio.sleep(0.5)  # its page has been answered, with the conversation unread
+            # What opening it does (desktop.actions): M1, then the cache.
+            await core.api.mark_seen(account.account_id, unread.conversation_urn)
+            core.cache.writer.mark_read(account.account_id, unread.conversation_id).result()
+            await listing
+            fresh = core.cache.reader.conversation(account.account_id, unread.conversation_id)
+            assert fresh is not None and fresh.unread_count == 0
+            # The next listing is newer than the mark and agrees with it.
+            await core.engine.sync_once(reconcile=False)
+            fresh = core.cache.reader.conversation(account.account_id, unread.conversation_id)
+            assert fresh is not None and fresh.unread_count == 0
+
+    asyncio.run(scenario())
+
+
 def test_a_first_run_reads_messages_of_the_newest_conversations_only(
     sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
