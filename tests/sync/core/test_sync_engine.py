@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sync import urns
 from sync.clock import ServerClock
-from sync.model import RECALL_WINDOW_MS
+from sync.model import RECALL_WINDOW_MS, Account, Conversation
 from tests.fixtures.sandbox import SandboxHandle, enc
 from tests.sync.core.helpers import all_cached_messages, open_core, recallable, server_ids
 from tests.sync.sandbox.helpers import accounts, all_conversations
@@ -193,6 +194,14 @@ def test_older_history_is_paged_on_demand(sandbox_factory, tmp_path: Path) -> No
     asyncio.run(scenario())
 
 
+async def synced_with_an_unread(core: Any) -> tuple[Account, list[Conversation], Conversation]:
+    """After a first pass: the first account, its conversations, and the first of them that is unread."""
+    await core.engine.sync_once()
+    account = core.cache.reader.accounts()[0]
+    rows = core.cache.reader.conversations(account.account_id, limit=100)
+    return account, rows, next(c for c in rows if c.unread_count > 0)
+
+
 def test_incremental_sync_picks_up_read_and_star_changes_made_elsewhere(
     sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
@@ -201,10 +210,7 @@ def test_incremental_sync_picks_up_read_and_star_changes_made_elsewhere(
 
     async def scenario() -> None:
         async with open_core(sandbox, tmp_path) as core:
-            await core.engine.sync_once()
-            account = core.cache.reader.accounts()[0]
-            rows = core.cache.reader.conversations(account.account_id, limit=100)
-            unread = next(c for c in rows if c.unread_count > 0)
+            account, rows, unread = await synced_with_an_unread(core)
             other = sandbox.client(session="another-session")
             from tests.fixtures.sandbox import enc
 
@@ -233,10 +239,7 @@ def test_a_listing_on_its_way_while_the_conversation_is_marked_read_does_not_bri
 
     async def scenario() -> None:
         async with open_core(sandbox, tmp_path) as core:
-            await core.engine.sync_once()
-            account = core.cache.reader.accounts()[0]
-            rows = core.cache.reader.conversations(account.account_id, limit=100)
-            unread = next(c for c in rows if c.unread_count > 0)
+            account, _, unread = await synced_with_an_unread(core)
             sandbox.control(
                 "POST",
                 "faults",
