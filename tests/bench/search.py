@@ -195,14 +195,15 @@ def child(data: Path, words: list[str]) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _without_index() -> Iterator[dict[str, Any]]:
-    """The writer as it was before the search index: schema v3, no index step before each COMMIT."""
+    """The writer as it was before the search index: no index tables (v4's step does nothing here), no
+    index step before each COMMIT; the later steps (v5's column) as the app has them."""
     from sync.cache import transaction
     from sync.cache.db import MIGRATIONS
 
     real = transaction.search  # type: ignore[attr-defined]
     transaction.search = SimpleNamespace(index_new_messages=lambda conn: 0)  # type: ignore[attr-defined,assignment]
     try:
-        yield {"migrations": {v: MIGRATIONS[v] for v in (1, 2, 3)}}
+        yield {"migrations": {v: (lambda conn: None) if v == 4 else step for v, step in MIGRATIONS.items()}}
     finally:
         transaction.search = real  # type: ignore[attr-defined]
 
