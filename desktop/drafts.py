@@ -55,14 +55,14 @@ class DraftFile:
         entry = self._drafts.get(key)
         return "" if entry is None else entry[0]
 
-    def set_draft(self, key: Key, text: str) -> None:
+    def set_draft(self, key: Key, text: str) -> bool:
         """Keep ``text`` (its first ``MAX_DRAFT_CHARS`` characters) as ``key``'s draft; a blank text drops
-        it. Written to the file at once when it changed."""
+        it. Written to the file at once when it changed; returns whether it did."""
         self._refresh()
         text = text[:MAX_DRAFT_CHARS] if text.strip() else ""
         current = self._drafts.get(key)
         if (current[0] if current is not None else "") == text:
-            return
+            return False
         if text:
             # Strictly after every other draft's time: the newest are the ones kept.
             newest = max((edited for _, edited in self._drafts.values()), default=0)
@@ -71,6 +71,7 @@ class DraftFile:
             self._drafts.pop(key, None)
         self._trim()
         self._write()
+        return True
 
     def texts(self) -> dict[Key, str]:
         """Every conversation's draft (the file is read again when another process changed it)."""
@@ -168,7 +169,5 @@ class PublishedDrafts:
         return self.file.draft(key)
 
     def set_draft(self, key: Key, text: str) -> None:
-        before = self.file.draft(key)
-        self.file.set_draft(key, text)
-        if self.file.draft(key) != before:
+        if self.file.set_draft(key, text):
             self._on_change()
