@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 RECALL_WINDOW_MS = 3_600_000
 """LinkedIn lets a sender recall a message for 60 minutes after ``sentAt`` (server clock)."""
@@ -96,9 +97,13 @@ class Message:
         return max(0, self.sent_at + RECALL_WINDOW_MS - server_now_ms)
 
 
-@dataclass(frozen=True, slots=True)
-class RowKey:
-    """Names one cached message copy: (account, conversation id, message id)."""
+class RowKey(NamedTuple):
+    """Names one cached message copy: (account, conversation id, message id).
+
+    Immutable like the frozen dataclasses around it, but a tuple: a big sync's change sets carry hundreds
+    of thousands of these, built, hashed and sent to the window's process, where building a frozen
+    dataclass (three ``object.__setattr__`` calls) and hashing it (a Python ``__hash__``) cost the GUI
+    thread 3× what a tuple does (figure 3)."""
 
     account_id: str
     conversation_id: str

@@ -36,7 +36,9 @@ PAGE_MESSAGES = 50
 INITIAL_MESSAGE_CONVERSATIONS = 50
 """First run: the newest message page of this many conversations per account; the rest on demand."""
 
-PROGRESS_INTERVAL_S = 0.1
+PROGRESS_INTERVAL_S = 0.25
+"""Progress is reported at most this often (and at the end of each phase): each report repaints the
+window's progress bar, which costs its event loop more than it tells the user (figure 3)."""
 
 ProgressCallback = Callable[[SyncProgress], None]
 
@@ -103,8 +105,8 @@ class EngineCore:
         return result
 
     def _progress(self, done: int, total: int, phase: str) -> None:
-        """Report progress at most ~10 times a second (the end of a phase always): a progress bar
-        repainted per conversation costs the GUI thread more than the sync step it reports."""
+        """Report progress at most every :data:`PROGRESS_INTERVAL_S` (the end of a phase always): a
+        progress bar repainted per conversation costs the GUI thread more than the sync step it reports."""
         if self._on_progress is None:
             return
         now = time.monotonic()

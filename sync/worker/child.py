@@ -10,9 +10,10 @@ this process, at background priority (:mod:`sync.priority`), it is close to idle
 
 The worker runs :class:`~sync.engine.SyncEngine` passes on request, each call as its own task, with its
 own API client (a share of the request budget) and its own cache writer. The change sets its writer
-commits are sent to the parent within :data:`SEND_EVERY_S`, those of a burst merged into one frame (each
-frame wakes the window's thread and costs it a decode and a diff), and always before the result of the
-pass that wrote them. Once idle for :data:`TRIM_AFTER_S` after a pass it hands freed memory back.
+commits are sent to the parent at once when none was sent in the last :data:`SEND_EVERY_S`; those that
+follow within it are merged into one frame sent when it has passed (each frame wakes the window's thread
+and costs it a decode, a diff and a paint), and always before the result of the pass that wrote them.
+Once idle for :data:`TRIM_AFTER_S` after a pass it hands freed memory back.
 """
 
 from __future__ import annotations
@@ -53,7 +54,10 @@ from sync.worker.proxy import WorkerConfig
 
 log = logging.getLogger(__name__)
 
-SEND_EVERY_S: Final = 0.05
+SEND_EVERY_S: Final = 0.2
+"""At most one change frame per this interval during a burst of commits (a sync pass: one commit every
+few milliseconds): the window shows a big sync's progress five times a second, and its event loop stays
+close to idle (figure 3). A lone commit after a quiet spell goes at once."""
 TRIM_AFTER_S: Final = 2.0
 
 
@@ -115,6 +119,8 @@ class _Worker:
         self._parent_gone = False
         self._unsent = ChangeSet()
         self._send_timer: asyncio.TimerHandle | None = None
+        self._last_sent_at = -SEND_EVERY_S
+        """The loop's time of the last change frame sent."""
         self._trim_timer: asyncio.TimerHandle | None = None
 
     def send(self, frame: object) -> None:
@@ -146,11 +152,18 @@ class _Worker:
             _malloc_trim(0)
 
     def _gather(self, changes: ChangeSet) -> None:
-        """Merge change sets for up to :data:`SEND_EVERY_S` and send them as one frame: each frame wakes
-        the window's thread and costs it a decode and a diff, and a burst of pages needs one."""
+        """Send a change set at once after a quiet :data:`SEND_EVERY_S`; in a burst, merge what comes
+        until that interval has passed since the last frame and send it as one: each frame wakes the
+        window's thread and costs it a decode, a diff and a paint."""
         self._unsent = self._unsent.merged(changes)
-        if self._send_timer is None:
-            self._send_timer = asyncio.get_running_loop().call_later(SEND_EVERY_S, self.send_changes)
+        if self._send_timer is not None:
+            return  # a frame is due: this set goes with it
+        loop = asyncio.get_running_loop()
+        wait = self._last_sent_at + SEND_EVERY_S - loop.time()
+        if wait <= 0:
+            self.send_changes()
+        else:
+            self._send_timer = loop.call_later(wait, self.send_changes)
 
     def send_changes(self) -> None:
         if self._send_timer is not None:
@@ -158,6 +171,7 @@ class _Worker:
             self._send_timer = None
         if self._unsent:
             changes, self._unsent = self._unsent, ChangeSet()
+            self._last_sent_at = asyncio.get_running_loop().time()
             self.send(Changes(changes))
 
     async def serve(self, priority: str) -> None:

@@ -29,6 +29,7 @@ KnownError: the watcher retries as after any failed pass) and is started again b
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import struct
@@ -80,8 +81,8 @@ class Changes:
     changes: ChangeSet
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # On the wire as tuples of strings: unpickling a frozen dataclass per row key costs the GUI
-        # thread twice as much as building the keys from tuples.
+        # On the wire as plain tuples of strings: unpickled as RowKeys, each would cost the GUI thread a
+        # Python call to RowKey.__new__; from plain tuples they are built in C (_row_keys).
         c = self.changes
         wire = (
             _key_tuples(c.messages_inserted),
@@ -96,7 +97,18 @@ class Changes:
 
 
 def _key_tuples(keys: frozenset[RowKey]) -> tuple[tuple[str, str, str], ...]:
-    return tuple((k.account_id, k.conversation_id, k.message_id) for k in keys)
+    return tuple(map(tuple, keys))  # type: ignore[arg-type]  # a RowKey is a (str, str, str)
+
+
+_row_key: Final = functools.partial(tuple.__new__, RowKey)
+
+
+def _row_keys(wire: tuple[tuple[str, str, str], ...]) -> frozenset[RowKey]:
+    """Wire tuples as :class:`RowKey` s, built without a Python call per key (the window's thread decodes
+    hundreds of thousands in a big sync); a key of the wrong length makes the frame unreadable."""
+    if wire and set(map(len, wire)) != {3}:
+        raise ValueError("a message key is not (account, conversation, message)")
+    return frozenset(map(_row_key, wire))
 
 
 def _changes_from_wire(
@@ -110,9 +122,9 @@ def _changes_from_wire(
 ) -> Changes:
     return Changes(
         ChangeSet(
-            frozenset([RowKey(*k) for k in inserted]),
-            frozenset([RowKey(*k) for k in updated]),
-            frozenset([RowKey(*k) for k in hidden]),
+            _row_keys(inserted),
+            _row_keys(updated),
+            _row_keys(hidden),
             frozenset(conversations),
             frozenset(accounts),
             frozenset(tombstones),

@@ -381,3 +381,70 @@ def test_a_worker_started_ahead_and_not_needed_exits_quietly(tmp_path: Path) -> 
     assert proxy._prelaunched is None
     proxy._reap_at_exit()  # what atexit does: nothing is left running
     assert launched[0].poll() is not None
+
+
+def test_a_lone_change_set_goes_at_once_and_a_burst_goes_as_one_frame_per_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each change frame wakes the window's thread for a decode, a diff and a paint (figure 3): a burst
+    of commits (a sync pass) must cost it one frame per ``SEND_EVERY_S``, while a lone commit after a
+    quiet spell (a poll's new message) must not wait for the interval."""
+    from sync.model import RowKey
+    from sync.worker import child
+
+    interval = 1.0  # wider than the app's: a loaded machine's stall must not end it mid-check
+    monkeypatch.setattr(child, "SEND_EVERY_S", interval)
+
+    def inserted(n: int) -> ChangeSet:
+        return ChangeSet(messages_inserted=frozenset({RowKey("a", "c", f"m{n}")}))
+
+    async def scenario() -> None:
+        parent_end, worker_end = Pipe()
+        with parent_end, worker_end:
+            config = WorkerConfig("/nonexistent", "http://127.0.0.1:9/linkedin", "key", "session", None)
+            worker = child._Worker(config, worker_end, worker_end)
+            worker._gather(inserted(1))
+            assert parent_end.poll(0), "a lone change set after a quiet spell waited"
+            first = protocol.receive(parent_end)
+            assert isinstance(first, Changes) and first.changes == inserted(1)
+
+            worker._gather(inserted(2))  # within the interval of the first: merged, sent when it ends
+            await asyncio.sleep(0.01)
+            worker._gather(inserted(3))
+            assert not parent_end.poll(0), "a burst's second change set went out on its own"
+            await asyncio.sleep(interval + 0.1)
+            second = protocol.receive(parent_end)
+            assert isinstance(second, Changes)
+            assert second.changes == inserted(2).merged(inserted(3))
+            assert not parent_end.poll(0)
+
+            await asyncio.sleep(interval + 0.05)  # quiet again: the next one goes at once
+            worker._gather(inserted(4))
+            assert parent_end.poll(0)
+            third = protocol.receive(parent_end)
+            assert isinstance(third, Changes) and third.changes == inserted(4)
+
+    asyncio.run(scenario())
+
+
+def test_a_change_frame_with_a_malformed_message_key_is_refused_not_half_read() -> None:
+    """The window builds the keys straight from the wire's tuples: a key that is not (account,
+    conversation, message) must make the frame unreadable, never become a key with a field missing."""
+    import pickle
+
+    class Malformed:
+        def __reduce__(self) -> tuple[object, ...]:
+            good = ("a", "c", "m1")
+            return (protocol._changes_from_wire, ((good, ("a", "c")), (), (), (), (), (), 0))
+
+    class WellFormed:
+        def __reduce__(self) -> tuple[object, ...]:
+            return (protocol._changes_from_wire, ((("a", "c", "m1"),), (), (), (("a", "c"),), (), (), 0))
+
+    with pytest.raises(FrameError, match="not \\(account, conversation, message\\)"):
+        protocol.decode_frame(pickle.dumps(Malformed()))
+    frame = protocol.decode_frame(pickle.dumps(WellFormed()))
+    assert isinstance(frame, Changes)
+    (key,) = frame.changes.messages_inserted
+    assert (key.account_id, key.conversation_id, key.message_id) == ("a", "c", "m1")
+    assert frame.changes.conversations_changed == {("a", "c")}
