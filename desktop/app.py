@@ -21,7 +21,7 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Final
@@ -32,7 +32,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from desktop import backend as backends
 from desktop import credentials
-from desktop.loop import freeze_start_up_objects, run
+from desktop.loop import QtLoopEnded, freeze_start_up_objects, run
 from desktop.paths import data_dir, log_file
 from desktop.settings import BASE_URL, Settings
 from sync.cache.db import move_damaged_cache_aside, note_damage, storage_error_of
@@ -49,6 +49,8 @@ log = logging.getLogger("connectsafely")
 EXIT_STORAGE: Final = 2
 EXIT_DAMAGED_CACHE: Final = 5
 """The command line's exit codes for the same problems (desktop.cli)."""
+EXIT_DISPLAY_LOST: Final = 4
+"""Qt's event loop ended under the app (the display connection broke): the command line's "unavailable"."""
 
 
 def configure_file_logging(data: Path) -> Path:
@@ -480,8 +482,21 @@ def _run_gui_session(
             log.warning("quit: the cache cannot be used: %s", quit_.error)
             return quit_.exit_code
 
+    return run_until_quit(app, main_or_storage_quit, started)
+
+
+def run_until_quit(
+    app: QApplication, main: Callable[[], Awaitable[int]], started: Sequence[backends.SandboxProcess]
+) -> int:
+    """``main()``'s exit code, run on the app's loop; the sandboxes in ``started`` (the list grows while it
+    runs) stopped at the end, whatever the end was."""
     try:
-        return run(app, main_or_storage_quit)
+        return run(app, main)
+    except QtLoopEnded:
+        # Not a bug: the display went away (an X server that died, a logout that ended it before its
+        # SIGTERM came). The loop's tasks were cancelled; what they wrote is in the cache's transactions.
+        log.warning("quit: Qt's event loop ended under the app (the display connection was lost?)")
+        return EXIT_DISPLAY_LOST
     finally:
         for child in started:
             child.stop()

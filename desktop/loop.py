@@ -63,6 +63,12 @@ def run(app: QApplication, main: Callable[[], Awaitable[T]], *, shutdown_timeout
         return result
 
 
+class QtLoopEnded(RuntimeError):
+    """Qt's event loop ended while the work :func:`run` awaited was still running: the application was quit
+    from under the asyncio loop. Qt's xcb plugin does that when the display connection breaks (the X
+    server went away, as at some logouts); the awaited task is then cancelled like every other task."""
+
+
 class QtEventLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is untyped
     """qasync's loop, with one fix: the last turn its ``run_until_complete`` gives Qt's events after the
     loop stopped runs with this loop set as asyncio's running loop.
@@ -95,7 +101,7 @@ class QtEventLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync is untyped
         finally:
             asyncio.events._set_running_loop(None)
         if not task.done():
-            raise RuntimeError("Event loop stopped before Future completed.")
+            raise QtLoopEnded("Qt's event loop ended before the awaited work was done")
         return task.result()
 
 
@@ -136,6 +142,12 @@ def close_loop(loop: asyncio.AbstractEventLoop, *, timeout_s: float = 5.0, stric
         if pending:
             loop.run_until_complete(asyncio.wait(pending, timeout=timeout_s))
         loop.run_until_complete(loop.shutdown_asyncgens())
+    except QtLoopEnded:
+        if strict:
+            raise
+        # The display went away: Qt's loop ends at once each time it is entered, so the cancelled tasks
+        # cannot run their last steps. Their work is in the cache's transactions, never half-written.
+        log.warning("%d task(s) could not finish: Qt's event loop has ended", len(pending))
     except Exception:
         if strict:
             raise

@@ -95,3 +95,54 @@ def test_a_task_stepped_in_the_last_turn_after_run_until_complete_sees_its_loop_
             asyncio.get_running_loop()  # set for that last turn only
         loop.run_until_complete(asyncio.sleep(0.05))
     assert seen == ["asyncio", "running"]
+
+
+def test_qt_ending_its_loop_under_the_work_says_so_and_closing_still_cancels_the_work(qapp: Any) -> None:
+    """Qt's xcb plugin ends the application's event loop when the display connection breaks. The app must
+    see that as its own kind of end (``QtLoopEnded``, not a bug), and the work left must be cancelled."""
+    from PySide6.QtCore import QCoreApplication, QTimer
+
+    from desktop.loop import QtLoopEnded
+
+    ends: list[str] = []
+
+    async def main() -> None:
+        try:
+            await asyncio.sleep(30)
+        finally:
+            ends.append("cleaned up")
+
+    with event_loop(qapp) as loop:
+        QTimer.singleShot(20, lambda: QCoreApplication.exit(0))
+        with pytest.raises(QtLoopEnded):
+            loop.run_until_complete(main())
+        assert ends == []
+    assert ends == ["cleaned up"]  # closing the loop cancelled it and let it run its last step
+
+
+def test_when_qt_ends_every_loop_at_once_closing_gives_up_on_the_tasks_in_one_line(
+    qapp: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With the display gone, each run of Qt's loop ends at once: closing cannot let the cancelled tasks
+    finish. Not strict (the app's exit), that is one warning and a closed loop, not a traceback."""
+    from PySide6.QtCore import QCoreApplication, QTimer
+
+    from desktop.loop import QtLoopEnded
+
+    def end_qt_at_once() -> None:
+        QTimer.singleShot(0, lambda: QCoreApplication.exit(0))
+
+    for strict in (False, True):
+        with event_loop(qapp, strict=strict) as loop:
+            task = loop.create_task(asyncio.sleep(30))
+            caplog.clear()
+            end_qt_at_once()
+            if strict:
+                with pytest.raises(QtLoopEnded):
+                    close_loop(loop, strict=True)
+            else:
+                close_loop(loop, strict=False)
+                assert "1 task(s) could not finish: Qt's event loop has ended" in caplog.text
+                assert "Traceback" not in caplog.text
+            assert loop.is_closed()
+            assert task.cancelling() or task.cancelled()
