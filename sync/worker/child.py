@@ -10,9 +10,9 @@ this process, at background priority (:mod:`sync.priority`), it is close to idle
 
 The worker runs :class:`~sync.engine.SyncEngine` passes on request, each call as its own task, with its
 own API client (a share of the request budget) and its own cache writer. The change sets its writer
-commits are sent to the parent at once when none was sent in the last :data:`SEND_EVERY_S`; those that
-follow within it are merged into one frame sent when it has passed (each frame wakes the window's thread
-and costs it a decode, a diff and a paint), and always before the result of the pass that wrote them.
+commits are sent to the parent at once after a quiet spell; in a burst they are merged into frames sent
+at gaps growing to :data:`SEND_EVERY_S` (each frame wakes the window's thread and costs it a decode, a
+diff and a paint), and always before the result of the pass that wrote them.
 Once idle for :data:`TRIM_AFTER_S` after a pass it hands freed memory back.
 """
 
@@ -54,10 +54,12 @@ from sync.worker.proxy import WorkerConfig
 
 log = logging.getLogger(__name__)
 
+SEND_FIRST_GAP_S: Final = 0.05
 SEND_EVERY_S: Final = 0.2
-"""At most one change frame per this interval during a burst of commits (a sync pass: one commit every
-few milliseconds): the window shows a big sync's progress five times a second, and its event loop stays
-close to idle (figure 3). A lone commit after a quiet spell goes at once."""
+"""Change frames in a burst of commits (a sync pass: one every few milliseconds): the first at once, the
+next ones merged and sent after a gap that doubles from :data:`SEND_FIRST_GAP_S` up to this. The first
+page of a first run shows at once (figure 8), and a long sync costs the window's event loop five frames a
+second (figure 3). A quiet spell of this long starts the next burst again."""
 TRIM_AFTER_S: Final = 2.0
 
 
@@ -121,6 +123,8 @@ class _Worker:
         self._send_timer: asyncio.TimerHandle | None = None
         self._last_sent_at = -SEND_EVERY_S
         """The loop's time of the last change frame sent."""
+        self._send_gap = SEND_FIRST_GAP_S
+        """The least time between that frame and the next one (grows during a burst)."""
         self._trim_timer: asyncio.TimerHandle | None = None
 
     def send(self, frame: object) -> None:
@@ -152,14 +156,14 @@ class _Worker:
             _malloc_trim(0)
 
     def _gather(self, changes: ChangeSet) -> None:
-        """Send a change set at once after a quiet :data:`SEND_EVERY_S`; in a burst, merge what comes
-        until that interval has passed since the last frame and send it as one: each frame wakes the
-        window's thread and costs it a decode, a diff and a paint."""
+        """Send a change set at once when the gap since the last frame has passed (always after a quiet
+        spell); else merge it with what comes until then and send them as one frame: each frame wakes
+        the window's thread and costs it a decode, a diff and a paint (see :data:`SEND_EVERY_S`)."""
         self._unsent = self._unsent.merged(changes)
         if self._send_timer is not None:
             return  # a frame is due: this set goes with it
         loop = asyncio.get_running_loop()
-        wait = self._last_sent_at + SEND_EVERY_S - loop.time()
+        wait = self._last_sent_at + self._send_gap - loop.time()
         if wait <= 0:
             self.send_changes()
         else:
@@ -171,7 +175,10 @@ class _Worker:
             self._send_timer = None
         if self._unsent:
             changes, self._unsent = self._unsent, ChangeSet()
-            self._last_sent_at = asyncio.get_running_loop().time()
+            now = asyncio.get_running_loop().time()
+            quiet = now - self._last_sent_at > SEND_EVERY_S
+            self._send_gap = SEND_FIRST_GAP_S if quiet else min(2 * self._send_gap, SEND_EVERY_S)
+            self._last_sent_at = now
             self.send(Changes(changes))
 
     async def serve(self, priority: str) -> None:

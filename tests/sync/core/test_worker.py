@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from multiprocessing.connection import Pipe
+from multiprocessing.connection import Connection, Pipe
 from pathlib import Path
 
 import pytest
@@ -383,20 +383,29 @@ def test_a_worker_started_ahead_and_not_needed_exits_quietly(tmp_path: Path) -> 
     assert launched[0].poll() is not None
 
 
-def test_a_lone_change_set_goes_at_once_and_a_burst_goes_as_one_frame_per_interval(
+def test_a_lone_change_set_goes_at_once_and_a_burst_goes_in_frames_at_growing_gaps(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Each change frame wakes the window's thread for a decode, a diff and a paint (figure 3): a burst
-    of commits (a sync pass) must cost it one frame per ``SEND_EVERY_S``, while a lone commit after a
-    quiet spell (a poll's new message) must not wait for the interval."""
+    of commits (a sync pass) must cost it frames at gaps growing to ``SEND_EVERY_S``, while a lone commit
+    after a quiet spell (a poll's new message) goes at once, and so does a burst's first (the first page of
+    a first run, figure 8)."""
     from sync.model import RowKey
     from sync.worker import child
 
-    interval = 1.0  # wider than the app's: a loaded machine's stall must not end it mid-check
-    monkeypatch.setattr(child, "SEND_EVERY_S", interval)
+    # Wider than the app's (0.05 s growing to 0.2 s): a loaded machine's stall must not end a gap mid-check.
+    first_gap, widest = 0.5, 1.0
+    monkeypatch.setattr(child, "SEND_FIRST_GAP_S", first_gap)
+    monkeypatch.setattr(child, "SEND_EVERY_S", widest)
 
     def inserted(n: int) -> ChangeSet:
         return ChangeSet(messages_inserted=frozenset({RowKey("a", "c", f"m{n}")}))
+
+    def received(parent_end: Connection) -> ChangeSet:
+        assert parent_end.poll(0), "no frame when one was due"  # (receive() would block the loop)
+        frame = protocol.receive(parent_end)
+        assert isinstance(frame, Changes)
+        return frame.changes
 
     async def scenario() -> None:
         parent_end, worker_end = Pipe()
@@ -404,25 +413,25 @@ def test_a_lone_change_set_goes_at_once_and_a_burst_goes_as_one_frame_per_interv
             config = WorkerConfig("/nonexistent", "http://127.0.0.1:9/linkedin", "key", "session", None)
             worker = child._Worker(config, worker_end, worker_end)
             worker._gather(inserted(1))
-            assert parent_end.poll(0), "a lone change set after a quiet spell waited"
-            first = protocol.receive(parent_end)
-            assert isinstance(first, Changes) and first.changes == inserted(1)
+            assert received(parent_end) == inserted(1)  # a lone change set after a quiet spell: at once
 
-            worker._gather(inserted(2))  # within the interval of the first: merged, sent when it ends
+            worker._gather(inserted(2))  # within the first gap: merged with the next, sent when it ends
             await asyncio.sleep(0.01)
             worker._gather(inserted(3))
             assert not parent_end.poll(0), "a burst's second change set went out on its own"
-            await asyncio.sleep(interval + 0.1)
-            second = protocol.receive(parent_end)
-            assert isinstance(second, Changes)
-            assert second.changes == inserted(2).merged(inserted(3))
+            await asyncio.sleep(first_gap + 0.1)
+            assert received(parent_end) == inserted(2).merged(inserted(3))
             assert not parent_end.poll(0)
 
-            await asyncio.sleep(interval + 0.05)  # quiet again: the next one goes at once
-            worker._gather(inserted(4))
-            assert parent_end.poll(0)
-            third = protocol.receive(parent_end)
-            assert isinstance(third, Changes) and third.changes == inserted(4)
+            worker._gather(inserted(4))  # the gap has doubled: not at the first gap's end
+            await asyncio.sleep(first_gap)
+            assert not parent_end.poll(0), "the gap did not grow during the burst"
+            await asyncio.sleep(widest - first_gap + 0.1)
+            assert received(parent_end) == inserted(4)
+
+            await asyncio.sleep(widest + 0.1)  # quiet again: the next one goes at once
+            worker._gather(inserted(5))
+            assert received(parent_end) == inserted(5)
 
     asyncio.run(scenario())
 
